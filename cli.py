@@ -1,0 +1,145 @@
+"""The `vit-edge` command line. Thin: it parses options and calls library functions.
+
+Only click is imported at start-up; each command imports what it needs, so `predict` never
+imports torch or onnx and starts fast on a device.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import click
+
+from vit_edge import __version__
+from vit_edge.config import TrainConfig, ViTConfig
+from vit_edge.errors import MissingExtraError, UsageError, VitEdgeError
+
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+MODEL_DEFAULTS = {f.name: f.default for f in fields(ViTConfig)}
+DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
+
+
+def require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingExtraError(
+            f"vit-edge {command} needs PyTorch and ONNX: pip install 'vit-edge[train]'"
+        ) from None
+
+
+def data_options(f):
+    f = click.option(
+        "--no-download", is_flag=True, help="Never download MNIST; fail if the files are missing."
+    )(f)
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        help="Folder with the MNIST IDX files [default: $VIT_EDGE_DATA or ~/.cache/vit-edge/mnist].",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="vit-edge")
+def cli() -> None:
+    """A compact Vision Transformer for MNIST: train, export to ONNX, predict on a device."""
+
+
+@cli.command()
+@data_options
+@click.option("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
+@click.option("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
+@click.option("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", type=float, default=TRAIN_DEFAULTS["weight_decay"])
+@click.option("--warmup-epochs", type=float, default=TRAIN_DEFAULTS["warmup_epochs"])
+@click.option("--label-smoothing", type=float, default=TRAIN_DEFAULTS["label_smoothing"])
+@click.option("--ema", type=float, default=TRAIN_DEFAULTS["ema_decay"], help="EMA decay of weights; 0 = off.")
+@click.option("--degrees", type=float, default=TRAIN_DEFAULTS["degrees"], help="Augment: max rotation.")
+@click.option("--translate", type=float, default=TRAIN_DEFAULTS["translate"], help="Augment: max shift.")
+@click.option("--scale", type=float, default=TRAIN_DEFAULTS["scale"], help="Augment: max zoom change.")
+@click.option("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
+@click.option("--subset", type=int, default=None, help="Train on the first N training images.")
+@click.option("--val-size", type=int, default=TRAIN_DEFAULTS["val_size"])
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
+@click.option("--out", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT, help="Checkpoint file.")
+@click.option("--resume", is_flag=True, help="Continue the run saved at --out.")
+@click.option("--patch-size", type=int, default=MODEL_DEFAULTS["patch_size"])
+@click.option("--dim", type=int, default=MODEL_DEFAULTS["dim"], help="Model width.")
+@click.option("--depth", type=int, default=MODEL_DEFAULTS["depth"], help="Encoder blocks.")
+@click.option("--heads", type=int, default=MODEL_DEFAULTS["heads"])
+@click.option("--mlp-ratio", type=float, default=MODEL_DEFAULTS["mlp_ratio"])
+@click.option("--dropout", type=float, default=MODEL_DEFAULTS["dropout"])
+def train(data_dir, no_download, device, threads, out, resume, **opts) -> None:
+    """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy."""
+    require_torch("train")
+    from vit_edge.train import train as run_training
+
+    model_cfg = _model_config(opts)
+    train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k in TRAIN_DEFAULTS}, ema_decay=opts["ema"])
+    if threads is not None and threads < 1:
+        raise UsageError("--threads must be >= 1")
+    run_training(
+        model_cfg,
+        train_cfg,
+        out=Path(out),
+        data_dir=data_dir,
+        device=device,
+        threads=threads,
+        resume=resume,
+        allow_download=not no_download,
+        log=lambda line: click.echo(line, err=True),
+    )
+
+
+def _model_config(opts: dict) -> ViTConfig:
+    try:
+        return ViTConfig(**{k: opts.pop(k) for k in list(opts) if k in MODEL_DEFAULTS})
+    except ValueError as e:
+        raise UsageError(f"bad model shape: {str(e).split(' (')[0]}") from None
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT)
+@data_options
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(checkpoint, data_dir, no_download, device, as_json) -> None:
+    """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class."""
+    require_torch("evaluate")
+    from vit_edge.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(Path(checkpoint), data_dir, device, allow_download=not no_download)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"test accuracy {100 * result['accuracy']:.2f}% ({result['errors']} errors in {result['n']})")
+    for digit, acc in result["per_class"].items():
+        click.echo(f"  {digit}: {100 * acc:.2f}%")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: errors become one line on stderr and an exit status, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="vit-edge", standalone_mode=False)
+    except click.UsageError as e:  # wrong option or value: exit 2
+        command = e.ctx.command_path if e.ctx else "vit-edge"
+        click.echo(f"{command}: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        click.echo(f"vit-edge: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except VitEdgeError as e:
+        click.echo(f"vit-edge: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("vit-edge: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vit_edge.data import write_idx
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_MNIST = Path(os.environ.get("VIT_EDGE_TEST_MNIST", ROOT.parent / "shared" / "mnist"))
+
+
+def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable stand-ins for digits: class k is a bright 6x6 block at one of ten places."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        r, c = 3 + 11 * (k // 5), 2 + 5 * (k % 5)
+        images[i, r : r + 6, c : c + 5] = 255
+    return images, labels
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path) -> Path:
+    """A data dir with small, valid IDX files: 600 training and 200 test images."""
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for split, n, seed in (("train", 600, 0), ("t10k", 200, 1)):
+        images, labels = synthetic_digits(n, seed)
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte", labels)  # one uncompressed, too
+    return folder
+
+
+@pytest.fixture
+def shared_mnist() -> Path:
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found at {SHARED_MNIST}")
+    return SHARED_MNIST
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `vit-edge ARGS` in-process; return (exit code, stdout, stderr)."""
+    from cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return run

@@ -1,0 +1,95 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+SHAPE = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--threads", "1"]
+
+
+def test_train_subset_then_evaluate_json(run_cli, shared_mnist: Path, tmp_path: Path):
+    out = tmp_path / "smoke.pt"
+    code, _, err = run_cli("train", "--data-dir", shared_mnist, "--subset", 512, "--epochs", 1,
+                           "--val-size", 500, "--out", out, *SHAPE)
+    assert code == 0, err
+    assert "epoch 1/1" in err and out.exists()
+    code, stdout, err = run_cli("evaluate", "--checkpoint", out, "--data-dir", shared_mnist, "--json")
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["n"] == 10_000 and 0 <= result["accuracy"] <= 1
+    assert set(result["per_class"]) == {str(d) for d in range(10)}
+    assert sum(map(sum, result["confusion"])) == 10_000
+
+
+def test_cli_resume_continues(run_cli, tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "m.pt"
+    args = ["train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, *SHAPE]
+    assert run_cli(*args, "--epochs", 1)[0] == 0
+    code, _, err = run_cli(*args, "--epochs", 2, "--resume")
+    assert code == 0, err
+    assert "resuming from epoch 1" in err and "epoch 2/2" in err and "epoch 1/2" not in err
+    assert len(json.loads(out.with_suffix(".metrics.json").read_text())["history"]) == 2
+
+
+def test_evaluate_plain_output(run_cli, tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "m.pt"
+    assert run_cli("train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, "--epochs", 1,
+                   *SHAPE)[0] == 0
+    code, stdout, _ = run_cli("evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--no-download")
+    assert code == 0 and stdout.startswith("test accuracy") and "errors in 200" in stdout
+
+
+def _one_line_error(code: int, err: str, expected_code: int, text: str) -> None:
+    assert code == expected_code
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert text in lines[0] and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["train", "--epochs", "0"], 2, "--epochs must be >= 1"),
+        (["train", "--dim", "30", "--heads", "4"], 2, "dim must be a multiple of heads"),
+        (["train", "--patch-size", "5"], 2, "multiple of patch_size"),
+        (["train", "--device", "tpu"], 2, "'tpu' is not one of"),
+        (["train", "--epochs", "many"], 2, "'many' is not a valid integer"),
+        (["train", "--lr", "-1"], 2, "--lr must be > 0"),
+        (["evaluate", "--checkpoint", "/nonexistent/x.pt"], 1, "does not exist"),
+    ],
+)
+def test_bad_options_get_one_line(run_cli, args, code, text):
+    got_code, _, err = run_cli(*args)
+    _one_line_error(got_code, err, code, text)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda(run_cli, tiny_mnist: Path):
+    code, _, err = run_cli("train", "--device", "cuda", "--data-dir", tiny_mnist)
+    _one_line_error(code, err, 2, "CUDA is not available")
+
+
+def test_missing_data_files(run_cli, tmp_path: Path):
+    code, _, err = run_cli("train", "--data-dir", tmp_path, "--no-download")
+    _one_line_error(code, err, 1, f"not found in {tmp_path}")
+
+
+def test_corrupt_data_file(run_cli, tiny_mnist: Path, tmp_path: Path):
+    (tiny_mnist / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x03junk")
+    code, _, err = run_cli("train", "--data-dir", tiny_mnist, "--no-download")
+    _one_line_error(code, err, 1, "train-labels-idx1-ubyte: bad IDX magic")
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04truncated"])
+def test_unreadable_checkpoint(run_cli, tmp_path: Path, content: bytes):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    code, _, err = run_cli("evaluate", "--checkpoint", path)
+    _one_line_error(code, err, 1, f"checkpoint {path} is unreadable")
+
+
+def test_foreign_checkpoint(run_cli, tmp_path: Path):
+    path = tmp_path / "other.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
+    code, _, err = run_cli("evaluate", "--checkpoint", path)
+    _one_line_error(code, err, 1, "is not a vit-edge checkpoint")

@@ -1,0 +1,79 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vit_edge.config import ViTConfig
+from vit_edge.model import ViT, count_parameters, flops_per_image
+
+SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
+
+
+def expected_params(c: ViTConfig) -> int:
+    linear = lambda i, o: i * o + o  # noqa: E731
+    block = 2 * 2 * c.dim + linear(c.dim, 3 * c.dim) + linear(c.dim, c.dim)
+    block += linear(c.dim, c.mlp_dim) + linear(c.mlp_dim, c.dim)
+    embed = linear(c.patch_dim, c.dim) + c.dim + c.num_tokens * c.dim
+    head = 2 * c.dim + linear(c.dim, c.dim) + linear(c.dim, c.num_classes)
+    return embed + c.depth * block + head
+
+
+@pytest.mark.parametrize("cfg", [SMALL, ViTConfig()])
+def test_shape_and_parameter_count(cfg: ViTConfig):
+    model = ViT(cfg)
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert count_parameters(model) == expected_params(cfg)
+
+
+def test_default_model_size():
+    assert count_parameters(ViT(ViTConfig())) == 210_122
+    assert flops_per_image(ViTConfig()) == 23_610_624
+
+
+def _randomized(cfg: ViTConfig) -> ViT:
+    torch.manual_seed(0)
+    model = ViT(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    return model
+
+
+def test_every_patch_reaches_the_cls_output():
+    """No causal mask: changing only the last patch (bottom-right) changes the logits."""
+    model = _randomized(SMALL)
+    x = torch.rand(1, 1, 28, 28)
+    y = x.clone()
+    y[..., 21:, 21:] = torch.rand(7, 7)
+    assert (model(x) - model(y)).abs().max() > 1e-4
+    z = x.clone()
+    z[..., :7, :7] = torch.rand(7, 7)  # the first patch as well
+    assert (model(x) - model(z)).abs().max() > 1e-4
+
+
+def test_fused_and_explicit_attention_agree():
+    model = _randomized(SMALL)
+    x = torch.rand(4, 1, 28, 28)
+    fused = model(x)
+    explicit = model.set_explicit_attention(True)(x)
+    assert fused.abs().max() > 0.1
+    torch.testing.assert_close(fused, explicit, atol=1e-5, rtol=1e-5)
+
+
+def test_bad_shapes_are_rejected():
+    with pytest.raises(ValueError, match="multiple of patch_size"):
+        ViTConfig(patch_size=5)
+    with pytest.raises(ValueError, match="multiple of heads"):
+        ViTConfig(dim=30, heads=4)
+
+
+def test_overfits_one_batch():
+    torch.manual_seed(0)
+    model = ViT(SMALL)
+    x, y = torch.rand(16, 1, 28, 28), torch.arange(16) % 10
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05

@@ -1,0 +1,105 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vit_edge import checkpoint
+from vit_edge.config import TrainConfig, ViTConfig
+from vit_edge.errors import CheckpointError, UsageError
+from vit_edge.train import lr_factor, train
+
+TINY = ViTConfig(patch_size=7, dim=32, depth=2, heads=2)
+SHAPE = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2"]
+
+
+def tiny_run(tiny_mnist: Path, out: Path, epochs: int = 1, resume: bool = False, **kw):
+    # no augmentation: shifts would move one synthetic class onto another
+    opts = dict(batch_size=32, lr=3e-3, val_size=100, warmup_epochs=0.5, degrees=0, translate=0, scale=0)
+    cfg = TrainConfig(epochs=epochs, **(opts | kw))
+    return train(TINY, cfg, out=out, data_dir=str(tiny_mnist), device="cpu", threads=1,
+                 allow_download=False, log=lambda _: None, resume=resume)
+
+
+def test_training_learns_and_writes_checkpoint_and_metrics(tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "run" / "model.pt"
+    metrics = tiny_run(tiny_mnist, out, epochs=4)
+    assert [r["epoch"] for r in metrics["history"]] == [1, 2, 3, 4]
+    assert metrics["best_val_accuracy"] > 0.9  # synthetic digits are easy
+    saved = json.loads(out.with_suffix(".metrics.json").read_text())
+    assert saved["best_epoch"] == metrics["best_epoch"]
+    state = checkpoint.load(out)
+    assert state["epoch"] == metrics["best_epoch"]
+    assert {"config", "model", "optimizer", "generator", "metrics"} <= set(state)
+    assert not list(out.parent.glob("*.tmp")), "no temporary files stay behind"
+
+
+def test_save_load_gives_identical_logits(tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "model.pt"
+    tiny_run(tiny_mnist, out)
+    model, _ = checkpoint.load_model(out)
+    again, _ = checkpoint.load_model(out)
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.equal(model(x), again(x))
+    assert model(x).abs().max() > 0
+
+
+def test_same_seed_gives_same_metrics(tiny_mnist: Path, tmp_path: Path):
+    a = tiny_run(tiny_mnist, tmp_path / "a.pt", epochs=2)
+    b = tiny_run(tiny_mnist, tmp_path / "b.pt", epochs=2)
+    c = tiny_run(tiny_mnist, tmp_path / "c.pt", epochs=2, seed=1)
+    keys = ("train_loss", "val_accuracy", "val_loss")
+    assert [[r[k] for k in keys] for r in a["history"]] == [[r[k] for k in keys] for r in b["history"]]
+    assert a["history"][-1]["train_loss"] != c["history"][-1]["train_loss"]
+
+
+def test_resume_continues_from_saved_epoch(tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "model.pt"
+    first = tiny_run(tiny_mnist, out, epochs=1, ema_decay=0.9)
+    state = checkpoint.load(out.with_suffix(".last.pt"))
+    assert state["epoch"] == 1
+    resumed = tiny_run(tiny_mnist, out, epochs=3, ema_decay=0.9, resume=True)
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2, 3]
+    assert checkpoint.load(out.with_suffix(".last.pt"))["epoch"] == 3
+    assert resumed["history"][0] == first["history"][0]
+    assert resumed["best_val_accuracy"] > 0.5
+
+
+def test_resume_refuses_other_model_shape(tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "model.pt"
+    tiny_run(tiny_mnist, out)
+    cfg = TrainConfig(epochs=2, batch_size=64, val_size=100)
+    with pytest.raises(UsageError, match="pass the same model options"):
+        train(ViTConfig(patch_size=7, dim=64, depth=2, heads=2), cfg, out=out, data_dir=str(tiny_mnist),
+              device="cpu", resume=True, allow_download=False, log=lambda _: None)
+
+
+def test_checkpoint_loading_rejects_foreign_and_truncated_files(tiny_mnist: Path, tmp_path: Path):
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not a vit-edge checkpoint"):
+        checkpoint.load(foreign)
+    out = tmp_path / "model.pt"
+    tiny_run(tiny_mnist, out)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(out.read_bytes()[:2000])
+    with pytest.raises(CheckpointError, match="unreadable"):
+        checkpoint.load(truncated)
+
+
+def test_checkpoint_loading_never_unpickles_objects(tmp_path: Path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.FORMAT, "x": Evil()}, path)
+    with pytest.raises(CheckpointError, match="unreadable"):
+        checkpoint.load(path)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    factors = [lr_factor(s, 10, 100, 0.01) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:], strict=False))
+    assert factors[-1] < 0.02

@@ -1,0 +1,95 @@
+"""Model and training configuration: plain dataclasses, importable without torch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .errors import UsageError
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the MNIST training pixels scaled to [0, 1]
+
+
+@dataclass(frozen=True)
+class ViTConfig:
+    image_size: int = 28
+    channels: int = 1
+    patch_size: int = 4
+    dim: int = 64
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        checks = {
+            "image_size must be a multiple of patch_size": self.image_size % self.patch_size == 0,
+            "dim must be a multiple of heads": self.dim % self.heads == 0,
+            "sizes must be positive": min(self.patch_size, self.dim, self.depth, self.heads) > 0,
+            "mlp_ratio must be positive": self.mlp_ratio > 0,
+            "dropout must be in [0, 1)": 0 <= self.dropout < 1,
+        }
+        for message, ok in checks.items():
+            if not ok:
+                raise ValueError(f"{message} ({self})")
+
+    @property
+    def grid(self) -> int:
+        return self.image_size // self.patch_size
+
+    @property
+    def num_patches(self) -> int:
+        return self.grid**2
+
+    @property
+    def num_tokens(self) -> int:
+        return self.num_patches + 1  # + CLS
+
+    @property
+    def patch_dim(self) -> int:
+        return self.channels * self.patch_size**2
+
+    @property
+    def mlp_dim(self) -> int:
+        return int(self.dim * self.mlp_ratio)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ViTConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 2.0
+    min_lr_ratio: float = 0.01
+    label_smoothing: float = 0.1
+    ema_decay: float = 0.0  # 0 turns the exponential moving average of weights off
+    grad_clip: float = 1.0
+    seed: int = 0
+    subset: int | None = None  # train on the first N training images (smoke runs)
+    val_size: int = 5_000
+    degrees: float = 10.0  # augmentation: rotation in [-degrees, +degrees]
+    translate: float = 0.1  # shift up to this fraction of the image size
+    scale: float = 0.1  # zoom in [1 - scale, 1 + scale]
+
+    def check(self) -> None:
+        problems = {
+            "--epochs must be >= 1": self.epochs < 1,
+            "--batch-size must be >= 1": self.batch_size < 1,
+            "--lr must be > 0": not self.lr > 0,
+            "--weight-decay must be >= 0": self.weight_decay < 0,
+            "--subset must be >= 1": self.subset is not None and self.subset < 1,
+            "--label-smoothing must be in [0, 1)": not 0 <= self.label_smoothing < 1,
+            "--ema must be in [0, 1)": not 0 <= self.ema_decay < 1,
+        }
+        for message, bad in problems.items():
+            if bad:
+                raise UsageError(message)
