@@ -121,6 +121,50 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json) -> None:
         click.echo(f"  {digit}: {100 * acc:.2f}%")
 
 
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="FP32 ONNX file [default: the checkpoint's path with .onnx].",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["dynamic", "static"]),
+    is_flag=False,
+    flag_value="dynamic",
+    default=None,
+    help="Also write NAME.int8.onnx [--quantize alone: dynamic].",
+)
+@data_options
+@click.option("--opset", type=int, default=17, help="ONNX opset.")
+@click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
+def export(checkpoint, out, quantize, data_dir, no_download, opset, as_json) -> None:
+    """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
+    require_torch("export")
+    from export.parity import format_table
+    from export.pipeline import ParityFailed, run_export
+
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    report = run_export(
+        Path(checkpoint),
+        Path(out) if out else None,
+        quantize,
+        data_dir,
+        opset,
+        allow_download=not no_download,
+        log=log,
+    )
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(format_table(report["files"], report["torch_accuracy"]))
+    if not report["passed"]:
+        failures = [msg for f in report["files"] for msg in f["failures"]]
+        raise ParityFailed(f"parity check failed (files kept, marked FAIL): {'; '.join(failures)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: errors become one line on stderr and an exit status, never a traceback."""
     try:

@@ -9,8 +9,20 @@ SHAPE = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--
 
 def test_train_subset_then_evaluate_json(run_cli, shared_mnist: Path, tmp_path: Path):
     out = tmp_path / "smoke.pt"
-    code, _, err = run_cli("train", "--data-dir", shared_mnist, "--subset", 512, "--epochs", 1,
-                           "--val-size", 500, "--out", out, *SHAPE)
+    code, _, err = run_cli(
+        "train",
+        "--data-dir",
+        shared_mnist,
+        "--subset",
+        512,
+        "--epochs",
+        1,
+        "--val-size",
+        500,
+        "--out",
+        out,
+        *SHAPE,
+    )
     assert code == 0, err
     assert "epoch 1/1" in err and out.exists()
     code, stdout, err = run_cli("evaluate", "--checkpoint", out, "--data-dir", shared_mnist, "--json")
@@ -33,8 +45,10 @@ def test_cli_resume_continues(run_cli, tiny_mnist: Path, tmp_path: Path):
 
 def test_evaluate_plain_output(run_cli, tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "m.pt"
-    assert run_cli("train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, "--epochs", 1,
-                   *SHAPE)[0] == 0
+    assert (
+        run_cli("train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, "--epochs", 1, *SHAPE)[0]
+        == 0
+    )
     code, stdout, _ = run_cli("evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--no-download")
     assert code == 0 and stdout.startswith("test accuracy") and "errors in 200" in stdout
 

@@ -17,8 +17,17 @@ def tiny_run(tiny_mnist: Path, out: Path, epochs: int = 1, resume: bool = False,
     # no augmentation: shifts would move one synthetic class onto another
     opts = dict(batch_size=32, lr=3e-3, val_size=100, warmup_epochs=0.5, degrees=0, translate=0, scale=0)
     cfg = TrainConfig(epochs=epochs, **(opts | kw))
-    return train(TINY, cfg, out=out, data_dir=str(tiny_mnist), device="cpu", threads=1,
-                 allow_download=False, log=lambda _: None, resume=resume)
+    return train(
+        TINY,
+        cfg,
+        out=out,
+        data_dir=str(tiny_mnist),
+        device="cpu",
+        threads=1,
+        allow_download=False,
+        log=lambda _: None,
+        resume=resume,
+    )
 
 
 def test_training_learns_and_writes_checkpoint_and_metrics(tiny_mnist: Path, tmp_path: Path):
@@ -70,8 +79,16 @@ def test_resume_refuses_other_model_shape(tiny_mnist: Path, tmp_path: Path):
     tiny_run(tiny_mnist, out)
     cfg = TrainConfig(epochs=2, batch_size=64, val_size=100)
     with pytest.raises(UsageError, match="pass the same model options"):
-        train(ViTConfig(patch_size=7, dim=64, depth=2, heads=2), cfg, out=out, data_dir=str(tiny_mnist),
-              device="cpu", resume=True, allow_download=False, log=lambda _: None)
+        train(
+            ViTConfig(patch_size=7, dim=64, depth=2, heads=2),
+            cfg,
+            out=out,
+            data_dir=str(tiny_mnist),
+            device="cpu",
+            resume=True,
+            allow_download=False,
+            log=lambda _: None,
+        )
 
 
 def test_checkpoint_loading_rejects_foreign_and_truncated_files(tiny_mnist: Path, tmp_path: Path):

@@ -1,0 +1,28 @@
+"""Shared test helpers (importable by name: tests/ is on sys.path under pytest's rootdir)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from vit_edge import checkpoint
+from vit_edge.config import ViTConfig
+from vit_edge.model import ViT
+
+SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
+
+
+def random_model(cfg: ViTConfig = SMALL, seed: int = 0, scale: float = 0.2) -> ViT:
+    """A model with random, non-trivial weights (so logits differ clearly between inputs)."""
+    torch.manual_seed(seed)
+    model = ViT(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return model
+
+
+def save_checkpoint(model: ViT, path: Path) -> Path:
+    checkpoint.save(path, {"config": model.cfg.to_dict(), "model": model.state_dict(), "epoch": 0})
+    return path
