@@ -107,12 +107,13 @@ def _model_config(opts: dict) -> ViTConfig:
 @data_options
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate(checkpoint, data_dir, no_download, device, as_json) -> None:
+@click.option("--plots/--no-plots", default=True, help="Draw NAME.confusion.png and NAME.mistakes.png.")
+def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
     """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class."""
     require_torch("evaluate")
     from vit_edge.evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(Path(checkpoint), data_dir, device, allow_download=not no_download)
+    result = evaluate_checkpoint(Path(checkpoint), data_dir, device, not no_download, draw=plots)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -163,6 +164,47 @@ def export(checkpoint, out, quantize, data_dir, no_download, opset, as_json) -> 
     if not report["passed"]:
         failures = [msg for f in report["files"] for msg in f["failures"]]
         raise ParityFailed(f"parity check failed (files kept, marked FAIL): {'; '.join(failures)}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX model [default: the packaged INT8 model].",
+)
+@click.option(
+    "--top-k", type=click.IntRange(1, 10), default=None, help="Also show the K likeliest digits [JSON: 3]."
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per image.")
+@click.option("--threads", type=click.IntRange(1), default=1, help="ONNX Runtime intra-op threads.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per ONNX Runtime call.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the model's metadata.")
+def predict(inputs, model, top_k, as_json, threads, batch_size, verbose) -> None:
+    """Classify digit images (files or folders) with ONNX Runtime; no PyTorch needed."""
+    from vit_edge import runtime
+
+    model_path = Path(model) if model else runtime.default_model_path()
+    session = runtime.make_session(model_path, threads)
+    meta = runtime.metadata(session)
+    click.echo(f"model: {model_path} ({meta.get('quantization', 'fp32')})", err=True)
+    if verbose:
+        click.echo(f"model metadata: {json.dumps(meta)}", err=True)
+    failed = 0
+    for result in runtime.predict_files(session, runtime.expand_inputs(inputs), top_k or 3, batch_size):
+        failed += "error" in result
+        if as_json:
+            click.echo(json.dumps(result))
+        elif "error" in result:
+            click.echo(f"vit-edge: error: {result['path']}: {result['error']}", err=True)
+        else:
+            line = f"{result['path']}\t{result['prediction']}\t{result['confidence']:.4f}"
+            if top_k:
+                line += "\t" + " ".join(f"{d}:{p:.4f}" for d, p in result["top_k"])
+            click.echo(line)
+    if failed:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -57,18 +57,24 @@ def test_default_shape_int8_is_smaller_and_quantized(tmp_path: Path, tiny_mnist:
 
 
 def test_static_quantization_quantizes_only_weight_matmuls(small_ckpt: Path, tiny_mnist: Path):
-    report = pipeline.run_export(small_ckpt, quantize_mode="static", data_dir=str(tiny_mnist), log=lambda _: None)
+    report = pipeline.run_export(
+        small_ckpt, quantize_mode="static", data_dir=str(tiny_mnist), log=lambda _: None
+    )
     int8 = onnx.load(report["files"][1]["file"])
-    weights_dequantized = sum(1 for n in int8.graph.node if n.op_type == "DequantizeLinear"
-                              and any(n.input[0] == t.name for t in int8.graph.initializer))
+    weights_dequantized = sum(
+        1
+        for n in int8.graph.node
+        if n.op_type == "DequantizeLinear" and any(n.input[0] == t.name for t in int8.graph.initializer)
+    )
     assert weights_dequantized == 2 * 4 + 3
     assert report["quantization"] == "static"
 
 
 def test_random_inputs_when_no_data(small_ckpt: Path, tmp_path: Path):
     lines = []
-    report = pipeline.run_export(small_ckpt, data_dir=str(tmp_path / "empty"), allow_download=False,
-                                 log=lines.append)
+    report = pipeline.run_export(
+        small_ckpt, data_dir=str(tmp_path / "empty"), allow_download=False, log=lines.append
+    )
     assert report["data"] == "random" and report["files"][0]["accuracy"] is None
     assert any(line.startswith("warning: no MNIST test data") for line in lines)
 
@@ -91,12 +97,15 @@ def test_cli_mismatched_export_exits_nonzero_and_keeps_files(run_cli, small_ckpt
 
 
 def test_cli_json_report(run_cli, small_ckpt: Path, tiny_mnist: Path):
-    code, out, err = run_cli("export", "--checkpoint", small_ckpt, "--data-dir", tiny_mnist,
-                             "--quantize", "--json")
+    code, out, err = run_cli(
+        "export", "--checkpoint", small_ckpt, "--data-dir", tiny_mnist, "--quantize", "--json"
+    )
     assert code == 0, err
     report = json.loads(out)
     assert [f["kind"] for f in report["files"]] == ["fp32", "int8"] and report["quantization"] == "dynamic"
-    assert {"file", "size_kb", "accuracy", "agreement", "max_abs_diff", "latency_ms"} <= set(report["files"][0])
+    assert {"file", "size_kb", "accuracy", "agreement", "max_abs_diff", "latency_ms"} <= set(
+        report["files"][0]
+    )
 
 
 def _one_line(err: str) -> str:

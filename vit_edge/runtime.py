@@ -64,3 +64,60 @@ def metadata(session) -> dict[str, str]:
 def labels(session) -> list[str]:
     raw = metadata(session).get("labels")
     return json.loads(raw) if raw else [str(d) for d in range(10)]
+
+
+PACKAGED_MODEL = "vit-edge.int8.onnx"
+
+
+def default_model_path() -> Path:
+    """The packaged INT8 model: inside the installed package, or models/ in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "models", here.parent / "models"):
+        if (folder / PACKAGED_MODEL).is_file():
+            return folder / PACKAGED_MODEL
+    raise ModelFileError(f"no packaged model {PACKAGED_MODEL} found; pass --model PATH.onnx")
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given; a directory becomes the image files inside it, sorted by name."""
+    from PIL import Image
+
+    paths: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            extensions = Image.registered_extensions()
+            paths += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+        else:
+            paths.append(item)
+    return paths
+
+
+def predict_files(session, paths: list[Path], top_k: int = 3, batch_size: int = 64):
+    """Yield one result dict per path, in order: a prediction, or {"path", "error"}."""
+    from .preprocess import ImageError, preprocess
+
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        arrays: dict[int, np.ndarray] = {}
+        errors: dict[int, str] = {}
+        for i, path in enumerate(chunk):
+            try:
+                arrays[i] = preprocess(path)
+            except ImageError as e:
+                errors[i] = str(e)
+        probs = {}
+        if arrays:
+            batch = np.stack(list(arrays.values()))[:, None]
+            probs = dict(zip(arrays, softmax(run_logits(session, batch, batch_size)), strict=True))
+        for i, path in enumerate(chunk):
+            if i in errors:
+                yield {"path": str(path), "error": errors[i]}
+                continue
+            p = probs[i]
+            order = np.argsort(-p)[:top_k]
+            yield {
+                "path": str(path),
+                "prediction": int(order[0]),
+                "confidence": float(p[order[0]]),
+                "top_k": [[int(d), float(p[d])] for d in order],
+            }

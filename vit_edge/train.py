@@ -14,7 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
+from . import checkpoint, plots
 from .augment import AffineAugment
 from .config import TrainConfig, ViTConfig
 from .data import load_split, train_val_split
@@ -226,6 +226,8 @@ def train(
                 checkpoint.save(out, state)
             checkpoint.save(last_path, state)
             checkpoint.write_json(metrics_path, metrics)
+            if plots.available():
+                plots.training_curves(metrics, out.with_suffix(".curves.png"))
             log(
                 f"epoch {epoch}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
                 f"val_acc {100 * val_acc:.2f}%  val_loss {val_loss:.4f}  "

@@ -1,0 +1,136 @@
+"""`vit-edge predict`: output formats, batching, and bad input (a small exported model stands in)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import random_model, save_checkpoint
+from PIL import Image
+
+from export import pipeline
+from vit_edge import runtime
+
+
+@pytest.fixture(scope="module")
+def small_onnx(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    ckpt = save_checkpoint(random_model(), folder / "small.pt")
+    pipeline.run_export(ckpt, data_dir=str(folder / "no-data"), allow_download=False, log=lambda _: None)
+    return ckpt.with_suffix(".onnx")
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        img = np.full((60, 60), 255, np.uint8)
+        img[10:50, 20 + 5 * i : 30 + 5 * i] = 0
+        Image.fromarray(img).save(folder / f"digit{i}.png")
+    (folder / "notes.txt").write_text("not an image, not listed")
+    return folder
+
+
+def test_plain_output_one_line_per_image(run_cli, small_onnx: Path, images: Path):
+    code, out, err = run_cli("predict", images / "digit0.png", images / "digit1.png", "--model", small_onnx)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    path, digit, confidence = lines[0].split("\t")
+    assert path.endswith("digit0.png") and 0 <= int(digit) <= 9 and 0 < float(confidence) <= 1
+    assert f"model: {small_onnx}" in err
+
+
+def test_top_k_and_directory(run_cli, small_onnx: Path, images: Path):
+    code, out, _ = run_cli("predict", images, "--model", small_onnx, "--top-k", 4)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert [Path(line.split("\t")[0]).name for line in lines] == ["digit0.png", "digit1.png", "digit2.png"]
+    top = lines[0].split("\t")[3].split()
+    assert len(top) == 4 and top[0].split(":")[0] == lines[0].split("\t")[1]
+
+
+def test_json_lines(run_cli, small_onnx: Path, images: Path):
+    code, out, _ = run_cli("predict", images, "--model", small_onnx, "--json", "--top-k", 2)
+    assert code == 0
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert isinstance(row["prediction"], int) and 0 <= row["confidence"] <= 1
+        assert len(row["top_k"]) == 2 and row["top_k"][0] == [row["prediction"], row["confidence"]]
+        probabilities = [p for _, p in row["top_k"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_bad_images_do_not_stop_the_others(run_cli, small_onnx: Path, images: Path, tmp_path: Path):
+    (tmp_path / "text.png").write_text("hello")
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")
+    args = [images / "digit0.png", tmp_path / "missing.png", tmp_path / "text.png", tmp_path / "blank.png"]
+    code, out, err = run_cli("predict", *args, "--model", small_onnx, "--json")
+    assert code == 1 and "Traceback" not in err
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert "prediction" in rows[0]
+    assert [r.get("error", "")[:12] for r in rows[1:]] == ["no such file", "not an image", "blank image:"]
+
+    code, out, err = run_cli("predict", *args, "--model", small_onnx)
+    assert code == 1 and len(out.strip().splitlines()) == 1
+    assert sum("vit-edge: error:" in line for line in err.splitlines()) == 3
+
+
+def test_batches_match_single_calls(small_onnx: Path, images: Path):
+    session = runtime.make_session(small_onnx)
+    paths = runtime.expand_inputs([str(images)]) * 3
+    batched = list(runtime.predict_files(session, paths, top_k=10, batch_size=4))
+    single = [next(runtime.predict_files(session, [p], top_k=10)) for p in paths]
+    for a, b in zip(batched, single, strict=True):
+        np.testing.assert_allclose(np.array(a["top_k"]), np.array(b["top_k"]), atol=1e-5)
+
+
+def test_one_ort_call_per_batch(small_onnx: Path, images: Path, monkeypatch):
+    calls = []
+    session = runtime.make_session(small_onnx)
+    real_run = runtime.run_logits
+    monkeypatch.setattr(runtime, "run_logits", lambda s, x, b: calls.append(len(x)) or real_run(s, x, b))
+    list(runtime.predict_files(session, runtime.expand_inputs([str(images)]) * 5, batch_size=8))
+    assert calls == [8, 7]
+
+
+def test_bad_model_files(run_cli, images: Path, tmp_path: Path, small_onnx: Path):
+    img = images / "digit0.png"
+    code, _, err = run_cli("predict", img, "--model", tmp_path / "none.onnx")
+    assert code == 1 and err.strip() == f"vit-edge: error: model {tmp_path / 'none.onnx'} does not exist"
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage")
+    code, _, err = run_cli("predict", img, "--model", tmp_path / "junk.onnx")
+    assert code == 1 and "is not a readable ONNX model" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "half.onnx").write_bytes(small_onnx.read_bytes()[:5000])
+    code, _, err = run_cli("predict", img, "--model", tmp_path / "half.onnx")
+    assert code == 1 and "is not a readable ONNX model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_model_with_wrong_input_shape(run_cli, images: Path, tmp_path: Path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 32, 32])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "rgb.onnx")
+    code, _, err = run_cli("predict", images / "digit0.png", "--model", tmp_path / "rgb.onnx")
+    assert code == 1 and "expected one input N x 1 x 28 x 28" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        ([], "Missing argument 'INPUTS...'"),
+        (["x.png", "--top-k", "11"], "11 is not in the range 1<=x<=10"),
+        (["x.png", "--threads", "0"], "0 is not in the range x>=1"),
+    ],
+)
+def test_usage_errors_exit_2(run_cli, args, text):
+    code, _, err = run_cli("predict", *args)
+    assert code == 2 and text in err and len(err.strip().splitlines()) == 1

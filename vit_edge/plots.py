@@ -1,0 +1,94 @@
+"""Pictures for people: training curves, a confusion matrix, the digits the model gets wrong.
+
+matplotlib is an optional extra (`pip install 'vit-edge[plots]'`); without it nothing is drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import atomic_write
+
+
+def available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    _pyplot().close(fig)
+    return path
+
+
+def training_curves(metrics: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    history = metrics["history"]
+    epochs = [r["epoch"] for r in history]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    loss_ax.plot(epochs, [r["train_loss"] for r in history], label="train (smoothed labels)")
+    loss_ax.plot(epochs, [r["val_loss"] for r in history], label="validation")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
+    loss_ax.legend()
+    acc_ax.plot(epochs, [100 * r["val_accuracy"] for r in history], color="tab:green")
+    best = max(history, key=lambda r: r["val_accuracy"])
+    acc_ax.set(
+        xlabel="epoch", ylabel="%", title=f"validation accuracy (best {100 * best['val_accuracy']:.2f}%)"
+    )
+    acc_ax.set_ylim(max(90.0, min(100 * r["val_accuracy"] for r in history)), 100)
+    acc_ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def confusion_matrix(confusion: list[list[int]], path: Path) -> Path:
+    plt = _pyplot()
+    c = np.asarray(confusion)
+    off = c.copy()
+    np.fill_diagonal(off, 0)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    ax.imshow(off, cmap="Reds")
+    for (i, j), n in np.ndenumerate(c):
+        if n:
+            ax.text(
+                j, i, str(n), ha="center", va="center", fontsize=7, color="black" if i != j else "tab:green"
+            )
+    ax.set(
+        xticks=range(10),
+        yticks=range(10),
+        xlabel="predicted",
+        ylabel="true",
+        title=f"test confusion ({int(off.sum())} errors of {int(c.sum())})",
+    )
+    return _save(fig, path)
+
+
+def mistakes_grid(
+    images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, path: Path, limit: int = 60
+) -> Path:
+    plt = _pyplot()
+    wrong = np.nonzero(predictions != labels)[0][:limit]
+    cols = 10
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), wrong, strict=False):
+        ax.imshow(images[i], cmap="gray")
+        ax.set_title(f"{labels[i]}→{predictions[i]}", fontsize=8, color="tab:red")
+    fig.suptitle("test digits the model gets wrong (true→predicted)", fontsize=9)
+    return _save(fig, path)
