@@ -207,6 +207,37 @@ def predict(inputs, model, top_k, as_json, threads, batch_size, verbose) -> None
         sys.exit(1)
 
 
+@cli.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PyTorch checkpoint [default: the packaged one, when torch is installed].",
+)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX file; its FP32/INT8 sibling is measured too [default: the packaged model].",
+)
+@click.option("--runs", type=click.IntRange(500), default=500, help="Batch-1 calls per setting.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def benchmark(checkpoint, model, runs, as_json) -> None:
+    """Latency and throughput: PyTorch eager vs ONNX Runtime FP32 and INT8, on this machine."""
+    from vit_edge import runtime
+    from vit_edge.benchmark import format_table, run_benchmark, torch_available
+
+    model_path = Path(model) if model else runtime.default_model_path()
+    if checkpoint:
+        require_torch("benchmark --checkpoint")
+        checkpoint_path = Path(checkpoint)
+    else:
+        packaged = model_path.with_name(model_path.name.replace(".int8.onnx", ".onnx")).with_suffix(".pt")
+        checkpoint_path = packaged if torch_available() and packaged.is_file() and not model else None
+    report = run_benchmark(model_path, checkpoint_path, runs, log=lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(report) if as_json else format_table(report))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: errors become one line on stderr and an exit status, never a traceback."""
     try:

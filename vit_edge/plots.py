@@ -92,3 +92,24 @@ def mistakes_grid(
         ax.set_title(f"{labels[i]}→{predictions[i]}", fontsize=8, color="tab:red")
     fig.suptitle("test digits the model gets wrong (true→predicted)", fontsize=9)
     return _save(fig, path)
+
+
+def preprocessing_before_after(paths: list[Path], path: Path) -> Path:
+    """Each user image above the 28x28 array the model sees."""
+    from PIL import Image
+
+    from .preprocess import open_image, preprocess
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(paths), figsize=(2.1 * len(paths), 4.2), squeeze=False)
+    for col, image_path in enumerate(paths):
+        before = open_image(image_path).convert("RGBA")
+        checker = Image.new("RGBA", before.size, (200, 200, 200, 255))  # show transparency as grey
+        axes[0, col].imshow(Image.alpha_composite(checker, before))
+        axes[0, col].set_title(Path(image_path).name, fontsize=7)
+        axes[1, col].imshow(preprocess(image_path), cmap="gray", vmin=0, vmax=1)
+        axes[1, col].set_title("28x28 model input", fontsize=7)
+        for ax in axes[:, col]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return _save(fig, path)
