@@ -1,4 +1,4 @@
-"""Draw the example digits in examples/ (hand-drawn strokes, no MNIST data): python examples/make_examples.py"""
+"""Draw the example digits in examples/ (hand-drawn strokes, no MNIST): python examples/make_examples.py"""
 
 from pathlib import Path
 

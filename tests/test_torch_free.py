@@ -105,3 +105,10 @@ def test_numpy_is_the_only_array_library(runtime_bin: Path, tmp_path: Path):
     names = {p["name"].lower() for p in json.loads(result.stdout)}
     assert {"onnxruntime", "numpy", "pillow", "click", "vit-edge"} <= names
     assert not names & {"torch", "onnx", "onnxscript"}, names
+
+
+def test_benchmark_without_torch_measures_onnx_only(runtime_bin: Path, tmp_path: Path):
+    result = run(runtime_bin, "vit-edge", "benchmark", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    engines = [r["engine"] for r in json.loads(result.stdout)["results"]]
+    assert engines == ["ORT FP32", "ORT INT8"]

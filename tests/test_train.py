@@ -120,3 +120,31 @@ def test_lr_schedule_warms_up_then_decays():
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[9:], factors[10:], strict=False))
     assert factors[-1] < 0.02
+
+
+def test_ctrl_c_keeps_last_good_checkpoint_and_resumes(tiny_mnist: Path, tmp_path: Path, monkeypatch):
+    from vit_edge import train as train_module
+
+    out = tmp_path / "model.pt"
+    tiny_run(tiny_mnist, out, epochs=1)
+    before = out.with_suffix(".last.pt").read_bytes()
+    real_step = torch.optim.AdamW.step
+
+    def interrupt(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", interrupt)
+    with pytest.raises(train_module.TrainingInterrupted, match="rerun the same command with --resume") as e:
+        tiny_run(tiny_mnist, out, epochs=2, resume=True)
+    assert e.value.exit_code == 130
+    assert out.with_suffix(".last.pt").read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert [r["epoch"] for r in tiny_run(tiny_mnist, out, epochs=2, resume=True)["history"]] == [1, 2]
+
+
+def test_ema_starts_close_to_the_trained_weights(tiny_mnist: Path, tmp_path: Path):
+    """With decay warm-up, a 1-epoch run's EMA is not stuck at the random initialisation."""
+    raw = tiny_run(tiny_mnist, tmp_path / "raw.pt", epochs=2, ema_decay=0.0)
+    ema = tiny_run(tiny_mnist, tmp_path / "ema.pt", epochs=2, ema_decay=0.999)
+    assert ema["best_val_accuracy"] > 0.8 * raw["best_val_accuracy"] > 0.5

@@ -82,7 +82,11 @@ def accuracy_and_loss(model: ViT, images: torch.Tensor, labels: torch.Tensor) ->
 
 
 class EMA:
-    """Exponential moving average of the weights; evaluated and saved in place of the raw weights."""
+    """Exponential moving average of the weights; evaluated and saved in place of the raw weights.
+
+    The decay warms up as min(decay, (1 + t) / (10 + t)) so that short runs average recent
+    weights instead of the random initialisation.
+    """
 
     def __init__(self, model: ViT, decay: float):
         self.decay = decay
@@ -91,9 +95,10 @@ class EMA:
         self.model.requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, model: ViT) -> None:
+    def update(self, model: ViT, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
         ema = list(self.model.parameters())
-        torch._foreach_lerp_(ema, [p.detach() for p in model.parameters()], 1 - self.decay)
+        torch._foreach_lerp_(ema, [p.detach() for p in model.parameters()], 1 - decay)
 
 
 def _progress(total: int, desc: str):
@@ -196,7 +201,7 @@ def train(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
                 if ema:
-                    ema.update(model)
+                    ema.update(model, step)
                 loss_sum += loss.detach()
                 step += 1
                 if not bar.disable and i % 10 == 0:

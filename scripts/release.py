@@ -1,0 +1,164 @@
+"""Build the release in models/ from a trained checkpoint.
+
+    python scripts/release.py runs/vit-edge.pt --data-dir ../shared/mnist
+
+Writes models/vit-edge.pt (weights, config and metrics only), models/vit-edge.onnx and
+models/vit-edge.int8.onnx (through the same code as `vit-edge export --quantize`),
+models/metrics.json, models/MODEL_CARD.md, and the pictures in docs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+from pathlib import Path
+
+import torch
+
+from export.pipeline import run_export
+from vit_edge import checkpoint, plots
+from vit_edge.benchmark import run_benchmark
+from vit_edge.config import ViTConfig
+from vit_edge.evaluate import evaluate_checkpoint
+from vit_edge.model import ViT, count_parameters, flops_per_image
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS, DOCS = ROOT / "models", ROOT / "docs"
+
+
+def strip(source: Path, target: Path) -> dict:
+    """Keep what inference and the model card need; drop optimizer, RNG and raw weights."""
+    state = checkpoint.load(source)
+    slim = {k: state[k] for k in ("config", "model", "epoch", "metrics")}
+    checkpoint.save(target, slim)
+    return slim
+
+
+def model_card(m: dict) -> str:
+    t, test, sizes = m["training"], m["test"], m["sizes_kb"]
+    bench = {r["engine"]: r for r in m["benchmark"]["results"]}
+    fp32, int8 = m["parity"]
+    c = m["config"]
+    rows = "\n".join(
+        f"| {name} | {r['batch1_median_ms']:.3f} ms ({r['batch1_threads']} thr) | {r['batch1_p90_ms']:.3f} ms "
+        f"| {r['batch256_images_per_s']:.0f} img/s ({r['batch256_threads']} thr) "
+        f"| {r.get('speedup_batch1', 1):.2f}x / {r.get('speedup_batch256', 1):.2f}x |"
+        for name, r in bench.items()
+    )
+    return f"""# vit-edge model card
+
+A Vision Transformer (Dosovitskiy et al., 2020) trained from scratch on MNIST for classifying
+handwritten digits on small devices with ONNX Runtime.
+
+| | |
+|---|---|
+| architecture | ViT, patch {c["patch_size"]}, width {c["dim"]}, depth {c["depth"]}, {c["heads"]} heads, MLP ratio {c["mlp_ratio"]:g}, MLP head on CLS |
+| parameters | {m["params"]:,} |
+| FLOPs per image | {m["flops_per_image"] / 1e6:.1f} M (multiply-adds x2) |
+| input | `pixels`: float32 N x 1 x 28 x 28 in [0, 1], white ink on black; normalisation inside the graph |
+| output | `logits`: N x 10 (softmax gives probabilities) |
+| training data | MNIST training set, 55,000 images (5,000 held out for validation, seeded split) |
+| training command | `{t["command"]}` |
+| training time | {t["train_seconds"] / 60:.1f} min for {t["epochs"]} epochs ({t["seconds_per_epoch_median"]:.0f} s median per epoch) on {t["device"]}, {t["threads"]} threads ({m["hardware"]["cpu"]}, {m["hardware"]["cores"]} cores), torch {m["hardware"]["torch"]} |
+| best validation accuracy | {100 * t["best_val_accuracy"]:.2f}% (epoch {t["best_epoch"]}) |
+
+## Test accuracy (10,000 MNIST test images)
+
+| model | accuracy | size |
+|---|---|---|
+| PyTorch checkpoint (`vit-edge.pt`) | {100 * test["pytorch_accuracy"]:.2f}% | {sizes["checkpoint"]:.0f} KB |
+| ONNX FP32 (`vit-edge.onnx`) | {100 * test["fp32_accuracy"]:.2f}% | {sizes["fp32"]:.0f} KB |
+| ONNX INT8, dynamic (`vit-edge.int8.onnx`, the default of `vit-edge predict`) | {100 * test["int8_accuracy"]:.2f}% | {sizes["int8"]:.0f} KB |
+
+Parity against PyTorch on 1,000 test images: FP32 max |Δlogit| {fp32["max_abs_diff"]:.2e}, argmax
+agreement {100 * fp32["agreement"]:.2f}%; INT8 max |Δlogit| {int8["max_abs_diff"]:.2e}, agreement
+{100 * int8["agreement"]:.2f}%.
+
+## Speed (this machine, `vit-edge benchmark`, one run)
+
+| engine | batch-1 median | batch-1 p90 | batch 256 | vs PyTorch (batch 1 / batch 256) |
+|---|---|---|---|---|
+{rows}
+
+## Limits
+
+MNIST digits are centred, size-normalised, white on black. `vit-edge predict` turns users' images into
+that form (see the README), but a photo with several digits, heavy shadows or a textured background
+is outside what the model saw. Everything in `metrics.json` was measured by `scripts/release.py`.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--command",
+        default="vit-edge train --data-dir ../shared/mnist",
+        help="the exact training command, for the model card",
+    )
+    args = parser.parse_args()
+
+    ckpt = MODELS / "vit-edge.pt"
+    state = strip(args.checkpoint, ckpt)
+    cfg = ViTConfig.from_dict(state["config"])
+    train_metrics = state["metrics"]
+    evaluation = evaluate_checkpoint(ckpt, args.data_dir, device="cpu", allow_download=False, draw=False)
+    export = run_export(ckpt, MODELS / "vit-edge.onnx", "dynamic", args.data_dir, allow_download=False)
+    bench = run_benchmark(MODELS / "vit-edge.int8.onnx", ckpt)
+    import onnxruntime
+
+    fp32, int8 = export["files"]
+    metrics = {
+        "config": cfg.to_dict(),
+        "params": count_parameters(ViT(cfg)),
+        "flops_per_image": flops_per_image(cfg),
+        "training": {
+            "command": args.command,
+            "epochs": len(train_metrics["history"]),
+            "best_epoch": train_metrics["best_epoch"],
+            "best_val_accuracy": train_metrics["best_val_accuracy"],
+            "train_seconds": train_metrics["train_seconds"],
+            "seconds_per_epoch_median": sorted(r["seconds"] for r in train_metrics["history"])[
+                len(train_metrics["history"]) // 2
+            ],
+            "device": train_metrics["device"],
+            "threads": train_metrics["threads"],
+            "recipe": train_metrics["train"],
+        },
+        "hardware": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": bench["machine"]["cores"],
+            "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "test": {
+            "pytorch_accuracy": evaluation["accuracy"],
+            "fp32_accuracy": fp32["accuracy"],
+            "int8_accuracy": int8["accuracy"],
+            "n": evaluation["n"],
+            "per_class": evaluation["per_class"],
+        },
+        "parity": export["files"],
+        "sizes_kb": {
+            "fp32": fp32["size_kb"],
+            "int8": int8["size_kb"],
+            "checkpoint": round(ckpt.stat().st_size / 1024, 1),
+        },
+        "benchmark": bench,
+    }
+    checkpoint.write_json(MODELS / "metrics.json", metrics)
+    checkpoint.atomic_write_text(MODELS / "MODEL_CARD.md", model_card(metrics))
+    if plots.available():
+        plots.training_curves(train_metrics, DOCS / "training-curves.png")
+        evaluation = evaluate_checkpoint(ckpt, args.data_dir, device="cpu", allow_download=False)
+        for picture in evaluation["pictures"]:
+            kind = Path(picture).suffixes[-2].lstrip(".")  # vit-edge.confusion.png -> confusion
+            shutil.move(picture, DOCS / f"test-{kind}.png")
+    print(json.dumps({k: metrics[k] for k in ("params", "test", "sizes_kb")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

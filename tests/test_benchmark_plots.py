@@ -1,0 +1,77 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import random_model, save_checkpoint
+
+from export import pipeline
+from vit_edge import plots
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("bench")
+    ckpt = save_checkpoint(random_model(), folder / "m.pt")
+    pipeline.run_export(
+        ckpt, quantize_mode="dynamic", data_dir=str(folder / "none"), allow_download=False, log=lambda _: None
+    )
+    return ckpt, ckpt.with_suffix(".onnx")
+
+
+def test_benchmark_json_measures_three_engines(run_cli, exported):
+    ckpt, onnx_path = exported
+    code, out, err = run_cli("benchmark", "--checkpoint", ckpt, "--model", onnx_path, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [r["engine"] for r in report["results"]] == ["PyTorch eager FP32", "ORT FP32", "ORT INT8"]
+    assert report["runs"] >= 500
+    for r in report["results"]:
+        assert 0 < r["batch1_median_ms"] <= r["batch1_p90_ms"]
+        assert r["batch256_images_per_s"] > 0 and r["batch1_threads"] >= 1
+    assert report["results"][0]["speedup_batch1"] == 1.0
+
+
+def test_benchmark_table_and_int8_model_finds_fp32(run_cli, exported):
+    _, onnx_path = exported
+    code, out, _ = run_cli("benchmark", "--model", onnx_path.with_name("m.int8.onnx"))
+    assert code == 0
+    assert "ORT FP32" in out and "ORT INT8" in out and "PyTorch" not in out.split("\n\n")[0]
+
+
+def test_benchmark_missing_model(run_cli, tmp_path: Path):
+    code, _, err = run_cli("benchmark", "--model", tmp_path / "x.onnx")
+    assert code == 1 and "does not exist" in err
+
+
+def _is_png(path: Path) -> bool:
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
+
+
+@pytest.mark.skipif(not plots.available(), reason="matplotlib (the plots extra) is not installed")
+def test_pictures(tmp_path: Path):
+    history = [
+        {"epoch": e, "train_loss": 1 / e, "val_loss": 1 / e, "val_accuracy": 0.9 + e / 100}
+        for e in range(1, 6)
+    ]
+    assert _is_png(plots.training_curves({"history": history}, tmp_path / "curves.png"))
+    confusion = (np.eye(10, dtype=int) * 90 + 1).tolist()
+    assert _is_png(plots.confusion_matrix(confusion, tmp_path / "confusion.png"))
+    images = np.zeros((20, 28, 28), np.uint8)
+    labels, predictions = np.arange(20) % 10, np.zeros(20, int)
+    assert _is_png(plots.mistakes_grid(images, labels, predictions, tmp_path / "mistakes.png"))
+
+
+@pytest.mark.skipif(not plots.available(), reason="matplotlib (the plots extra) is not installed")
+def test_train_and_evaluate_draw_pictures(run_cli, tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "m.pt"
+    shape = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--threads", "1"]
+    assert (
+        run_cli("train", "--data-dir", tiny_mnist, "--val-size", 100, "--epochs", 1, "--out", out, *shape)[0]
+        == 0
+    )
+    assert _is_png(out.with_suffix(".curves.png"))
+    code, stdout, _ = run_cli("evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--json")
+    assert code == 0
+    assert [Path(p).name for p in json.loads(stdout)["pictures"]] == ["m.confusion.png", "m.mistakes.png"]
+    assert _is_png(out.with_suffix(".confusion.png")) and _is_png(out.with_suffix(".mistakes.png"))
