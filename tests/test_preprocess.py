@@ -11,12 +11,8 @@ from vit_edge.preprocess import MAX_PIXELS, ImageError, preprocess, preprocess_i
 
 
 @pytest.fixture(scope="module")
-def digits() -> np.ndarray:
-    from conftest import SHARED_MNIST
-
-    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST not found at {SHARED_MNIST}")
-    return load_split("test", SHARED_MNIST, allow_download=False)[0][:30]
+def digits(shared_mnist: Path) -> np.ndarray:
+    return load_split("test", shared_mnist, allow_download=False)[0][:30]
 
 
 def centre_of_mass(a: np.ndarray) -> np.ndarray:
