@@ -5,8 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from vit_edge.data import write_idx
+
+# Tests use small models: one thread is as fast, and it does not starve a training run beside them.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = Path(os.environ.get("VIT_EDGE_TEST_MNIST", ROOT.parent / "shared" / "mnist"))
