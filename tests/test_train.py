@@ -10,7 +10,6 @@ from vit_edge.errors import CheckpointError, UsageError
 from vit_edge.train import lr_factor, train
 
 TINY = ViTConfig(patch_size=7, dim=32, depth=2, heads=2)
-SHAPE = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2"]
 
 
 def tiny_run(tiny_mnist: Path, out: Path, epochs: int = 1, resume: bool = False, **kw):

@@ -14,7 +14,7 @@ class ViTConfig:
     image_size: int = 28
     channels: int = 1
     patch_size: int = 4
-    dim: int = 64
+    dim: int = 96
     depth: int = 6
     heads: int = 4
     mlp_ratio: float = 2.0
@@ -66,7 +66,7 @@ class ViTConfig:
 class TrainConfig:
     """Defaults are the released recipe: `vit-edge train` with no options reproduces it."""
 
-    epochs: int = 40
+    epochs: int = 50
     batch_size: int = 128
     lr: float = 1.5e-3
     weight_decay: float = 0.05

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,121 @@ def _progress(total: int, desc: str):
     )
 
 
+@dataclass
+class Tensors:
+    """The split dataset as tensors on the training device: uint8 images, int64 labels."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, dev: torch.device) -> Tensors:
+    images, labels = load_split("train", data_dir, allow_download)
+    split = train_val_split(images, labels, cfg.val_size)
+    n = min(cfg.subset or len(split.train_images), len(split.train_images))
+
+    def tensor(a) -> torch.Tensor:
+        return torch.from_numpy(a.copy()).to(dev)
+
+    return Tensors(
+        tensor(split.train_images[:n]).unsqueeze(1),
+        tensor(split.train_labels[:n].astype("int64")),
+        tensor(split.val_images),
+        tensor(split.val_labels.astype("int64")),
+    )
+
+
+class Trainer:
+    """One training run's state: model, EMA, optimizer, RNG, schedule, and the step it is at."""
+
+    def __init__(self, model_cfg: ViTConfig, cfg: TrainConfig, data: Tensors, dev: torch.device):
+        self.cfg, self.data, self.dev = cfg, data, dev
+        torch.manual_seed(cfg.seed)
+        self.model = ViT(model_cfg).to(dev)
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
+        self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
+        self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)
+        self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale)
+        n = len(data.y_train)
+        self.batch = min(cfg.batch_size, n)
+        self.steps_per_epoch = n // self.batch  # whole batches only: every step has the same size
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.warmup = min(self.total_steps, max(1, round(cfg.warmup_epochs * self.steps_per_epoch)))
+        self.step = 0
+
+    @property
+    def eval_model(self) -> ViT:
+        return self.ema.model if self.ema else self.model
+
+    def train_step(self, idx: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        x = self.augment(self.data.x_train[idx].float().div_(255), generator=self.gen)
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * lr_factor(self.step, self.warmup, self.total_steps, cfg.min_lr_ratio)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dev.type == "cuda"):
+            logits = self.model(x)
+        loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        if self.ema:
+            self.ema.update(self.model, self.step)
+        self.step += 1
+        return loss.detach()
+
+    def train_epoch(self, label: str) -> float:
+        """One pass over the training images in a fresh random order; returns the mean loss."""
+        self.model.train()
+        order = torch.randperm(len(self.data.y_train), device=self.dev, generator=self.gen)
+        loss_sum = torch.zeros((), device=self.dev)
+        bar = _progress(self.steps_per_epoch * self.batch, label)
+        t0 = time.perf_counter()
+        for i in range(self.steps_per_epoch):
+            loss = self.train_step(order[i * self.batch : (i + 1) * self.batch])
+            loss_sum += loss
+            if not bar.disable and i % 10 == 0:
+                rate = (i + 1) * self.batch / (time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}")
+            bar.update(self.batch)
+        bar.close()
+        return loss_sum.item() / self.steps_per_epoch
+
+    def state(self, epoch: int, metrics: dict[str, Any]) -> dict[str, Any]:
+        state = {
+            "config": self.model.cfg.to_dict(),
+            "model": self.eval_model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.gen.get_state(),
+            "epoch": epoch,
+            "metrics": metrics,
+        }
+        if self.ema:
+            state["raw_model"] = self.model.state_dict()
+        return state
+
+    def restore(self, path: Path) -> tuple[int, dict[str, Any]]:
+        """Load a saved run's state; returns its epoch and metrics."""
+        state = checkpoint.load(path)
+        saved_cfg = ViTConfig.from_dict(state.get("config", {}))
+        if saved_cfg != self.model.cfg:
+            raise UsageError(f"--resume: {path} holds {saved_cfg}; pass the same model options")
+        if "optimizer" not in state or "generator" not in state:
+            raise UsageError(f"--resume: {path} holds no training state")
+        if self.ema and "raw_model" not in state:
+            raise UsageError(f"--resume: {path} was trained without --ema; pass the same options")
+        self.model.load_state_dict(state.get("raw_model", state["model"]))
+        if self.ema:
+            self.ema.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["generator"])
+        epoch = int(state["epoch"])
+        self.step = epoch * self.steps_per_epoch
+        return epoch, state["metrics"]
+
+
 def train(
     model_cfg: ViTConfig,
     cfg: TrainConfig,
@@ -131,157 +246,70 @@ def train(
     out = Path(out)
     dev = pick_device(device)
     torch.set_num_threads(threads or default_threads())
-    last_path = out.with_suffix(".last.pt")
-    metrics_path = out.with_suffix(".metrics.json")
-
-    images, labels = load_split("train", data_dir, allow_download)
-    split = train_val_split(images, labels, cfg.val_size)
-    n_train = min(cfg.subset or len(split.train_images), len(split.train_images))
-    x_train = torch.from_numpy(split.train_images[:n_train].copy()).to(dev).unsqueeze(1)
-    y_train = torch.from_numpy(split.train_labels[:n_train].astype("int64")).to(dev)
-    x_val = torch.from_numpy(split.val_images.copy()).to(dev)
-    y_val = torch.from_numpy(split.val_labels.astype("int64")).to(dev)
-
-    torch.manual_seed(cfg.seed)
-    model = ViT(model_cfg).to(dev)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
-    gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-    augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale)
-    batch = min(cfg.batch_size, n_train)
-    steps_per_epoch = n_train // batch  # whole batches only: every step sees the same batch size
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup = min(total_steps, max(1, round(cfg.warmup_epochs * steps_per_epoch)))
+    last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
+    data = load_tensors(cfg, data_dir, allow_download, dev)
+    trainer = Trainer(model_cfg, cfg, data, dev)
     metrics: dict[str, Any] = {
-        "config": model_cfg.to_dict(),
-        "train": _jsonable(cfg),
-        "history": [],
-        "best_epoch": 0,
-        "best_val_accuracy": 0.0,
-        "train_seconds": 0.0,
-        "params": count_parameters(model),
-        "device": str(dev),
-        "threads": torch.get_num_threads(),
-        "n_train": n_train,
-        "n_val": len(x_val),
-    }
+        "config": model_cfg.to_dict(), "train": asdict(cfg), "history": [],
+        "best_epoch": 0, "best_val_accuracy": 0.0, "train_seconds": 0.0,
+        "params": count_parameters(trainer.model), "device": str(dev), "threads": torch.get_num_threads(),
+        "n_train": len(data.y_train), "n_val": len(data.y_val),
+    }  # fmt: skip
     start_epoch = 0
     if resume:
-        start_epoch, metrics = _restore(
-            last_path if last_path.exists() else out, model_cfg, model, optimizer, ema, gen, metrics
-        )
-        log(f"resuming from epoch {start_epoch} ({last_path if last_path.exists() else out})")
+        source = last_path if last_path.exists() else out
+        start_epoch, saved = trainer.restore(source)
+        metrics = saved | {"train": metrics["train"]}  # this run's hyperparameters, e.g. more epochs
+        log(f"resuming from epoch {start_epoch} ({source})")
     if start_epoch >= cfg.epochs:
         log(f"nothing to do: already trained {start_epoch} of {cfg.epochs} epochs")
         return metrics
-    log(
-        f"{describe(model_cfg)}; {n_train} train / {len(x_val)} val images on {dev}, "
-        f"{torch.get_num_threads()} threads"
-    )
+    log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
+        f"{torch.get_num_threads()} threads")  # fmt: skip
 
-    step = start_epoch * steps_per_epoch
     epoch = start_epoch
     try:
         for epoch in range(start_epoch + 1, cfg.epochs + 1):
-            model.train()
             t0 = time.perf_counter()
-            order = torch.randperm(n_train, device=dev, generator=gen)
-            loss_sum = torch.zeros((), device=dev)
-            bar = _progress(steps_per_epoch * batch, f"epoch {epoch}/{cfg.epochs}")
-            for i in range(steps_per_epoch):
-                idx = order[i * batch : (i + 1) * batch]
-                x = augment(x_train[idx].float().div_(255), generator=gen)
-                for group in optimizer.param_groups:
-                    group["lr"] = cfg.lr * lr_factor(step, warmup, total_steps, cfg.min_lr_ratio)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                    logits = model(x)
-                loss = F.cross_entropy(logits.float(), y_train[idx], label_smoothing=cfg.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                if ema:
-                    ema.update(model, step)
-                loss_sum += loss.detach()
-                step += 1
-                if not bar.disable and i % 10 == 0:
-                    elapsed = time.perf_counter() - t0
-                    bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{(i + 1) * batch / elapsed:.0f}")
-                bar.update(batch)
-            bar.close()
+            train_loss = trainer.train_epoch(f"epoch {epoch}/{cfg.epochs}")
             seconds = time.perf_counter() - t0
-            eval_model = ema.model if ema else model
-            val_acc, val_loss = accuracy_and_loss(eval_model, x_val, y_val)
-            row = {
-                "epoch": epoch,
-                "train_loss": loss_sum.item() / steps_per_epoch,
-                "val_accuracy": val_acc,
-                "val_loss": val_loss,
-                "lr": optimizer.param_groups[0]["lr"],
-                "seconds": seconds,
-                "images_per_s": steps_per_epoch * batch / seconds,
-            }
-            metrics["history"].append(row)
-            metrics["train_seconds"] += seconds
-            best = val_acc > metrics["best_val_accuracy"]
-            if best:
-                metrics["best_epoch"], metrics["best_val_accuracy"] = epoch, val_acc
-            state = _state(model, optimizer, ema, gen, epoch, metrics)
+            val_acc, val_loss = accuracy_and_loss(trainer.eval_model, data.x_val, data.y_val)
+            best = record_epoch(metrics, {
+                "epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc, "val_loss": val_loss,
+                "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
+                "images_per_s": trainer.steps_per_epoch * trainer.batch / seconds,
+            })  # fmt: skip
+            state = trainer.state(epoch, metrics)
             if best:
                 checkpoint.save(out, state)
             checkpoint.save(last_path, state)
             checkpoint.write_json(metrics_path, metrics)
             if plots.available():
                 plots.training_curves(metrics, out.with_suffix(".curves.png"))
-            log(
-                f"epoch {epoch}/{cfg.epochs}  loss {row['train_loss']:.4f}  "
-                f"val_acc {100 * val_acc:.2f}%  val_loss {val_loss:.4f}  "
-                f"{row['images_per_s']:.0f} img/s  {seconds:.1f}s" + ("  *best" if best else "")
-            )
+            log(epoch_line(metrics["history"][-1], cfg.epochs, best))
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted in epoch {epoch}; checkpoints up to epoch {epoch - 1} are intact "
             f"({out}); rerun the same command with --resume to continue"
         ) from None
-    log(
-        f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}; "
-        f"checkpoint {out}, metrics {metrics_path}"
-    )
+    log(f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}; "
+        f"checkpoint {out}, metrics {metrics_path}")  # fmt: skip
     return metrics
 
 
-def _state(model, optimizer, ema, gen, epoch, metrics) -> dict[str, Any]:
-    state = {
-        "config": model.cfg.to_dict(),
-        "model": (ema.model if ema else model).state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "generator": gen.get_state(),
-        "epoch": epoch,
-        "metrics": metrics,
-    }
-    if ema:
-        state["raw_model"] = model.state_dict()
-    return state
+def record_epoch(metrics: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Append an epoch to the history; True when it is the best so far by validation accuracy."""
+    metrics["history"].append(row)
+    metrics["train_seconds"] += row["seconds"]
+    best = row["val_accuracy"] > metrics["best_val_accuracy"]
+    if best:
+        metrics["best_epoch"], metrics["best_val_accuracy"] = row["epoch"], row["val_accuracy"]
+    return best
 
 
-def _restore(path, model_cfg, model, optimizer, ema, gen, metrics) -> tuple[int, dict[str, Any]]:
-    state = checkpoint.load(path)
-    saved_cfg = ViTConfig.from_dict(state.get("config", {}))
-    if saved_cfg != model_cfg:
-        raise UsageError(f"--resume: {path} holds {saved_cfg}; pass the same model options")
-    if "optimizer" not in state or "generator" not in state:
-        raise UsageError(f"--resume: {path} holds no training state")
-    if ema and "raw_model" not in state:
-        raise UsageError(f"--resume: {path} was trained without --ema; pass the same options")
-    model.load_state_dict(state.get("raw_model", state["model"]))
-    if ema:
-        ema.model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    gen.set_state(state["generator"])
-    restored = state["metrics"]
-    restored["train"] = metrics["train"]
-    return int(state["epoch"]), restored
-
-
-def _jsonable(cfg: TrainConfig) -> dict[str, Any]:
-    return asdict(cfg)
+def epoch_line(row: dict[str, Any], epochs: int, best: bool) -> str:
+    return (
+        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  "
+        f"val_acc {100 * row['val_accuracy']:.2f}%  val_loss {row['val_loss']:.4f}  "
+        f"{row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s" + ("  *best" if best else "")
+    )
