@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +58,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def metadata(session) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
-
-
-def labels(session) -> list[str]:
-    raw = metadata(session).get("labels")
-    return json.loads(raw) if raw else [str(d) for d in range(10)]
 
 
 PACKAGED_MODEL = "vit-edge.int8.onnx"
