@@ -60,6 +60,9 @@ def cli() -> None:
 @click.option("--degrees", type=float, default=TRAIN_DEFAULTS["degrees"], help="Augment: max rotation.")
 @click.option("--translate", type=float, default=TRAIN_DEFAULTS["translate"], help="Augment: max shift.")
 @click.option("--scale", type=float, default=TRAIN_DEFAULTS["scale"], help="Augment: max zoom change.")
+@click.option(
+    "--elastic", type=float, default=TRAIN_DEFAULTS["elastic"], help="Augment: elastic warp, RMS pixels."
+)
 @click.option("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
 @click.option("--subset", type=int, default=None, help="Train on the first N training images.")
 @click.option("--val-size", type=int, default=TRAIN_DEFAULTS["val_size"])
@@ -73,6 +76,9 @@ def cli() -> None:
 @click.option("--heads", type=int, default=MODEL_DEFAULTS["heads"])
 @click.option("--mlp-ratio", type=float, default=MODEL_DEFAULTS["mlp_ratio"])
 @click.option("--dropout", type=float, default=MODEL_DEFAULTS["dropout"])
+@click.option(
+    "--drop-path", type=float, default=MODEL_DEFAULTS["drop_path"], help="Stochastic depth of the last block."
+)
 def train(data_dir, no_download, device, threads, out, resume, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy."""
     require_torch("train")

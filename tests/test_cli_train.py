@@ -69,6 +69,8 @@ def _one_line_error(code: int, err: str, expected_code: int, text: str) -> None:
         (["train", "--device", "tpu"], 2, "'tpu' is not one of"),
         (["train", "--epochs", "many"], 2, "'many' is not a valid integer"),
         (["train", "--lr", "-1"], 2, "--lr must be > 0"),
+        (["train", "--elastic", "-1"], 2, "--elastic must be >= 0"),
+        (["train", "--drop-path", "1"], 2, "drop_path must be in [0, 1)"),
         (["evaluate", "--checkpoint", "/nonexistent/x.pt"], 1, "does not exist"),
     ],
 )

@@ -19,6 +19,7 @@ class ViTConfig:
     heads: int = 4
     mlp_ratio: float = 2.0
     dropout: float = 0.0
+    drop_path: float = 0.0  # stochastic depth of the last block; earlier blocks get less (training only)
     num_classes: int = 10
 
     def __post_init__(self) -> None:
@@ -28,6 +29,7 @@ class ViTConfig:
             "sizes must be positive": min(self.patch_size, self.dim, self.depth, self.heads) > 0,
             "mlp_ratio must be positive": self.mlp_ratio > 0,
             "dropout must be in [0, 1)": 0 <= self.dropout < 1,
+            "drop_path must be in [0, 1)": 0 <= self.drop_path < 1,
         }
         for message, ok in checks.items():
             if not ok:
@@ -81,6 +83,7 @@ class TrainConfig:
     degrees: float = 10.0  # augmentation: rotation in [-degrees, +degrees]
     translate: float = 0.1  # shift up to this fraction of the image size
     scale: float = 0.1  # zoom in [1 - scale, 1 + scale]
+    elastic: float = 0.0  # elastic warp: RMS displacement in pixels
 
     def check(self) -> None:
         problems = {
@@ -91,6 +94,7 @@ class TrainConfig:
             "--subset must be >= 1": self.subset is not None and self.subset < 1,
             "--label-smoothing must be in [0, 1)": not 0 <= self.label_smoothing < 1,
             "--ema must be in [0, 1)": not 0 <= self.ema_decay < 1,
+            "--elastic must be >= 0": self.elastic < 0,
         }
         for message, bad in problems.items():
             if bad:

@@ -55,20 +55,36 @@ class MLP(nn.Module):
         return self.drop(self.fc2(F.gelu(self.fc1(x))))
 
 
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al., 2016): while training, drop a residual branch for whole images."""
+
+    def __init__(self, p: float, tokens: int):
+        super().__init__()
+        self.p, self.tokens = p, tokens
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B*N, C)
+        if not self.training or self.p == 0:
+            return x
+        keep = 1 - self.p
+        mask = x.new_empty(x.shape[0] // self.tokens, 1, 1).bernoulli_(keep).div_(keep)
+        return (x.view(-1, self.tokens, x.shape[-1]) * mask).view_as(x)
+
+
 class Block(nn.Module):
     """A pre-LN transformer encoder block: x + MHSA(LN(x)), then x + MLP(LN(x))."""
 
-    def __init__(self, cfg: ViTConfig):
+    def __init__(self, cfg: ViTConfig, drop_path: float = 0.0):
         super().__init__()
         self.norm1 = nn.LayerNorm(cfg.dim)
         self.attn = MultiHeadSelfAttention(cfg)
         self.norm2 = nn.LayerNorm(cfg.dim)
         self.mlp = MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
+        self.drop_path = DropPath(drop_path, cfg.num_tokens)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x)))
-        return x + self.mlp(self.norm2(x))
+        x = x + self.drop_path(self.drop(self.attn(self.norm1(x))))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
 class ViT(nn.Module):
@@ -81,7 +97,9 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))
         self.drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        # DeiT's linear rule: block i drops its branches with probability drop_path * i / (depth - 1).
+        rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
+        self.blocks = nn.ModuleList(Block(cfg, rate) for rate in rates)
         self.norm = nn.LayerNorm(cfg.dim)
         # The paper's MLP head: one hidden tanh layer on the CLS embedding.
         self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.Tanh(), nn.Linear(cfg.dim, cfg.num_classes))
@@ -150,6 +168,7 @@ def describe(cfg: ViTConfig) -> str:
 __all__ = [
     "MLP",
     "Block",
+    "DropPath",
     "MultiHeadSelfAttention",
     "ViT",
     "ViTConfig",

@@ -151,7 +151,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)
-        self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale)
+        self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale, cfg.elastic)
         n = len(data.y_train)
         self.batch = min(cfg.batch_size, n)
         self.steps_per_epoch = n // self.batch  # whole batches only: every step has the same size
