@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from vit_edge import __version__
-from vit_edge.config import TrainConfig, ViTConfig
+from vit_edge.config import RECIPES, TrainConfig, ViTConfig
 from vit_edge.errors import MissingExtraError, UsageError, VitEdgeError
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
@@ -50,6 +50,12 @@ def cli() -> None:
 
 @cli.command()
 @data_options
+@click.option(
+    "--recipe",
+    type=click.Choice(list(RECIPES)),
+    default="default",
+    help="A named recipe (see docs/recipes.md); options given here override it.",
+)
 @click.option("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
 @click.option("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
 @click.option("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="Peak learning rate (AdamW).")
@@ -79,11 +85,12 @@ def cli() -> None:
 @click.option(
     "--drop-path", type=float, default=MODEL_DEFAULTS["drop_path"], help="Stochastic depth of the last block."
 )
-def train(data_dir, no_download, device, threads, out, resume, **opts) -> None:
+def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy."""
     require_torch("train")
     from vit_edge.train import train as run_training
 
+    opts = apply_recipe(recipe, opts, click.get_current_context())
     model_cfg = _model_config(opts)
     train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k in TRAIN_DEFAULTS}, ema_decay=opts["ema"])
     if threads is not None and threads < 1:
@@ -99,6 +106,12 @@ def train(data_dir, no_download, device, threads, out, resume, **opts) -> None:
         allow_download=not no_download,
         log=lambda line: click.echo(line, err=True),
     )
+
+
+def apply_recipe(recipe: str, opts: dict, ctx: click.Context) -> dict:
+    """The recipe's values for every option the user left at its default."""
+    explicit = {k for k in opts if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    return {**opts, **{k: v for k, v in RECIPES[recipe].items() if k not in explicit}}
 
 
 def _model_config(opts: dict) -> ViTConfig:

@@ -109,3 +109,22 @@ def test_foreign_checkpoint(run_cli, tmp_path: Path):
     torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
     code, _, err = run_cli("evaluate", "--checkpoint", path)
     _one_line_error(code, err, 1, "is not a vit-edge checkpoint")
+
+
+def test_recipes_fill_in_options_and_explicit_options_win(run_cli, monkeypatch, tmp_path: Path):
+    from vit_edge.config import RECIPES, TrainConfig, ViTConfig
+
+    seen = {}
+    monkeypatch.setattr("vit_edge.train.train", lambda m, c, **kw: seen.update(model=m, train=c, kw=kw))
+    out = tmp_path / "x.pt"
+    assert run_cli("train", "--recipe", "long", "--epochs", "3", "--out", out)[0] == 0
+    long = RECIPES["long"]
+    assert seen["train"].epochs == 3  # given on the command line
+    assert (seen["train"].elastic, seen["model"].drop_path) == (long["elastic"], long["drop_path"])
+    assert seen["kw"]["out"] == out
+    assert run_cli("train", "--out", out)[0] == 0
+    assert seen["train"] == TrainConfig() and seen["model"] == ViTConfig()  # no options: the defaults
+    assert run_cli("train", "--recipe", "long", "--out", out)[0] == 0
+    assert seen["train"].epochs == long["epochs"] != TrainConfig().epochs
+    code, _, err = run_cli("train", "--recipe", "huge")
+    _one_line_error(code, err, 2, "'huge' is not one of")

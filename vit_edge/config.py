@@ -99,3 +99,11 @@ class TrainConfig:
         for message, bad in problems.items():
             if bad:
                 raise UsageError(message)
+
+
+# Named recipes for `vit-edge train --recipe NAME`: the options that differ from the defaults (option
+# names as `vit-edge train` spells them, dashes as underscores). Options given on the command line win.
+RECIPES: dict[str, dict[str, float]] = {
+    "default": {},
+    "long": {"epochs": 80, "elastic": 1.0, "drop_path": 0.1},
+}
