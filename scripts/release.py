@@ -37,6 +37,17 @@ def strip(source: Path, target: Path) -> dict:
     return slim
 
 
+def relative_paths(obj):
+    """File names relative to the repository, so metrics.json does not carry this machine's paths."""
+    if isinstance(obj, dict):
+        return {k: relative_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [relative_paths(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith(f"{ROOT}/"):
+        return obj[len(str(ROOT)) + 1 :]
+    return obj
+
+
 def model_card(m: dict) -> str:
     t, test, sizes = m["training"], m["test"], m["sizes_kb"]
     bench = {r["engine"]: r for r in m["benchmark"]["results"]}
@@ -153,6 +164,7 @@ def main() -> None:
         },
         "benchmark": bench,
     }
+    metrics = relative_paths(metrics)
     checkpoint.write_json(MODELS / "metrics.json", metrics)
     checkpoint.atomic_write_text(MODELS / "MODEL_CARD.md", model_card(metrics))
     if plots.available():
