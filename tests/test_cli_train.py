@@ -126,5 +126,7 @@ def test_recipes_fill_in_options_and_explicit_options_win(run_cli, monkeypatch, 
     assert seen["train"] == TrainConfig() and seen["model"] == ViTConfig()  # no options: the defaults
     assert run_cli("train", "--recipe", "long", "--out", out)[0] == 0
     assert seen["train"].epochs == long["epochs"] != TrainConfig().epochs
+    assert run_cli("train", "--recipe", "wide", "--out", out)[0] == 0
+    assert seen["model"].dim == RECIPES["wide"]["dim"] != ViTConfig().dim  # a model option too
     code, _, err = run_cli("train", "--recipe", "huge")
     _one_line_error(code, err, 2, "'huge' is not one of")

@@ -61,8 +61,23 @@ def test_onnx_files_were_exported_from_the_packaged_checkpoint():
 def test_model_card_quotes_the_metrics(metrics: dict):
     card = (MODELS / "MODEL_CARD.md").read_text()
     assert metrics["training"]["command"] in card
+    assert metrics["training"]["hardware"] in card  # where it trained, e.g. a GPU rather than this CPU
     assert f"{100 * metrics['test']['int8_accuracy']:.2f}%" in card
     assert f"{metrics['params']:,}" in card
+
+
+def test_release_was_trained_with_the_recipe_its_command_names(metrics: dict):
+    """`vit-edge train --recipe NAME` must still give the options the released run trained with."""
+    from vit_edge.config import RECIPES, TrainConfig, ViTConfig
+
+    name = metrics["training"]["command"].split("--recipe ")[1].split()[0]
+    trained = metrics["config"] | metrics["training"]["recipe"]
+    for option, value in RECIPES[name].items():
+        assert trained[option] == value, option
+    defaults = ViTConfig().to_dict() | vars(TrainConfig())
+    for option in ("lr", "batch_size", "patch_size", "depth", "heads", "label_smoothing", "ema_decay"):
+        assert trained[option] == defaults[option], option  # the rest are the defaults
+    assert metrics["training"]["epochs"] == trained["epochs"]  # trained to the end
 
 
 def test_readme_results_quote_the_release(metrics: dict):

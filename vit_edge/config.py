@@ -106,4 +106,5 @@ class TrainConfig:
 RECIPES: dict[str, dict[str, float]] = {
     "default": {},
     "long": {"epochs": 80, "elastic": 1.0, "drop_path": 0.1},
+    "wide": {"epochs": 100, "elastic": 1.0, "drop_path": 0.2, "dim": 128},
 }
