@@ -53,6 +53,26 @@ def test_evaluate_plain_output(run_cli, tiny_mnist: Path, tmp_path: Path):
     assert code == 0 and stdout.startswith("test accuracy") and "errors in 200" in stdout
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_resumes_and_its_checkpoint_runs_on_the_cpu(run_cli, tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "gpu.pt"
+    args = ["train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, "--device", "cuda", *SHAPE]
+    args += ["--elastic", "1", "--drop-path", "0.1"]  # the augmentation and stochastic depth on the GPU too
+    code, _, err = run_cli(*args, "--epochs", 1)
+    assert code == 0, err
+    assert "images on cuda" in err
+    code, _, err = run_cli(*args, "--epochs", 2, "--resume")
+    assert code == 0 and "resuming from epoch 1" in err and "epoch 2/2" in err, err
+    accuracy = {}
+    for device in ("cuda", "cpu"):
+        evaluate = ["evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--no-download", "--json"]
+        code, stdout, err = run_cli(*evaluate, "--no-plots", "--device", device)
+        assert code == 0, err
+        accuracy[device] = json.loads(stdout)["accuracy"]
+    # bf16 autocast on CUDA against float32 on the CPU: at most a few of the 200 test images may flip
+    assert abs(accuracy["cuda"] - accuracy["cpu"]) <= 0.02, accuracy
+
+
 def _one_line_error(code: int, err: str, expected_code: int, text: str) -> None:
     assert code == expected_code
     lines = err.strip().splitlines()
