@@ -25,8 +25,8 @@ def test_shape_and_parameter_count(cfg: ViTConfig):
 
 
 def test_default_model_size():
-    assert count_parameters(ViT(ViTConfig())) == 465_706
-    assert flops_per_image(ViTConfig()) == 50_167_680
+    assert count_parameters(ViT(ViTConfig())) == 210_122
+    assert flops_per_image(ViTConfig()) == 23_610_624
 
 
 def _randomized(cfg: ViTConfig) -> ViT:

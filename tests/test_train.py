@@ -9,12 +9,13 @@ from vit_edge.config import TrainConfig, ViTConfig
 from vit_edge.errors import CheckpointError, UsageError
 from vit_edge.train import lr_factor, train
 
-TINY = ViTConfig(patch_size=7, dim=32, depth=2, heads=2)
+TINY = ViTConfig(patch_size=7, dim=32, depth=2, heads=2, drop_path=0.0)
 
 
 def tiny_run(tiny_mnist: Path, out: Path, epochs: int = 1, resume: bool = False, **kw):
     # no augmentation: shifts would move one synthetic class onto another
-    opts = dict(batch_size=32, lr=3e-3, val_size=100, warmup_epochs=0.5, degrees=0, translate=0, scale=0)
+    no_augment = dict(degrees=0, translate=0, scale=0, elastic=0)
+    opts = dict(batch_size=32, lr=3e-3, val_size=100, warmup_epochs=0.5, **no_augment)
     cfg = TrainConfig(epochs=epochs, **(opts | kw))
     return train(
         TINY,
