@@ -71,7 +71,12 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
 @click.option("--subset", type=int, default=None, help="Train on the first N training images.")
-@click.option("--val-size", type=int, default=TRAIN_DEFAULTS["val_size"])
+@click.option(
+    "--val-size",
+    type=int,
+    default=TRAIN_DEFAULTS["val_size"],
+    help="Training images held out for validation; 0 trains on all 60,000 and keeps the last epoch.",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
 @click.option("--out", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT, help="Checkpoint file.")
@@ -86,7 +91,10 @@ def cli() -> None:
     "--drop-path", type=float, default=MODEL_DEFAULTS["drop_path"], help="Stochastic depth of the last block."
 )
 def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -> None:
-    """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy."""
+    """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
+
+    With --val-size 0 it trains on every training image and keeps the last epoch.
+    """
     require_torch("train")
     from vit_edge.train import train as run_training
 

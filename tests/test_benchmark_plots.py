@@ -55,6 +55,8 @@ def test_pictures(tmp_path: Path):
         for e in range(1, 6)
     ]
     assert _is_png(plots.training_curves({"history": history}, tmp_path / "curves.png"))
+    unvalidated = [r | {"val_loss": None, "val_accuracy": None, "lr": 1e-3 / r["epoch"]} for r in history]
+    assert _is_png(plots.training_curves({"history": unvalidated}, tmp_path / "no-val.png"))
     confusion = (np.eye(10, dtype=int) * 90 + 1).tolist()
     assert _is_png(plots.confusion_matrix(confusion, tmp_path / "confusion.png"))
     images = np.zeros((20, 28, 28), np.uint8)

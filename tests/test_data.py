@@ -110,6 +110,10 @@ def test_split_is_deterministic_and_disjoint():
     assert len(a.train_images) == 80 and len(a.val_images) == 20
     train_ids, val_ids = set(a.train_images[:, 0, 0]), set(a.val_images[:, 0, 0])
     assert not train_ids & val_ids and len(train_ids | val_ids) == 100
+    everything = data.train_val_split(images, labels, val_size=0)
+    assert len(everything.train_images) == 100 and len(everything.val_images) == 0
+    with pytest.raises(DataError, match="between 0 and 99"):
+        data.train_val_split(images, labels, val_size=100)
 
 
 def test_shared_mnist_loads(shared_mnist: Path):

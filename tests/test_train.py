@@ -43,6 +43,18 @@ def test_training_learns_and_writes_checkpoint_and_metrics(tiny_mnist: Path, tmp
     assert not list(out.parent.glob("*.tmp")), "no temporary files stay behind"
 
 
+def test_val_size_0_trains_on_every_image_and_keeps_the_last_epoch(tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "full.pt"
+    metrics = tiny_run(tiny_mnist, out, epochs=2, val_size=0)
+    assert metrics["n_val"] == 0
+    assert [r["val_accuracy"] for r in metrics["history"]] == [None, None]
+    assert metrics["best_epoch"] == 2 and checkpoint.load(out)["epoch"] == 2
+    longer = tiny_run(tiny_mnist, out, epochs=3, val_size=0, resume=True)
+    assert longer["best_epoch"] == 3 and checkpoint.load(out)["epoch"] == 3
+    held_out = tiny_run(tiny_mnist, tmp_path / "held.pt", epochs=1)
+    assert metrics["n_train"] == held_out["n_train"] + held_out["n_val"]
+
+
 def test_save_load_gives_identical_logits(tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "model.pt"
     tiny_run(tiny_mnist, out)

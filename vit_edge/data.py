@@ -169,9 +169,9 @@ class MNISTSplits:
 def train_val_split(
     images: np.ndarray, labels: np.ndarray, val_size: int = 5_000, seed: int = 0
 ) -> MNISTSplits:
-    """A deterministic, seeded split of the training set (default 55,000 / 5,000)."""
-    if not 0 < val_size < len(images):
-        raise DataError(f"validation size {val_size} must be between 1 and {len(images) - 1}")
+    """A deterministic, seeded split of the training set (default 55,000 / 5,000); 0 holds none out."""
+    if not 0 <= val_size < len(images):
+        raise DataError(f"validation size {val_size} must be between 0 and {len(images) - 1}")
     order = np.random.default_rng(seed).permutation(len(images))
     val, train = order[:val_size], order[val_size:]
     return MNISTSplits(images[train], labels[train], images[val], labels[val])

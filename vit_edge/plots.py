@@ -37,22 +37,30 @@ def _save(fig, path: Path) -> Path:
 
 
 def training_curves(metrics: dict[str, Any], path: Path) -> Path:
+    """Loss and validation accuracy per epoch; without a validation split, loss and learning rate."""
     plt = _pyplot()
     history = metrics["history"]
     epochs = [r["epoch"] for r in history]
+    validated = history[0]["val_accuracy"] is not None
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     loss_ax.plot(epochs, [r["train_loss"] for r in history], label="train (smoothed labels)")
-    loss_ax.plot(epochs, [r["val_loss"] for r in history], label="validation")
+    if validated:
+        loss_ax.plot(epochs, [r["val_loss"] for r in history], label="validation")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss", yscale="log")
     loss_ax.legend()
-    acc_ax.plot(epochs, [100 * r["val_accuracy"] for r in history], color="tab:green")
-    best = max(history, key=lambda r: r["val_accuracy"])
-    acc_ax.set(
-        xlabel="epoch", ylabel="%", title=f"validation accuracy (best {100 * best['val_accuracy']:.2f}%)"
-    )
-    acc_ax.set_ylim(max(90.0, min(100 * r["val_accuracy"] for r in history)), 100)
-    acc_ax.grid(alpha=0.3)
+    if validated:
+        _accuracy_panel(acc_ax, epochs, [100 * r["val_accuracy"] for r in history])
+    else:
+        acc_ax.plot(epochs, [r["lr"] for r in history], color="tab:orange")
+        acc_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate (no validation split)")
     return _save(fig, path)
+
+
+def _accuracy_panel(ax: Any, epochs: list[int], accuracy: list[float]) -> None:
+    ax.plot(epochs, accuracy, color="tab:green")
+    ax.set(xlabel="epoch", ylabel="%", title=f"validation accuracy (best {max(accuracy):.2f}%)")
+    ax.set_ylim(max(90.0, min(accuracy)), 100)
+    ax.grid(alpha=0.3)
 
 
 def confusion_matrix(confusion: list[list[int]], path: Path) -> Path:

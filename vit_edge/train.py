@@ -273,7 +273,7 @@ def train(
             t0 = time.perf_counter()
             train_loss = trainer.train_epoch(f"epoch {epoch}/{cfg.epochs}")
             seconds = time.perf_counter() - t0
-            val_acc, val_loss = accuracy_and_loss(trainer.eval_model, data.x_val, data.y_val)
+            val_acc, val_loss = validate(trainer.eval_model, data)
             best = record_epoch(metrics, {
                 "epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc, "val_loss": val_loss,
                 "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
@@ -292,15 +292,32 @@ def train(
             f"interrupted in epoch {epoch}; checkpoints up to epoch {epoch - 1} are intact "
             f"({out}); rerun the same command with --resume to continue"
         ) from None
-    log(f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}; "
-        f"checkpoint {out}, metrics {metrics_path}")  # fmt: skip
+    kept = (
+        f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}"
+        if len(data.y_val)
+        else f"no validation split: kept the last epoch, {metrics['best_epoch']}"
+    )
+    log(f"{kept}; checkpoint {out}, metrics {metrics_path}")  # fmt: skip
     return metrics
 
 
+def validate(model: ViT, data: Tensors) -> tuple[float | None, float | None]:
+    """Validation accuracy and loss; None, None when no images are held out (--val-size 0)."""
+    if len(data.y_val) == 0:
+        return None, None
+    return accuracy_and_loss(model, data.x_val, data.y_val)
+
+
 def record_epoch(metrics: dict[str, Any], row: dict[str, Any]) -> bool:
-    """Append an epoch to the history; True when it is the best so far by validation accuracy."""
+    """Append an epoch to the history; True when it is the best so far by validation accuracy.
+
+    Without a validation split every epoch is "best", so the checkpoint holds the last one.
+    """
     metrics["history"].append(row)
     metrics["train_seconds"] += row["seconds"]
+    if row["val_accuracy"] is None:
+        metrics["best_epoch"] = row["epoch"]
+        return True
     best = row["val_accuracy"] > metrics["best_val_accuracy"]
     if best:
         metrics["best_epoch"], metrics["best_val_accuracy"] = row["epoch"], row["val_accuracy"]
@@ -308,8 +325,11 @@ def record_epoch(metrics: dict[str, Any], row: dict[str, Any]) -> bool:
 
 
 def epoch_line(row: dict[str, Any], epochs: int, best: bool) -> str:
+    if row["val_accuracy"] is None:
+        val, best = "no validation", False
+    else:
+        val = f"val_acc {100 * row['val_accuracy']:.2f}%  val_loss {row['val_loss']:.4f}"
     return (
-        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  "
-        f"val_acc {100 * row['val_accuracy']:.2f}%  val_loss {row['val_loss']:.4f}  "
+        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  {val}  "
         f"{row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s" + ("  *best" if best else "")
     )
