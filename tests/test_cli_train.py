@@ -116,12 +116,19 @@ def test_corrupt_data_file(run_cli, tiny_mnist: Path, tmp_path: Path):
     _one_line_error(code, err, 1, "train-labels-idx1-ubyte: bad IDX magic")
 
 
-@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04truncated"])
-def test_unreadable_checkpoint(run_cli, tmp_path: Path, content: bytes):
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "empty file"),
+        (b"not a checkpoint at all", "not a PyTorch checkpoint file"),
+        (b"PK\x03\x04truncated", "truncated or damaged file"),
+    ],
+)
+def test_unreadable_checkpoint(run_cli, tmp_path: Path, content: bytes, reason: str):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
     code, _, err = run_cli("evaluate", "--checkpoint", path)
-    _one_line_error(code, err, 1, f"checkpoint {path} is unreadable")
+    _one_line_error(code, err, 1, f"checkpoint {path} is unreadable ({reason})")
 
 
 def test_foreign_checkpoint(run_cli, tmp_path: Path):

@@ -78,6 +78,19 @@ def test_bad_images_do_not_stop_the_others(run_cli, small_onnx: Path, images: Pa
     assert sum("vit-edge: error:" in line for line in err.splitlines()) == 3
 
 
+def test_a_folder_without_images_is_an_error_not_silence(run_cli, small_onnx: Path, images: Path, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no digits here")
+    code, out, err = run_cli("predict", empty, images / "digit0.png", "--model", small_onnx)
+    assert code == 1 and len(out.strip().splitlines()) == 1
+    assert f"vit-edge: error: {empty}: folder holds no image files" in err.splitlines()
+
+    code, out, _ = run_cli("predict", empty, "--model", small_onnx, "--json")
+    assert code == 1
+    assert json.loads(out) == {"path": str(empty), "error": "folder holds no image files"}
+
+
 def test_batches_match_single_calls(small_onnx: Path, images: Path):
     session = runtime.make_session(small_onnx)
     paths = runtime.expand_inputs([str(images)]) * 3

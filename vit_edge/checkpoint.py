@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,24 @@ def load(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is unreadable ({reason[:200]})") from None
+        raise CheckpointError(f"checkpoint {path} is unreadable ({_why_unreadable(path, e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vit-edge checkpoint")
     if state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: unsupported checkpoint version {state.get('format_version')}")
     return state
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """A short reason: torch's own messages for foreign files are cryptic ("101") or run on."""
+    if path.stat().st_size == 0:
+        return "empty file"
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        with open(path, "rb") as f:
+            zip_header = f.read(4) == b"PK\x03\x04"
+        return "truncated or damaged file" if zip_header else "not a PyTorch checkpoint file"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return reason[:200]
 
 
 def load_model(path: Path) -> tuple[ViT, dict[str, Any]]:

@@ -28,6 +28,8 @@ def open_image(path: str | Path) -> Image.Image:
     """Open and fully decode an image, refusing huge, truncated and non-image files."""
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():  # expand_inputs passes on a folder it found no images in
+            raise ImageError("folder holds no image files")
         raise ImageError("no such file" if not path.exists() else "not a file")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -73,14 +73,19 @@ def default_model_path() -> Path:
 
 
 def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; a directory becomes the image files inside it, sorted by name."""
+    """Files as given; a directory becomes the image files inside it, sorted by name.
+
+    A directory with no image files stays in the list, so that it is reported like a bad image
+    instead of being skipped in silence.
+    """
     from PIL import Image
 
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
             extensions = Image.registered_extensions()
-            paths += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            paths += found or [item]
         else:
             paths.append(item)
     return paths
