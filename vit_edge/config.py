@@ -66,7 +66,8 @@ class ViTConfig:
 
 @dataclass
 class TrainConfig:
-    """Defaults are the released recipe: `vit-edge train` with no options reproduces it."""
+    """Defaults are the released recipe: `vit-edge train` with no options trains it on 55,000 images
+    (5,000 held out), and `vit-edge train --val-size 0` on all 60,000 reproduces the packaged model."""
 
     epochs: int = 75
     batch_size: int = 128
