@@ -99,6 +99,13 @@ def test_bad_options_get_one_line(run_cli, args, code, text):
     _one_line_error(got_code, err, code, text)
 
 
+def test_resume_without_a_saved_run(run_cli, tiny_mnist: Path, tmp_path: Path):
+    out = tmp_path / "never-trained.pt"
+    code, _, err = run_cli("train", "--data-dir", tiny_mnist, "--out", out, "--resume")
+    _one_line_error(code, err, 2, f"--resume: no run saved at {out} to continue")
+    assert not out.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_cuda_without_cuda(run_cli, tiny_mnist: Path):
     code, _, err = run_cli("train", "--device", "cuda", "--data-dir", tiny_mnist)

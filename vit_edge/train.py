@@ -247,6 +247,8 @@ def train(
     dev = pick_device(device)
     torch.set_num_threads(threads or default_threads())
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
+    if resume and not (last_path.exists() or out.exists()):
+        raise UsageError(f"--resume: no run saved at {out} to continue (drop --resume to start one)")
     data = load_tensors(cfg, data_dir, allow_download, dev)
     trainer = Trainer(model_cfg, cfg, data, dev)
     metrics: dict[str, Any] = {
