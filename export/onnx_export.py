@@ -86,6 +86,6 @@ def export_fp32(model: ViT, out: Path, meta: dict[str, Any], opset: int = DEFAUL
         ) from None
     finally:
         tmp.unlink(missing_ok=True)
-        model.set_explicit_attention(False)
+        model.set_explicit_attention(None)
     set_metadata(proto, meta)
     save_checked(proto, out)
