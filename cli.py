@@ -167,8 +167,23 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 )
 @data_options
 @click.option("--opset", type=int, default=17, help="ONNX opset.")
+@click.option(
+    "--temperature",
+    type=float,
+    default=None,
+    help="Divide the logits by this (calibration) [default: fitted on the checkpoint's validation split].",
+)
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=0.9,
+    help="Recorded in the files: predict's default threshold for marking answers uncertain.",
+)
+@click.option("--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files say parity: skipped.")
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
-def export(checkpoint, out, quantize, data_dir, no_download, opset, as_json) -> None:
+def export(
+    checkpoint, out, quantize, data_dir, no_download, opset, temperature, min_confidence, skip_parity, as_json
+) -> None:
     """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
     require_torch("export")
     from export.parity import format_table
@@ -183,14 +198,27 @@ def export(checkpoint, out, quantize, data_dir, no_download, opset, as_json) -> 
         opset,
         allow_download=not no_download,
         log=log,
+        temperature=temperature,
+        min_confidence=min_confidence,
+        check=not skip_parity,
     )
     if as_json:
         click.echo(json.dumps(report))
     else:
         click.echo(format_table(report["files"], report["torch_accuracy"]))
+        cal = report["calibration"]
+        if "ece_before" in cal:
+            click.echo(
+                f"temperature {cal['temperature']:.4f} ({cal['temperature_source']}): test ECE "
+                f"{100 * cal['ece_before']:.2f}% before, {100 * cal['ece_after']:.2f}% after"
+            )
     if not report["passed"]:
         failures = [msg for f in report["files"] for msg in f["failures"]]
-        raise ParityFailed(f"parity check failed (files kept, marked FAIL): {'; '.join(failures)}")
+        raise ParityFailed(
+            f"parity check failed: {'; '.join(failures)}; the files are kept with parity: fail in their "
+            "metadata and predict warns when it loads them. An undertrained model's near-tied logits "
+            "flip under INT8: train longer, or use the FP32 file"
+        )
 
 
 @cli.command()
@@ -205,21 +233,53 @@ def export(checkpoint, out, quantize, data_dir, no_download, opset, as_json) -> 
     "--top-k", type=click.IntRange(1, 10), default=None, help="Also show the K likeliest digits [JSON: 3]."
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per image.")
+@click.option(
+    "--min-confidence",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Mark answers below this calibrated confidence as uncertain [default: the model's "
+    "recorded value, else 0.9].",
+)
+@click.option(
+    "--save-input",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each image's 28x28 model input as a PNG (same base name) into this folder.",
+)
 @click.option("--threads", type=click.IntRange(1), default=1, help="ONNX Runtime intra-op threads.")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per ONNX Runtime call.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print the model's metadata.")
-def predict(inputs, model, top_k, as_json, threads, batch_size, verbose) -> None:
-    """Classify digit images (files or folders) with ONNX Runtime; no PyTorch needed."""
-    from vit_edge import runtime
+def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, batch_size, verbose) -> None:
+    """Classify digit images (files or folders) with ONNX Runtime; no PyTorch needed.
 
+    Plain output: path, digit, confidence (and the top K), and a trailing ? when the answer is
+    uncertain. --json: one object per image with path, prediction, confidence, top_k, uncertain.
+    """
+    from vit_edge import runtime
+    from vit_edge.config import check_threads
+
+    check_threads(threads)
     model_path = Path(model) if model else runtime.default_model_path()
     session = runtime.make_session(model_path, threads)
     meta = runtime.metadata(session)
-    click.echo(f"model: {model_path} ({meta.get('quantization', 'fp32')})", err=True)
+    threshold = runtime.min_confidence(meta) if min_confidence is None else min_confidence
+    calibrated = f", temperature {meta['temperature']}" if "temperature" in meta else ", not calibrated"
+    click.echo(f"model: {model_path} ({meta.get('quantization', 'fp32')}{calibrated})", err=True)
+    warning = runtime.parity_warning(meta)
+    if warning:
+        click.echo(f"vit-edge: warning: {model_path}: {warning}", err=True)
     if verbose:
         click.echo(f"model metadata: {json.dumps(meta)}", err=True)
+    if save_input:
+        from vit_edge.fileio import check_writable_folder
+
+        check_writable_folder(Path(save_input) / "input.png", "--save-input")
+        click.echo(f"writing the 28x28 model inputs to {save_input}/", err=True)
     failed = 0
-    for result in runtime.predict_files(session, runtime.expand_inputs(inputs), top_k or 3, batch_size):
+    results = runtime.predict_files(
+        session, runtime.expand_inputs(inputs), top_k or 3, batch_size, threshold, save_input
+    )
+    for result in results:
         failed += "error" in result
         if as_json:
             click.echo(json.dumps(result))
@@ -229,7 +289,7 @@ def predict(inputs, model, top_k, as_json, threads, batch_size, verbose) -> None
             line = f"{result['path']}\t{result['prediction']}\t{result['confidence']:.4f}"
             if top_k:
                 line += "\t" + " ".join(f"{d}:{p:.4f}" for d, p in result["top_k"])
-            click.echo(line)
+            click.echo(line + ("\t?" if result["uncertain"] else ""))
     if failed:
         sys.exit(1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import onnx
 import torch
 
 from vit_edge import __version__
-from vit_edge.checkpoint import atomic_write
 from vit_edge.errors import UsageError
+from vit_edge.fileio import atomic_write
 from vit_edge.model import ViT
 from vit_edge.runtime import INPUT_NAME, OUTPUT_NAME
 
@@ -59,15 +60,18 @@ def save_checked(model_proto: onnx.ModelProto, out: Path) -> None:
     atomic_write(out, lambda tmp: onnx.save_model(model_proto, str(tmp), save_as_external_data=False))
 
 
-def export_fp32(model: ViT, out: Path, meta: dict[str, Any], opset: int = DEFAULT_OPSET) -> None:
-    """Export with explicit attention (a lean MatMul-Softmax-MatMul graph) and a dynamic batch."""
+def export_fp32(model: ViT, meta: dict[str, Any], opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """Export with explicit attention (a lean MatMul-Softmax-MatMul graph) and a dynamic batch.
+
+    The exporter writes to a private temporary folder; the caller saves the checked model.
+    """
     model = model.eval().set_explicit_attention(True)
     # batch 2: an exporter may specialise a batch of 1 into a constant
     example = torch.rand(2, model.cfg.channels, model.cfg.image_size, model.cfg.image_size)
-    tmp = out.with_name(f".{out.name}.export.tmp")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory(prefix="vit-edge-export-") as work:
             warnings.simplefilter("ignore")
+            tmp = Path(work) / "model.onnx"
             torch.onnx.export(
                 model,
                 (example,),
@@ -78,14 +82,26 @@ def export_fp32(model: ViT, out: Path, meta: dict[str, Any], opset: int = DEFAUL
                 output_names=[OUTPUT_NAME],
                 dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             )
-        proto = onnx.load(str(tmp))
+            proto = onnx.load(str(tmp))
     except Exception as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(
-            f"--opset {opset}: the installed exporter cannot produce it ({first[:200]})"
+            f"--opset {opset}: the installed exporter cannot produce it ({first[:160]})"
         ) from None
     finally:
-        tmp.unlink(missing_ok=True)
         model.set_explicit_attention(None)
     set_metadata(proto, meta)
-    save_checked(proto, out)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def fold_temperature(model: ViT, temperature: float) -> ViT:
+    """Divide the logits by the temperature inside the last Linear: logits / T = (W / T) h + b / T.
+
+    No extra node in the graph, and softmax of the exported `logits` is calibrated for every consumer.
+    """
+    last = model.head[-1]
+    with torch.no_grad():
+        last.weight.div_(temperature)
+        last.bias.div_(temperature)
+    return model

@@ -1,4 +1,9 @@
-"""`vit-edge export`: checkpoint -> FP32 ONNX (+ INT8) -> parity check against PyTorch."""
+"""`vit-edge export`: checkpoint -> FP32 ONNX (+ INT8) -> parity check against PyTorch.
+
+Both files are built and checked in a private temporary folder, their parity outcome is written
+into their own metadata (`parity`: pass, fail or skipped), and only then are they renamed into
+place: nothing half-written, and an input is never overwritten.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 
+from vit_edge.calibration import expected_calibration_error, fit_temperature, softmax
 from vit_edge.checkpoint import load_model
 from vit_edge.data import load_split, train_val_split
 from vit_edge.errors import DataError, UsageError, VitEdgeError
-from vit_edge.train import predict_logits
+from vit_edge.fileio import check_writable_folder
+from vit_edge.inference import predict_logits
+from vit_edge.runtime import DEFAULT_MIN_CONFIDENCE
 
-from .onnx_export import DEFAULT_OPSET, export_fp32, model_metadata
+from .onnx_export import (
+    DEFAULT_OPSET,
+    export_fp32,
+    fold_temperature,
+    model_metadata,
+    save_checked,
+    set_metadata,
+)
 from .parity import ParityResult, check_file
-from .quantize import int8_path, quantize
+from .quantize import int8_path, quantize_proto
 
 CALIBRATION_IMAGES = 300
 RANDOM_INPUTS = 1000
@@ -28,13 +44,18 @@ class ParityFailed(VitEdgeError):
     """The files were written, but one or more parity thresholds failed."""
 
 
-def check_writable(out: Path) -> None:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.probe"):
-            pass
-    except OSError as e:
-        raise UsageError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+def check_paths(checkpoint: Path, out: Path, quantize_mode: str | None) -> None:
+    """Refuse outputs that would overwrite the checkpoint (or each other) before any work."""
+    targets = [out] + ([int8_path(out)] if quantize_mode else [])
+    for target in targets:
+        if target.suffix != ".onnx":
+            raise UsageError(f"--out {out}: the file name must end in .onnx")
+        if target.is_dir():
+            raise UsageError(f"--out {target}: is a folder; give a file name")
+        same = target.exists() and checkpoint.exists() and os.path.samefile(target, checkpoint)
+        if same or target.resolve() == checkpoint.resolve():
+            raise UsageError(f"--out {target} is the checkpoint itself; it would be overwritten")
+    check_writable_folder(out, "--out")
 
 
 def evaluation_set(data_dir: str | None, allow_download: bool, log: Callable[[str], None]):
@@ -58,6 +79,28 @@ def calibration_pixels(data_dir: str | None, allow_download: bool) -> np.ndarray
     return (train_images.astype(np.float32) / 255)[:, None]
 
 
+def choose_temperature(
+    model, state: dict[str, Any], given: float | None, data_dir: str | None, allow_download: bool
+) -> tuple[float, str]:
+    """The temperature to fold in, and where it came from.
+
+    Given on the command line; else fitted on the checkpoint's own validation split (the same
+    seeded split training held out); else 1 (a run on all 60,000 images has no held-out data:
+    pass the temperature fitted for the same recipe's 55,000 / 5,000 run).
+    """
+    if given is not None:
+        return given, "given (--temperature)"
+    val_size = int(state.get("metrics", {}).get("train", {}).get("val_size", 0) or 0)
+    if val_size <= 0:
+        return 1.0, "none: the checkpoint holds no validation split (pass --temperature)"
+    images, labels = load_split("train", data_dir, allow_download)
+    split = train_val_split(images, labels, val_size)
+    logits = predict_logits(model, torch.from_numpy(split.val_images.copy())).numpy()
+    return fit_temperature(
+        logits, split.val_labels.astype(np.int64)
+    ), f"fitted on {val_size} validation images"
+
+
 def run_export(
     checkpoint: Path,
     out: Path | None = None,
@@ -66,38 +109,70 @@ def run_export(
     opset: int = DEFAULT_OPSET,
     allow_download: bool = True,
     log: Callable[[str], None] = print,
+    temperature: float | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    check: bool = True,
 ) -> dict[str, Any]:
     """Export, quantize and check; report["passed"] is False (files kept) when a threshold fails."""
     checkpoint = Path(checkpoint)
     out = Path(out) if out else checkpoint.with_suffix(".onnx")
-    model, _ = load_model(checkpoint)
-    check_writable(out)
+    if temperature is not None and not (0 < temperature < float("inf")):
+        raise UsageError(f"--temperature {temperature}: must be a positive number")
+    model, state = load_model(checkpoint)
+    check_paths(checkpoint, out, quantize_mode)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    calib = calibration_pixels(data_dir, allow_download) if quantize_mode == "static" else None
 
     images, labels = evaluation_set(data_dir, allow_download, log)
     pixels = (images.astype(np.float32) / 255)[:, None]
+    raw_logits = predict_logits(model, torch.from_numpy(images.copy())).numpy()
+    torch_accuracy = float((raw_logits.argmax(1) == labels).mean()) if labels is not None else None
+    if labels is None and temperature is None:
+        temperature_used, source = 1.0, "none: no MNIST data to fit on"
+    else:
+        temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)
+    fold_temperature(model, temperature_used)
     torch_logits = predict_logits(model, torch.from_numpy(images.copy())).numpy()
-    torch_accuracy = float((torch_logits.argmax(1) == labels).mean()) if labels is not None else None
 
-    meta = model_metadata(model, checkpoint, torch_accuracy)
-    export_fp32(model, out, meta, opset)
-    files = [(out, "fp32")]
+    meta = model_metadata(model, checkpoint, torch_accuracy) | {
+        "temperature": f"{temperature_used:.4f}",
+        "temperature_source": source,
+        "min_confidence": f"{min_confidence:g}",
+    }
+    calibration = {"temperature": temperature_used, "temperature_source": source}
+    if labels is not None:
+        calibration["ece_before"] = expected_calibration_error(softmax(raw_logits), labels)
+        calibration["ece_after"] = expected_calibration_error(softmax(torch_logits), labels)
+        meta["test_ece"] = f"{calibration['ece_after']:.4f}"
+    protos = [(out, "fp32", export_fp32(model, meta, opset))]
     if quantize_mode:
-        calib = calibration_pixels(data_dir, allow_download) if quantize_mode == "static" else None
-        quantize(out, int8_path(out), quantize_mode, calib, meta)
-        files.append((int8_path(out), "int8"))
+        protos.append((int8_path(out), "int8", quantize_proto(protos[0][2], quantize_mode, calib, meta)))
 
-    results: list[ParityResult] = [
-        check_file(path, kind, torch_logits, pixels, labels, torch_accuracy) for path, kind in files
-    ]
-    report = {
+    results: list[ParityResult] = []
+    with tempfile.TemporaryDirectory(prefix="vit-edge-parity-") as work:
+        for path, kind, proto in protos:
+            if check:
+                staged = Path(work) / path.name
+                onnx.save_model(proto, str(staged))
+                result = check_file(staged, kind, torch_logits, pixels, labels, torch_accuracy)
+                result.file = str(path)
+                results.append(result)
+                outcome = "pass" if result.passed else "fail"
+                detail = "; ".join(result.failures) or f"checked on {result.n_compared} images"
+            else:
+                outcome, detail = "skipped", "--skip-parity"
+            set_metadata(proto, {"parity": outcome, "parity_detail": detail})
+            save_checked(proto, path)
+            log(f"wrote {path} (parity: {outcome}, temperature {temperature_used:.4f}: {source})")
+    return {
         "checkpoint": str(checkpoint),
         "data": "mnist-test" if labels is not None else "random",
         "n": len(images),
         "torch_accuracy": torch_accuracy,
         "quantization": quantize_mode,
         "opset": opset,
+        "calibration": calibration,
         "files": [r.to_dict() for r in results],
         "passed": all(r.passed for r in results),
+        "parity": "checked" if check else "skipped",
     }
-    return report

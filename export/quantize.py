@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .onnx_export import save_checked, set_metadata
+from .onnx_export import set_metadata
 
 MODES = ("dynamic", "static")
 
@@ -65,14 +65,13 @@ class _Calibration:
         return next(self.batches, None)
 
 
-def quantize(
-    fp32_path: Path,
-    out: Path,
+def quantize_proto(
+    fp32: onnx.ModelProto,
     mode: str = "dynamic",
     calibration: np.ndarray | None = None,
     meta: dict[str, str] | None = None,
-) -> None:
-    """Write the INT8 model for fp32_path at out (atomically), with the same metadata plus its mode."""
+) -> onnx.ModelProto:
+    """The INT8 model of an FP32 model, with the same metadata plus its mode (checked, not saved)."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -80,7 +79,8 @@ def quantize(
         raise ValueError(f"quantization mode {mode!r} not in {MODES}")
     with tempfile.TemporaryDirectory(prefix="vit-edge-quant-") as work:
         work_dir = Path(work)
-        model = onnx.load(str(fp32_path))
+        model = onnx.ModelProto()
+        model.CopyFrom(fp32)
         gemm_to_matmul(model)
         onnx.save_model(model, str(work_dir / "matmul.onnx"))
         # skip_optimization: ORT's optimizer would fuse MatMul + Add back into Gemm
@@ -108,7 +108,8 @@ def quantize(
             )
         int8 = onnx.load(str(work_dir / "int8.onnx"))
     set_metadata(int8, {**(meta or {}), "quantization": mode})
-    save_checked(int8, out)
+    onnx.checker.check_model(int8, full_check=True)
+    return int8
 
 
 def weight_matmuls(model: onnx.ModelProto) -> list[str]:

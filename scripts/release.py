@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from export.pipeline import run_export
-from vit_edge import checkpoint, plots
+from vit_edge import checkpoint, fileio, plots
 from vit_edge.benchmark import run_benchmark
 from vit_edge.config import ViTConfig
 from vit_edge.evaluate import evaluate_checkpoint
@@ -187,8 +187,8 @@ def main() -> None:
         "benchmark": bench,
     }
     metrics = relative_paths(metrics)
-    checkpoint.write_json(MODELS / "metrics.json", metrics)
-    checkpoint.atomic_write_text(MODELS / "MODEL_CARD.md", model_card(metrics))
+    fileio.write_json(MODELS / "metrics.json", metrics)
+    fileio.atomic_write_text(MODELS / "MODEL_CARD.md", model_card(metrics))
     if plots.available():
         plots.training_curves(train_metrics, DOCS / "training-curves.png")
         evaluation = evaluate_checkpoint(ckpt, args.data_dir, device="cpu", allow_download=False)

@@ -33,13 +33,36 @@ def images(tmp_path: Path) -> Path:
 
 
 def test_plain_output_one_line_per_image(run_cli, small_onnx: Path, images: Path):
-    code, out, err = run_cli("predict", images / "digit0.png", images / "digit1.png", "--model", small_onnx)
+    code, out, err = run_cli(
+        "predict", images / "digit0.png", images / "digit1.png", "--model", small_onnx, "--min-confidence", 0
+    )
     assert code == 0
     lines = out.strip().splitlines()
     assert len(lines) == 2
     path, digit, confidence = lines[0].split("\t")
     assert path.endswith("digit0.png") and 0 <= int(digit) <= 9 and 0 < float(confidence) <= 1
     assert f"model: {small_onnx}" in err
+
+
+def test_uncertain_answers_are_marked(run_cli, small_onnx: Path, images: Path):
+    code, out, _ = run_cli("predict", images, "--model", small_onnx, "--min-confidence", 1)
+    assert code == 0 and all(line.endswith("\t?") for line in out.strip().splitlines())
+    code, out, _ = run_cli("predict", images, "--model", small_onnx, "--json", "--min-confidence", 1)
+    assert [json.loads(line)["uncertain"] for line in out.strip().splitlines()] == [True] * 3
+    code, out, _ = run_cli("predict", images, "--model", small_onnx, "--json", "--min-confidence", 0)
+    assert [json.loads(line)["uncertain"] for line in out.strip().splitlines()] == [False] * 3
+
+
+def test_save_input_writes_the_model_inputs(run_cli, small_onnx: Path, images: Path, tmp_path: Path):
+    from vit_edge.preprocess import preprocess
+
+    code, _, err = run_cli("predict", images, "--model", small_onnx, "--save-input", tmp_path / "seen")
+    assert code == 0 and f"writing the 28x28 model inputs to {tmp_path / 'seen'}" in err
+    written = sorted(p.name for p in (tmp_path / "seen").iterdir())
+    assert written == ["digit0.png", "digit1.png", "digit2.png"]
+    saved = np.asarray(Image.open(tmp_path / "seen" / "digit1.png"), dtype=np.float32) / 255
+    assert saved.shape == (28, 28)
+    np.testing.assert_allclose(saved, preprocess(images / "digit1.png"), atol=0.5 / 255 + 1e-6)
 
 
 def test_top_k_and_directory(run_cli, small_onnx: Path, images: Path):
@@ -133,7 +156,7 @@ def test_model_with_wrong_input_shape(run_cli, images: Path, tmp_path: Path):
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "rgb.onnx")
     code, _, err = run_cli("predict", images / "digit0.png", "--model", tmp_path / "rgb.onnx")
-    assert code == 1 and "expected one input N x 1 x 28 x 28" in err
+    assert code == 1 and "expected one float32 input N x 1 x 28 x 28 and one output N x 10" in err
 
 
 @pytest.mark.parametrize(

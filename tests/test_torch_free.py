@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from dress import STYLES, save
 
 from vit_edge.data import load_split
+from vit_edge.dress import STYLES, save
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,35 +11,11 @@ from typing import Any
 import torch
 
 from .errors import CheckpointError
+from .fileio import atomic_write
 from .model import ViT, ViTConfig
 
 FORMAT = "vit-edge-checkpoint"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call write(tmp_path), then rename onto path: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -52,15 +27,20 @@ def load(path: Path) -> dict[str, Any]:
     """Read a checkpoint without unpickling arbitrary objects; raise CheckpointError if not ours."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (train one with `vit-edge train`)")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise CheckpointError(f"checkpoint {path} {what} (train one with `vit-edge train`)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns twice about legacy (non-zip) files first
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path} is unreadable ({_why_unreadable(path, e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a vit-edge checkpoint")
+        raise CheckpointError(f"{path} is not a vit-edge checkpoint (no vit-edge format mark)")
     if state.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unsupported checkpoint version {state.get('format_version')}")
+        raise CheckpointError(f"{path}: unsupported checkpoint version {state.get('format_version')!r}")
+    if not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"{path}: checkpoint's config is not a mapping of model options")
     return state
 
 
@@ -70,22 +50,59 @@ def _why_unreadable(path: Path, error: Exception) -> str:
         return "empty file"
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         with open(path, "rb") as f:
-            zip_header = f.read(4) == b"PK\x03\x04"
-        return "truncated or damaged file" if zip_header else "not a PyTorch checkpoint file"
+            head = f.read(4)
+        if head == b"PK\x03\x04":
+            return "truncated or damaged file"
+        if head[:1] == b"\x80":
+            return "a plain pickle, not a PyTorch checkpoint; vit-edge loads weights only"
+        return "not a PyTorch checkpoint file"
+    if isinstance(error, pickle.UnpicklingError) and "weights_only" in str(error).lower():
+        return "it holds Python objects other than weights, which vit-edge refuses to unpickle"
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return reason[:200]
+    return reason[:160]
+
+
+def model_config(state: dict[str, Any], path: Path) -> ViTConfig:
+    try:
+        return ViTConfig.from_dict(state["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(
+            f"{path}: checkpoint's config is not a valid model ({_first_line(e)})"
+        ) from None
+
+
+def load_weights(model: ViT, weights: Any, path: Path) -> None:
+    """Load a state dict, refusing missing, unexpected or wrongly shaped tensors in one line."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: checkpoint holds no model weights")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    shaped = [
+        k
+        for k in expected
+        if k in weights and (not torch.is_tensor(weights[k]) or weights[k].shape != expected[k].shape)
+    ]
+    for what, keys in (("misses", missing), ("has unexpected", extra), ("has wrongly shaped", shaped)):
+        if keys:
+            more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+            raise CheckpointError(
+                f"{path}: weights do not match the model in its config: {what} {keys[0]}{more}"
+            )
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: weights do not load ({_first_line(e)})") from None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:160]
 
 
 def load_model(path: Path) -> tuple[ViT, dict[str, Any]]:
     """The model of a checkpoint, in eval mode, and the checkpoint's state."""
     state = load(path)
-    try:
-        model = ViT(ViTConfig.from_dict(state["config"]))
-        model.load_state_dict(state["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: checkpoint does not hold a valid model ({e})") from None
+    model = ViT(model_config(state, path))
+    load_weights(model, state.get("model"), path)
     return model.eval(), state
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass, fields
 
 from .errors import UsageError
+
+MNIST_TRAIN_IMAGES = 60_000
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the MNIST training pixels scaled to [0, 1]
 
@@ -27,7 +31,7 @@ class ViTConfig:
             "image_size must be a multiple of patch_size": self.image_size % self.patch_size == 0,
             "dim must be a multiple of heads": self.dim % self.heads == 0,
             "sizes must be positive": min(self.patch_size, self.dim, self.depth, self.heads) > 0,
-            "mlp_ratio must be positive": self.mlp_ratio > 0,
+            "mlp_ratio must be positive and finite": 0 < self.mlp_ratio < math.inf,
             "dropout must be in [0, 1)": 0 <= self.dropout < 1,
             "drop_path must be in [0, 1)": 0 <= self.drop_path < 1,
         }
@@ -87,6 +91,11 @@ class TrainConfig:
     elastic: float = 1.0  # elastic warp: RMS displacement in pixels
 
     def check(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                option = "ema" if f.name == "ema_decay" else f.name.replace("_", "-")
+                raise UsageError(f"--{option} must be a finite number, not {value}")
         problems = {
             "--epochs must be >= 1": self.epochs < 1,
             "--batch-size must be >= 1": self.batch_size < 1,
@@ -96,6 +105,12 @@ class TrainConfig:
             "--label-smoothing must be in [0, 1)": not 0 <= self.label_smoothing < 1,
             "--ema must be in [0, 1)": not 0 <= self.ema_decay < 1,
             "--elastic must be >= 0": self.elastic < 0,
+            "--degrees must be in [0, 180]": not 0 <= self.degrees <= 180,
+            "--translate must be in [0, 1)": not 0 <= self.translate < 1,
+            "--scale must be in [0, 1)": not 0 <= self.scale < 1,
+            "--warmup-epochs must be >= 0": self.warmup_epochs < 0,
+            f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "
+            "training images)": not 0 <= self.val_size < MNIST_TRAIN_IMAGES,
         }
         for message, bad in problems.items():
             if bad:
@@ -109,3 +124,20 @@ RECIPES: dict[str, dict[str, float]] = {
     "long": {"epochs": 80, "elastic": 1.0, "drop_path": 0.1, "dim": 96},
     "wide": {"epochs": 100, "elastic": 1.0, "drop_path": 0.2, "dim": 128},
 }
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None, option: str = "--threads") -> None:
+    """More threads than cores only slows a run down (a huge count runs for minutes): refuse it."""
+    cores = usable_cores()
+    if threads is not None and not 1 <= threads <= cores:
+        raise UsageError(
+            f"{option} {threads}: must be between 1 and the {cores} usable cores of this machine"
+        )

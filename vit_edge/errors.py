@@ -27,3 +27,11 @@ class ModelFileError(VitEdgeError):
 
 class MissingExtraError(VitEdgeError):
     """A command needs the `train` extra (torch, onnx) in a torch-free install."""
+
+
+class ImageError(VitEdgeError):
+    """One image cannot be used; the others still are."""
+
+
+class OutputError(VitEdgeError):
+    """A file cannot be written where the user asked."""

@@ -11,7 +11,7 @@ import torch
 from . import plots
 from .checkpoint import load_model
 from .data import load_split
-from .train import pick_device, predict_logits
+from .inference import pick_device, predict_logits
 
 
 def evaluate_checkpoint(

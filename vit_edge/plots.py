@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_write
+from .fileio import atomic_write
 
 
 def available() -> bool:

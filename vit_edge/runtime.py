@@ -6,21 +6,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelFileError
+from .calibration import softmax
+from .errors import ModelFileError, OutputError
+
+__all__ = ["make_session", "predict_files", "expand_inputs", "default_model_path", "softmax", "run_logits"]
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
+NUM_CLASSES = 10
+# predict marks answers whose calibrated confidence is under this (--min-confidence); chosen on the
+# validation split of the default recipe's 55,000 / 5,000 run, see the README.
+DEFAULT_MIN_CONFIDENCE = 0.9
 # One intra-op thread measured fastest at batch 1 on 2 cores (0.51 ms vs 0.69 ms with two):
 # the graph is too small to pay for thread hand-offs.
 DEFAULT_THREADS = 1
 
 
 def make_session(path: Path, threads: int = DEFAULT_THREADS):
-    """An ORT CPU session for a vit-edge ONNX file; checks it takes pixels N x 1 x 28 x 28."""
+    """An ORT CPU session for a vit-edge ONNX file, after checking its contract (see check_contract)."""
     import onnxruntime as ort
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"model {path} does not exist")
+        raise ModelFileError(
+            f"model {path} does not exist" if not path.exists() else f"model {path} is not a file"
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -31,29 +40,55 @@ def make_session(path: Path, threads: int = DEFAULT_THREADS):
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for foreign or truncated files
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ModelFileError(f"model {path} is not a readable ONNX model ({reason[:200]})") from None
-    inputs = session.get_inputs()
-    shape = inputs[0].shape if inputs else None
-    if len(inputs) != 1 or shape is None or list(shape[1:]) != [1, 28, 28]:
-        raise ModelFileError(
-            f"model {path} takes {[(i.name, i.shape) for i in inputs]}, expected one input N x 1 x 28 x 28"
-        )
+        raise ModelFileError(f"model {path} is not a readable ONNX model ({reason[:160]})") from None
+    check_contract(session, path)
     return session
 
 
+def check_contract(session, path: Path) -> None:
+    """Refuse a model that is not pixels float32 N x 1 x 28 x 28 -> logits N x 10 (N dynamic or fixed)."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    expected = "one float32 input N x 1 x 28 x 28 and one output N x 10"
+    if len(inputs) != 1 or len(outputs) < 1:
+        raise ModelFileError(
+            f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs; expected {expected}"
+        )
+    x, y = inputs[0], outputs[0]
+    if x.type != "tensor(float)" or y.type != "tensor(float)":
+        raise ModelFileError(f"model {path} takes {x.type} and gives {y.type}; expected {expected}")
+    if len(x.shape) != 4 or list(x.shape[1:]) != [1, 28, 28]:
+        raise ModelFileError(f"model {path} takes input of shape {x.shape}; expected {expected}")
+    if len(y.shape) != 2 or y.shape[1] != NUM_CLASSES:
+        raise ModelFileError(f"model {path} gives output of shape {y.shape}; expected {expected}")
+    batch_in, batch_out = x.shape[0], y.shape[0]
+    if isinstance(batch_in, int) and isinstance(batch_out, int) and batch_in != batch_out:
+        raise ModelFileError(
+            f"model {path} maps a batch of {batch_in} to {batch_out} rows; expected {expected}"
+        )
+
+
+def fixed_batch(session) -> int | None:
+    """The model's batch size when its graph fixes one, else None (any batch)."""
+    batch = session.get_inputs()[0].shape[0]
+    return batch if isinstance(batch, int) and batch > 0 else None
+
+
 def run_logits(session, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Logits for float32 pixels (n, 1, 28, 28) in [0, 1], one ORT call per batch."""
+    """Logits for float32 pixels (n, 1, 28, 28) in [0, 1], one ORT call per batch.
+
+    A model with a fixed batch gets exactly that many images a call, the last call padded.
+    """
     name = session.get_inputs()[0].name
-    out = [
-        session.run(None, {name: np.ascontiguousarray(pixels[i : i + batch_size], dtype=np.float32)})[0]
-        for i in range(0, len(pixels), batch_size)
-    ]
-    return np.concatenate(out) if out else np.zeros((0, 10), np.float32)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+    fixed = fixed_batch(session)
+    step = fixed or batch_size
+    out = []
+    for i in range(0, len(pixels), step):
+        chunk = np.ascontiguousarray(pixels[i : i + step], dtype=np.float32)
+        n = len(chunk)
+        if fixed and n < fixed:
+            chunk = np.concatenate([chunk, np.zeros((fixed - n,) + chunk.shape[1:], np.float32)])
+        out.append(session.run(None, {name: chunk})[0][:n])
+    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
 
 
 def metadata(session) -> dict[str, str]:
@@ -91,10 +126,22 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     return paths
 
 
-def predict_files(session, paths: list[Path], top_k: int = 3, batch_size: int = 64):
-    """Yield one result dict per path, in order: a prediction, or {"path", "error"}."""
+def predict_files(
+    session,
+    paths: list[Path],
+    top_k: int = 3,
+    batch_size: int = 64,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    save_input: Path | None = None,
+):
+    """Yield one result dict per path, in order: a prediction, or {"path", "error"}.
+
+    A prediction is {"path", "prediction", "confidence", "top_k", "uncertain"}: uncertain when the
+    confidence is under min_confidence. save_input: a folder to write each 28x28 model input to.
+    """
     from .preprocess import ImageError, preprocess
 
+    names = InputNames()
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
         arrays: dict[int, np.ndarray] = {}
@@ -102,6 +149,8 @@ def predict_files(session, paths: list[Path], top_k: int = 3, batch_size: int = 
         for i, path in enumerate(chunk):
             try:
                 arrays[i] = preprocess(path)
+                if save_input is not None:
+                    save_input_png(arrays[i], Path(save_input) / names.png_name(path))
             except ImageError as e:
                 errors[i] = str(e)
         probs = {}
@@ -109,14 +158,70 @@ def predict_files(session, paths: list[Path], top_k: int = 3, batch_size: int = 
             batch = np.stack(list(arrays.values()))[:, None]
             probs = dict(zip(arrays, softmax(run_logits(session, batch, batch_size)), strict=True))
         for i, path in enumerate(chunk):
+            if i not in errors and not np.isfinite(probs[i]).all():
+                errors[i] = "the model gave non-finite outputs (NaN or infinity) for this image"
             if i in errors:
                 yield {"path": str(path), "error": errors[i]}
                 continue
-            p = probs[i]
-            order = np.argsort(-p)[:top_k]
-            yield {
-                "path": str(path),
-                "prediction": int(order[0]),
-                "confidence": float(p[order[0]]),
-                "top_k": [[int(d), float(p[d])] for d in order],
-            }
+            yield answer(str(path), probs[i], top_k, min_confidence)
+
+
+def answer(path: str, p: np.ndarray, top_k: int, min_confidence: float) -> dict:
+    order = np.argsort(-p)[:top_k]
+    confidence = float(p[order[0]])
+    return {
+        "path": path,
+        "prediction": int(order[0]),
+        "confidence": confidence,
+        "top_k": [[int(d), float(p[d])] for d in order],
+        "uncertain": confidence < min_confidence,
+    }
+
+
+class InputNames:
+    """PNG names for --save-input: the image's base name, with -2, -3 ... when two inputs share one."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def png_name(self, path: Path) -> str:
+        stem, n = Path(path).stem, 1
+        name = f"{stem}.png"
+        while name in self.used:
+            n += 1
+            name = f"{stem}-{n}.png"
+        self.used.add(name)
+        return name
+
+
+def save_input_png(pixels: np.ndarray, path: Path) -> None:
+    """The 28x28 model input as an 8-bit grey PNG, written atomically."""
+    from PIL import Image
+
+    from .fileio import atomic_write
+
+    img = Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8), "L")
+    try:
+        atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+    except OSError as e:
+        raise OutputError(f"--save-input: cannot write {path} ({e.strerror or e})") from None
+
+
+def min_confidence(meta: dict[str, str]) -> float:
+    """The model's recorded --min-confidence default, else the library's."""
+    try:
+        value = float(meta.get("min_confidence", DEFAULT_MIN_CONFIDENCE))
+    except ValueError:
+        return DEFAULT_MIN_CONFIDENCE
+    return value if 0 <= value <= 1 else DEFAULT_MIN_CONFIDENCE
+
+
+def parity_warning(meta: dict[str, str]) -> str | None:
+    """One line when the export's parity check did not pass for this file (metadata `parity`)."""
+    parity = meta.get("parity")
+    if parity is None or parity == "pass":
+        return None
+    detail = meta.get("parity_detail", "")
+    if parity == "skipped":
+        return "its export skipped the parity check against PyTorch; answers are unverified"
+    return f"this model FAILED its parity check at export ({detail}); answers may be wrong"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -14,11 +13,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, plots
+from . import checkpoint, fileio, plots
 from .augment import AffineAugment
-from .config import TrainConfig, ViTConfig
+from .config import TrainConfig, ViTConfig, check_threads, usable_cores
 from .data import load_split, train_val_split
-from .errors import UsageError, VitEdgeError
+from .errors import CheckpointError, UsageError, VitEdgeError
+from .inference import pick_device, predict_logits
 from .model import ViT, count_parameters, describe
 
 DEFAULT_OUT = Path("runs/vit-edge.pt")
@@ -28,22 +28,9 @@ class TrainingInterrupted(VitEdgeError):
     exit_code = 130
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: CUDA is not available on this machine (use --device cpu)")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"--device {name}: expected auto, cpu or cuda")
-    return torch.device(name)
-
-
 def default_threads() -> int:
     """All cores this process may use: small matmuls scale to a few cores, not beyond."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -59,19 +46,6 @@ def param_groups(model: ViT, weight_decay: float) -> list[dict[str, Any]]:
     decay = [p for p in model.parameters() if p.ndim >= 2 and p.shape[0] > 1]
     keep = [p for p in model.parameters() if not (p.ndim >= 2 and p.shape[0] > 1)]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
-
-
-@torch.inference_mode()
-def predict_logits(model: ViT, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images (n, 28, 28) on the model's device, in batches."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i : i + batch_size].to(device).float().div_(255).unsqueeze(1)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(model(x).float())
-    return torch.cat(out) if out else torch.empty(0, model.cfg.num_classes)
 
 
 def accuracy_and_loss(model: ViT, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
@@ -203,6 +177,9 @@ class Trainer:
             "model": self.eval_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "generator": self.gen.get_state(),
+            # drop-path and dropout draw from torch's global generator: without it a resumed run
+            # would differ from an uninterrupted one
+            "torch_rng": torch.get_rng_state(),
             "epoch": epoch,
             "metrics": metrics,
         }
@@ -213,19 +190,24 @@ class Trainer:
     def restore(self, path: Path) -> tuple[int, dict[str, Any]]:
         """Load a saved run's state; returns its epoch and metrics."""
         state = checkpoint.load(path)
-        saved_cfg = ViTConfig.from_dict(state.get("config", {}))
+        saved_cfg = checkpoint.model_config(state, path)
         if saved_cfg != self.model.cfg:
             raise UsageError(f"--resume: {path} holds {saved_cfg}; pass the same model options")
-        if "optimizer" not in state or "generator" not in state:
-            raise UsageError(f"--resume: {path} holds no training state")
+        if not all(k in state for k in ("optimizer", "generator", "epoch", "metrics")):
+            raise UsageError(f"--resume: {path} holds no training state (a released model?); drop --resume")
         if self.ema and "raw_model" not in state:
             raise UsageError(f"--resume: {path} was trained without --ema; pass the same options")
-        self.model.load_state_dict(state.get("raw_model", state["model"]))
+        checkpoint.load_weights(self.model, state.get("raw_model", state["model"]), path)
         if self.ema:
-            self.ema.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.gen.set_state(state["generator"])
-        epoch = int(state["epoch"])
+            checkpoint.load_weights(self.ema.model, state["model"], path)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.gen.set_state(state["generator"])
+            if "torch_rng" in state:
+                torch.set_rng_state(state["torch_rng"])
+            epoch = int(state["epoch"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: training state does not match this run ({e})") from None
         self.step = epoch * self.steps_per_epoch
         return epoch, state["metrics"]
 
@@ -243,12 +225,17 @@ def train(
 ) -> dict[str, Any]:
     """Train, keeping the best checkpoint by validation accuracy at `out`. Returns the metrics."""
     cfg.check()
+    check_threads(threads)
     out = Path(out)
     dev = pick_device(device)
     torch.set_num_threads(threads or default_threads())
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
+    curves_path = out.with_suffix(".curves.png")
     if resume and not (last_path.exists() or out.exists()):
         raise UsageError(f"--resume: no run saved at {out} to continue (drop --resume to start one)")
+    fileio.check_writable_folder(out, "--out")
+    for leftover in fileio.remove_stale_temporaries(out, last_path, metrics_path, curves_path):
+        log(f"removed {leftover}, left by an interrupted save")
     data = load_tensors(cfg, data_dir, allow_download, dev)
     trainer = Trainer(model_cfg, cfg, data, dev)
     metrics: dict[str, Any] = {
@@ -285,14 +272,19 @@ def train(
             if best:
                 checkpoint.save(out, state)
             checkpoint.save(last_path, state)
-            checkpoint.write_json(metrics_path, metrics)
+            fileio.write_json(metrics_path, metrics)
             if plots.available():
-                plots.training_curves(metrics, out.with_suffix(".curves.png"))
+                plots.training_curves(metrics, curves_path)
             log(epoch_line(metrics["history"][-1], cfg.epochs, best))
     except KeyboardInterrupt:
+        if epoch - 1 <= start_epoch and not resume:
+            raise TrainingInterrupted(
+                f"interrupted in epoch {epoch}, before the first checkpoint: nothing was saved; "
+                "rerun the same command without --resume to start again"
+            ) from None
         raise TrainingInterrupted(
-            f"interrupted in epoch {epoch}; checkpoints up to epoch {epoch - 1} are intact "
-            f"({out}); rerun the same command with --resume to continue"
+            f"interrupted in epoch {epoch}; epochs up to {epoch - 1} are saved ({last_path}); "
+            "rerun the same command with --resume to continue"
         ) from None
     kept = (
         f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}"

@@ -1,0 +1,213 @@
+"""Dress MNIST digits up as users' images: the ways people really hand us a digit.
+
+numpy and Pillow only (device side). Used by the tests, scripts/dressed_accuracy.py and the ARM check.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def _big(digit: np.ndarray, size: int = 140) -> np.ndarray:
+    """The 28x28 digit scaled up 5x (smooth), white ink on black, uint8."""
+    return np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC))
+
+
+def inverted(digit: np.ndarray) -> Image.Image:
+    return Image.fromarray(255 - _big(digit))
+
+
+def off_centre(digit: np.ndarray) -> Image.Image:
+    """Black ink on white, small, in a corner of a 400x300 canvas."""
+    canvas = np.full((300, 400), 255, np.uint8)
+    canvas[20:160, 230:370] = 255 - _big(digit)
+    return Image.fromarray(canvas)
+
+
+def tinted_rgb(digit: np.ndarray) -> Image.Image:
+    """Blue ink on cream paper with a little noise, as a photo of a note."""
+    ink = _big(digit).astype(np.float64)[..., None] / 255
+    paper, pen = np.array([245, 235, 205]), np.array([30, 40, 120])
+    rgb = paper * (1 - ink) + pen * ink + np.random.default_rng(0).normal(0, 6, ink.shape[:2] + (3,))
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def jpeg(digit: np.ndarray) -> Image.Image:
+    buffer = io.BytesIO()
+    tinted_rgb(digit).save(buffer, "JPEG", quality=60)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def transparent(digit: np.ndarray) -> Image.Image:
+    """Black strokes on a fully transparent canvas (RGB all zero), as drawing apps save it."""
+    big = _big(digit)
+    rgba = np.zeros(big.shape + (4,), np.uint8)
+    rgba[..., 3] = big
+    return Image.fromarray(rgba, "RGBA")
+
+
+def palette(digit: np.ndarray) -> Image.Image:
+    return inverted(digit).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+
+
+def sixteen_bit(digit: np.ndarray) -> Image.Image:
+    return Image.fromarray(_big(digit).astype(np.uint16) * 257)  # mode I;16
+
+
+STYLES: dict[str, Callable[[np.ndarray], Image.Image]] = {
+    "inverted": inverted,
+    "off_centre": off_centre,
+    "tinted_rgb": tinted_rgb,
+    "jpeg": jpeg,
+    "transparent_png": transparent,
+    "palette": palette,
+    "16bit": sixteen_bit,
+}
+
+
+def save(img: Image.Image, folder: Path, name: str) -> Path:
+    ext = ".jpg" if img.format == "JPEG" else ".png"
+    path = folder / f"{name}{ext}"
+    if ext == ".jpg":
+        img.save(path, "JPEG", quality=95)
+    else:
+        img.save(path)
+    return path
+
+
+# --- Drawings: the digit redrawn as pen strokes, as paint programs, tablets and vector tools make it.
+
+
+def skeleton(digit: np.ndarray, upscale: int = 4) -> np.ndarray:
+    """A one-pixel-wide skeleton of the digit (Zhang-Suen thinning), on a grid `upscale` times finer."""
+    big = np.asarray(Image.fromarray(digit).resize((28 * upscale,) * 2, Image.Resampling.BICUBIC)) > 127
+    img = np.pad(big, 1).astype(np.uint8)
+    changed = True
+    while changed:
+        changed = False
+        for step in (0, 1):
+            p = img[1:-1, 1:-1]
+            n = [
+                img[:-2, 1:-1],
+                img[:-2, 2:],
+                img[1:-1, 2:],
+                img[2:, 2:],
+                img[2:, 1:-1],
+                img[2:, :-2],
+                img[1:-1, :-2],
+                img[:-2, :-2],
+            ]  # fmt: skip  P2..P9
+            count = sum(x.astype(np.int32) for x in n)
+            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.int32) for i in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            if step == 0:
+                side = ((p2 & p4 & p6) == 0) & ((p4 & p6 & p8) == 0)
+            else:
+                side = ((p2 & p4 & p8) == 0) & ((p2 & p6 & p8) == 0)
+            remove = (p == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & side
+            if remove.any():
+                p[remove] = 0
+                changed = True
+    return img[1:-1, 1:-1].astype(bool)
+
+
+def skeleton_segments(digit: np.ndarray) -> np.ndarray:
+    """Line segments joining 8-neighbour skeleton pixels: (n, 4) as y0, x0, y1, x1 in [0, 1]."""
+    sk = skeleton(digit)
+    size = sk.shape[0]
+    segments = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = sk[: size - dy, max(0, -dx) : size - max(0, dx)]
+        b = sk[dy:, max(0, dx) : size - max(0, -dx) or None]
+        ys, xs = np.nonzero(a & b)
+        xs = xs + max(0, -dx)
+        segments.append(np.stack([ys, xs, ys + dy, xs + dx], axis=1))
+    segs = np.concatenate(segments).astype(np.float64)
+    lone = np.argwhere(sk & ~_has_neighbour(sk))  # isolated dots stay as dots
+    segs = np.concatenate([segs, np.concatenate([lone, lone], axis=1)]) if len(lone) else segs
+    return (segs + 0.5) / size
+
+
+def _has_neighbour(mask: np.ndarray) -> np.ndarray:
+    padded = np.pad(mask, 1)
+    around = sum(
+        padded[1 + dy : 1 + dy + mask.shape[0], 1 + dx : 1 + dx + mask.shape[1]]
+        for dy in (-1, 0, 1)
+        for dx in (-1, 0, 1)
+        if dy or dx
+    )
+    return around > 0
+
+
+def pen_drawing(digit: np.ndarray, pen: int, side: int, supersample: int = 1) -> np.ndarray:
+    """Ink coverage in [0, 1] of the digit drawn with a round pen of `pen` px on a side x 3/4 side canvas.
+
+    The digit is 60% of the canvas height, a little off centre. supersample > 1 draws larger and
+    shrinks, for anti-aliased edges as drawing apps and vector exports give them.
+    """
+    width, height = side, round(side * 0.75)
+    s = supersample
+    canvas = Image.new("L", (width * s, height * s), 0)
+    draw = ImageDraw.Draw(canvas)
+    extent = 0.6 * height * s
+    top, left = 0.15 * height * s, 0.3 * width * s
+    r = pen * s / 2
+    for y0, x0, y1, x1 in skeleton_segments(digit):
+        p0 = (left + x0 * extent, top + y0 * extent)
+        p1 = (left + x1 * extent, top + y1 * extent)
+        draw.line([p0, p1], fill=255, width=max(1, round(pen * s)))
+        if pen * s > 2:  # round caps and joints
+            for x, y in (p0, p1):
+                draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    if s > 1:
+        canvas = canvas.resize((width, height), Image.Resampling.BOX)
+    return np.asarray(canvas, dtype=np.float64) / 255
+
+
+def pen_dark_on_white(digit: np.ndarray, pen: int, side: int) -> Image.Image:
+    """A paint program's default: a hard-edged black pen on a white canvas, saved as PNG."""
+    return Image.fromarray((255 * (1 - pen_drawing(digit, pen, side))).astype(np.uint8))
+
+
+def pen_transparent(digit: np.ndarray, pen: int, side: int) -> Image.Image:
+    """Black anti-aliased strokes on a transparent canvas, as tablet apps export them."""
+    ink = pen_drawing(digit, pen, side, supersample=2)
+    rgba = np.zeros(ink.shape + (4,), np.uint8)
+    rgba[..., 3] = np.round(255 * ink).astype(np.uint8)
+    return Image.fromarray(rgba, "RGBA")
+
+
+def pen_jpeg(digit: np.ndarray, pen: int, side: int) -> Image.Image:
+    """Anti-aliased dark strokes on white, saved as a JPEG (quality 75)."""
+    ink = pen_drawing(digit, pen, side, supersample=2)
+    buffer = io.BytesIO()
+    grey = Image.fromarray(np.round(255 * (1 - ink)).astype(np.uint8))
+    grey.convert("RGB").save(buffer, "JPEG", quality=75)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def pen_coloured(digit: np.ndarray, pen: int, side: int) -> Image.Image:
+    """Red anti-aliased ink on pale green paper, RGB, as a stylus in a note app with a tinted page."""
+    ink = pen_drawing(digit, pen, side, supersample=2)[..., None]
+    paper, colour = np.array([225, 240, 215]), np.array([200, 30, 40])
+    return Image.fromarray(np.round(paper * (1 - ink) + colour * ink).astype(np.uint8), "RGB")
+
+
+DRAWING_STYLES: dict[str, Callable[[np.ndarray, int, int], Image.Image]] = {
+    "pen_dark_on_white": pen_dark_on_white,
+    "pen_transparent": pen_transparent,
+    "pen_jpeg": pen_jpeg,
+    "pen_coloured": pen_coloured,
+}
+PENS = tuple(range(1, 9))  # pen widths, px
+CANVASES = (300, 600, 1000, 1600, 2000)  # canvas widths, px (height 3/4 of it)
+
+
+def drawing_params(i: int) -> tuple[int, int]:
+    """The pen width and canvas width for the i-th digit: every pairing occurs (8 x 5 = 40 cycle)."""
+    return PENS[i % len(PENS)], CANVASES[(i // len(PENS)) % len(CANVASES)]
