@@ -179,7 +179,9 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
     default=0.9,
     help="Recorded in the files: predict's default threshold for marking answers uncertain.",
 )
-@click.option("--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files say parity: skipped.")
+@click.option(
+    "--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files then say parity: skipped."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
 def export(
     checkpoint, out, quantize, data_dir, no_download, opset, temperature, min_confidence, skip_parity, as_json

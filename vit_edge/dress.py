@@ -211,3 +211,28 @@ CANVASES = (300, 600, 1000, 1600, 2000)  # canvas widths, px (height 3/4 of it)
 def drawing_params(i: int) -> tuple[int, int]:
     """The pen width and canvas width for the i-th digit: every pairing occurs (8 x 5 = 40 cycle)."""
     return PENS[i % len(PENS)], CANVASES[(i // len(PENS)) % len(CANVASES)]
+
+
+# --- Not digits: what `predict --min-confidence` should ideally mark as unsure.
+
+
+def letter(char: str, size: int = 400) -> Image.Image:
+    """A letter in Pillow's built-in font, dark on white."""
+    from PIL import ImageFont
+
+    img = Image.new("L", (size, size), 255)
+    font = ImageFont.load_default(size=round(size * 0.6))
+    ImageDraw.Draw(img).text((size / 2, size / 2), char, fill=0, font=font, anchor="mm")
+    return img
+
+
+def scribble(seed: int, side: int = 600) -> Image.Image:
+    """A random smooth scribble (a wandering pen, 3-10 px), dark on white."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(20, 60)
+    heading = np.cumsum(rng.normal(0, 0.5, steps))
+    xy = np.cumsum(np.stack([np.cos(heading), np.sin(heading)], 1) * side / 25, axis=0)
+    xy = (xy - xy.min(0)) / max(np.ptp(xy, 0).max(), 1e-9) * side * 0.7 + side * 0.15
+    img = Image.new("L", (side, side), 255)
+    ImageDraw.Draw(img).line([tuple(p) for p in xy], fill=0, width=int(rng.integers(3, 11)), joint="curve")
+    return img

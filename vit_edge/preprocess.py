@@ -34,7 +34,7 @@ BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (me
 # thinner than MNIST_THIN is thickened to MNIST_STROKE before resizing; thicker ones are left alone.
 MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
-FINE_SIDE = 4 * BOX  # crops smaller than this are enlarged before thickening (sub-pixel steps)
+FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -67,40 +67,49 @@ def open_image(path: str | Path) -> Image.Image:
             raise ImageError(f"image too large (over {MAX_PIXELS} pixels)") from None
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"cannot decode image ({e})") from None
-    return ImageOps.exif_transpose(img)
+    ImageOps.exif_transpose(img, in_place=True)  # the default returns a full-size copy
+    return img
 
 
-def _integer_grey(img: Image.Image) -> tuple[np.ndarray, int]:
-    """Grey levels as a 2-D integer array and their full scale, transparency flattened onto paper."""
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def _full_scale(img: Image.Image) -> int:
+    if img.mode.startswith("I;16"):
+        return 65535
+    if img.mode in ("I", "F"):
+        return 65535 if img.getextrema()[1] > 255 else 255
+    return 255
+
+
+def _alpha_paper(img: Image.Image) -> int | None:
+    """The paper shade under transparent pixels: the opposite of the strokes' alpha-weighted shade,
+    so black strokes on a transparent canvas (drawing apps) land on white. None when opaque."""
+    if not _has_alpha(img):
+        return None
+    ink = weight = 0.0
+    for box in _strips(img, 256):
+        rgba = img.crop(box).convert("RGBA")
+        g = np.asarray(rgba.convert("L"), dtype=np.float32)
+        a = np.asarray(rgba.getchannel("A"), dtype=np.float32)
+        ink, weight = ink + float((g * a).sum()), weight + float(a.sum())
+    return 255 if ink / max(weight, 1e-9) < 127.5 else 0
+
+
+def _strips(img: Image.Image, rows: int) -> list[tuple[int, int, int, int]]:
+    return [(0, y, img.width, min(img.height, y + rows)) for y in range(0, img.height, rows)]
+
+
+def _integer_grey(img: Image.Image, top: int, paper: int | None) -> np.ndarray:
+    """Grey levels of (a region of) an image as a 2-D integer array, transparency flattened onto paper."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img)
-        top = 65535 if img.mode.startswith("I;16") or a.max() > 255 else 255
-        return np.clip(a, 0, top).astype(np.uint16 if top > 255 else np.uint8), top
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        img = img.convert("RGBA")
-        alpha = img.getchannel("A")
-        grey = img.convert("L")
-        del img
-        if alpha.getextrema()[0] < 253:
-            # Transparent pixels become paper, opaque ones ink: the paper takes the opposite shade
-            # of the strokes, so black strokes on a transparent canvas (drawing apps) land on white.
-            step = max(1, int(math.sqrt(grey.width * grey.height / 1e6)))
-            g = np.asarray(grey, dtype=np.float32)[::step, ::step]
-            a = np.asarray(alpha, dtype=np.float32)[::step, ::step]
-            paper = 255 if (g * a).sum() / max(a.sum(), 1e-9) < 127.5 else 0
-            grey = Image.composite(grey, Image.new("L", grey.size, paper), alpha)
-        return np.asarray(grey), 255
-    if img.mode != "L":
-        img = img.convert("L")  # ITU-R 601 luma: 0.299 R + 0.587 G + 0.114 B
-    return np.asarray(img), 255
-
-
-def _dark_on_light(grey: np.ndarray, top: float) -> bool:
-    """Judged by the border: most of a digit image's border is paper."""
-    h, w = grey.shape
-    m = max(1, min(h, w) // 20)
-    border = np.concatenate([grey[:m].ravel(), grey[-m:].ravel(), grey[:, :m].ravel(), grey[:, -m:].ravel()])
-    return bool(np.median(border) > top / 2)
+        return np.clip(np.asarray(img), 0, top).astype(np.uint16 if top > 255 else np.uint8)
+    if paper is not None:
+        rgba = img.convert("RGBA")
+        grey = Image.composite(rgba.convert("L"), Image.new("L", img.size, paper), rgba.getchannel("A"))
+        return np.asarray(grey)
+    return np.asarray(img if img.mode == "L" else img.convert("L"))  # ITU-R 601 luma
 
 
 def pool_toward_ink(grey: np.ndarray, factor: int, dark_on_light: bool) -> np.ndarray:
@@ -119,12 +128,38 @@ def pool_toward_ink(grey: np.ndarray, factor: int, dark_on_light: bool) -> np.nd
 
 
 def to_grey(img: Image.Image) -> np.ndarray:
-    """Float32 grey levels in [0, 1] (1 = white), longer side at most WORK_SIDE px."""
-    grey, top = _integer_grey(img)
-    factor = math.ceil(max(grey.shape) / WORK_SIDE)
-    if factor > 1:
-        grey = pool_toward_ink(grey, factor, _dark_on_light(grey, top))
-    return grey.astype(np.float32) / np.float32(top)
+    """Float32 grey levels in [0, 1] (1 = white), longer side at most WORK_SIDE px.
+
+    A larger image is converted and pooled strip by strip, so no full-size grey or float copy of
+    it ever exists: a 6000x6000 PNG needs its decoded pixels and a few MB more.
+    """
+    top, paper = _full_scale(img), _alpha_paper(img)
+    factor = math.ceil(max(img.size) / WORK_SIDE)
+    if factor == 1:
+        return _integer_grey(img, top, paper).astype(np.float32) / np.float32(top)
+    m = max(1, min(img.size) // 20)
+    w, h = img.size
+    border = [(0, 0, w, m), (0, h - m, w, h), (0, 0, m, h), (w - m, 0, w, h)]
+    dark = _dark_on_light_values(
+        np.concatenate([_integer_grey(img.crop(b), top, paper).ravel() for b in border]), top
+    )
+    strips = [
+        pool_toward_ink(_integer_grey(img.crop(box), top, paper), factor, dark)
+        for box in _strips(img, factor * 32)
+    ]
+    return np.concatenate(strips).astype(np.float32) / np.float32(top)
+
+
+def _dark_on_light(grey: np.ndarray, top: float) -> bool:
+    """Judged by the border: most of a digit image's border is paper."""
+    h, w = grey.shape
+    m = max(1, min(h, w) // 20)
+    border = np.concatenate([grey[:m].ravel(), grey[-m:].ravel(), grey[:, :m].ravel(), grey[:, -m:].ravel()])
+    return _dark_on_light_values(border, top)
+
+
+def _dark_on_light_values(border: np.ndarray, top: float) -> bool:
+    return bool(np.median(border) > top / 2)
 
 
 def to_ink(grey: np.ndarray) -> np.ndarray:
@@ -158,22 +193,18 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2 * float(m.sum()) / max(edges * math.pi / 4, 1e-9)
 
 
-def max_filter(a: np.ndarray, size: int) -> np.ndarray:
-    """Grey dilation with a size x size square (zero outside), separable, O(log size) passes."""
-    for axis in (0, 1):
-        a = np.moveaxis(_max_filter_1d(np.moveaxis(a, axis, 0), size), 0, axis)
-    return a
-
-
-def _max_filter_1d(a: np.ndarray, size: int) -> np.ndarray:
-    n, before = a.shape[0], (size - 1) // 2
-    padded = np.concatenate([np.zeros((before,) + a.shape[1:], a.dtype), a,
-                             np.zeros((size - 1 - before,) + a.shape[1:], a.dtype)])  # fmt: skip
-    out, span = padded, 1
-    while span * 2 <= size:  # out[i] = max(padded[i : i + 2 span])
-        out = np.maximum(out[:-span], out[span:])
-        span *= 2
-    return np.maximum(out[:n], out[size - span : size - span + n])
+def disk_dilate(a: np.ndarray, radius: float) -> np.ndarray:
+    """Grey dilation by a disk (zero outside the array): a round pen, the same width in every direction."""
+    r = int(math.floor(radius))
+    out = a.copy()
+    h, w = a.shape
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            if (dy or dx) and dy * dy + dx * dx <= radius * radius:
+                dst = out[max(0, dy) : h + min(0, dy), max(0, dx) : w + min(0, dx)]
+                src = a[max(0, -dy) : h + min(0, -dy), max(0, -dx) : w + min(0, -dx)]
+                np.maximum(dst, src, out=dst)
+    return out
 
 
 def stroke_target(width: float) -> float:
@@ -186,25 +217,28 @@ def thicken(crop: np.ndarray) -> np.ndarray:
     """Dilate a crop whose strokes would come out thinner than MNIST's once fitted to 20 px.
 
     Thin pens on large canvases (a 2 px pen on a 600 px digit) would otherwise shrink to a faint
-    0.07 px line. A small crop is first enlarged to FINE_SIDE px so that the dilation can add less
-    than an output pixel. Dilating by k - 1 px adds that to the width and to the longer side, so k
-    solves (w + k - 1) * 20 / (L + k - 1) = target.
+    0.07 px line. The crop is brought to FINE_SIDE px first (block max when larger, so a hairline
+    keeps full strength; bilinear when smaller, so the pen can grow by less than an output pixel),
+    then dilated by a disk: radius r adds 2 r to the width and to the longer side, so r solves
+    (w + 2 r) * 20 / (L + 2 r) = target.
     """
-    width, side = stroke_width(crop > 0.5), max(crop.shape)
-    out_width = width * BOX / side
+    out_width = stroke_width(crop > 0.5) * BOX / max(crop.shape)
     if out_width >= MNIST_THIN:
         return crop
-    if side < FINE_SIDE:
+    side = max(crop.shape)
+    if side > FINE_SIDE:
+        crop = pool_toward_ink(crop, math.ceil(side / FINE_SIDE), dark_on_light=False)
+    elif side < FINE_SIDE:
         f = FINE_SIDE / side
         size = (max(1, round(crop.shape[1] * f)), max(1, round(crop.shape[0] * f)))
         crop = np.clip(np.asarray(_resize(crop, size, Image.Resampling.BILINEAR)), 0, 1)
-        width, side = stroke_width(crop > 0.5), max(crop.shape)
+    width, side = stroke_width(crop > 0.5), max(crop.shape)
     target = stroke_target(out_width)
-    grow = (target * side / BOX - width) / (1 - target / BOX)
-    if grow < 0.5:
+    radius = (target * side / BOX - width) / (1 - target / BOX) / 2
+    if radius < 0.5:
         return crop
-    size = 1 + round(grow)
-    return max_filter(np.pad(crop, size), size)
+    pad = math.ceil(radius)
+    return disk_dilate(np.pad(crop, pad), radius)
 
 
 def _resize(a: np.ndarray, size: tuple[int, int], method: Image.Resampling) -> Image.Image:
