@@ -7,6 +7,7 @@ imports torch or onnx and starts fast on a device.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -14,12 +15,27 @@ from pathlib import Path
 import click
 
 from vit_edge import __version__
-from vit_edge.config import RECIPES, TrainConfig, ViTConfig
+from vit_edge.config import RECIPES, TrainConfig, ViTConfig, check_threads
 from vit_edge.errors import MissingExtraError, UsageError, VitEdgeError
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 MODEL_DEFAULTS = {f.name: f.default for f in fields(ViTConfig)}
 DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan and infinities (click's FLOAT and FloatRange accept them)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
 
 
 def require_torch(command: str) -> None:
@@ -58,16 +74,18 @@ def cli() -> None:
 )
 @click.option("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
 @click.option("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
-@click.option("--lr", type=float, default=TRAIN_DEFAULTS["lr"], help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", type=float, default=TRAIN_DEFAULTS["weight_decay"])
-@click.option("--warmup-epochs", type=float, default=TRAIN_DEFAULTS["warmup_epochs"])
-@click.option("--label-smoothing", type=float, default=TRAIN_DEFAULTS["label_smoothing"])
-@click.option("--ema", type=float, default=TRAIN_DEFAULTS["ema_decay"], help="EMA decay of weights; 0 = off.")
-@click.option("--degrees", type=float, default=TRAIN_DEFAULTS["degrees"], help="Augment: max rotation.")
-@click.option("--translate", type=float, default=TRAIN_DEFAULTS["translate"], help="Augment: max shift.")
-@click.option("--scale", type=float, default=TRAIN_DEFAULTS["scale"], help="Augment: max zoom change.")
+@click.option("--lr", type=FINITE, default=TRAIN_DEFAULTS["lr"], help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", type=FINITE, default=TRAIN_DEFAULTS["weight_decay"])
+@click.option("--warmup-epochs", type=FINITE, default=TRAIN_DEFAULTS["warmup_epochs"])
+@click.option("--label-smoothing", type=FINITE, default=TRAIN_DEFAULTS["label_smoothing"])
 @click.option(
-    "--elastic", type=float, default=TRAIN_DEFAULTS["elastic"], help="Augment: elastic warp, RMS pixels."
+    "--ema", type=FINITE, default=TRAIN_DEFAULTS["ema_decay"], help="EMA decay of weights; 0 = off."
+)
+@click.option("--degrees", type=FINITE, default=TRAIN_DEFAULTS["degrees"], help="Augment: max rotation.")
+@click.option("--translate", type=FINITE, default=TRAIN_DEFAULTS["translate"], help="Augment: max shift.")
+@click.option("--scale", type=FINITE, default=TRAIN_DEFAULTS["scale"], help="Augment: max zoom change.")
+@click.option(
+    "--elastic", type=FINITE, default=TRAIN_DEFAULTS["elastic"], help="Augment: elastic warp, RMS pixels."
 )
 @click.option("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
 @click.option("--subset", type=int, default=None, help="Train on the first N training images.")
@@ -85,10 +103,13 @@ def cli() -> None:
 @click.option("--dim", type=int, default=MODEL_DEFAULTS["dim"], help="Model width.")
 @click.option("--depth", type=int, default=MODEL_DEFAULTS["depth"], help="Encoder blocks.")
 @click.option("--heads", type=int, default=MODEL_DEFAULTS["heads"])
-@click.option("--mlp-ratio", type=float, default=MODEL_DEFAULTS["mlp_ratio"])
-@click.option("--dropout", type=float, default=MODEL_DEFAULTS["dropout"])
+@click.option("--mlp-ratio", type=FINITE, default=MODEL_DEFAULTS["mlp_ratio"])
+@click.option("--dropout", type=FINITE, default=MODEL_DEFAULTS["dropout"])
 @click.option(
-    "--drop-path", type=float, default=MODEL_DEFAULTS["drop_path"], help="Stochastic depth of the last block."
+    "--drop-path",
+    type=FINITE,
+    default=MODEL_DEFAULTS["drop_path"],
+    help="Stochastic depth of the last block.",
 )
 def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
@@ -101,8 +122,7 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -
     opts = apply_recipe(recipe, opts, click.get_current_context())
     model_cfg = _model_config(opts)
     train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k in TRAIN_DEFAULTS}, ema_decay=opts["ema"])
-    if threads is not None and threads < 1:
-        raise UsageError("--threads must be >= 1")
+    check_threads(threads)
     run_training(
         model_cfg,
         train_cfg,
@@ -169,13 +189,13 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 @click.option("--opset", type=int, default=17, help="ONNX opset.")
 @click.option(
     "--temperature",
-    type=float,
+    type=FINITE,
     default=None,
     help="Divide the logits by this (calibration) [default: fitted on the checkpoint's validation split].",
 )
 @click.option(
     "--min-confidence",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(0, 1),
     default=0.9,
     help="Recorded in the files: predict's default threshold for marking answers uncertain.",
 )
@@ -237,7 +257,7 @@ def export(
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per image.")
 @click.option(
     "--min-confidence",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(0, 1),
     default=None,
     help="Mark answers below this calibrated confidence as uncertain [default: the model's "
     "recorded value, else 0.9].",
@@ -258,7 +278,6 @@ def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, 
     uncertain. --json: one object per image with path, prediction, confidence, top_k, uncertain.
     """
     from vit_edge import runtime
-    from vit_edge.config import check_threads
 
     check_threads(threads)
     model_path = Path(model) if model else runtime.default_model_path()
@@ -327,6 +346,11 @@ def benchmark(checkpoint, model, runs, as_json) -> None:
     click.echo(json.dumps(report) if as_json else format_table(report))
 
 
+def one_line(text: str) -> str:
+    """Error messages are one line: a library message that spans lines is joined."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: errors become one line on stderr and an exit status, never a traceback."""
     try:
@@ -339,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"vit-edge: error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     except VitEdgeError as e:
-        click.echo(f"vit-edge: error: {e}", err=True)
+        click.echo(f"vit-edge: error: {one_line(str(e))}", err=True)
         sys.exit(e.exit_code)
     except (KeyboardInterrupt, click.Abort):
         click.echo("vit-edge: interrupted", err=True)

@@ -48,13 +48,13 @@ def check_paths(checkpoint: Path, out: Path, quantize_mode: str | None) -> None:
     """Refuse outputs that would overwrite the checkpoint (or each other) before any work."""
     targets = [out] + ([int8_path(out)] if quantize_mode else [])
     for target in targets:
+        same = target.exists() and checkpoint.exists() and os.path.samefile(target, checkpoint)
+        if same or target.resolve() == checkpoint.resolve():
+            raise UsageError(f"--out {target} is the checkpoint itself; it would be overwritten")
         if target.suffix != ".onnx":
             raise UsageError(f"--out {out}: the file name must end in .onnx")
         if target.is_dir():
             raise UsageError(f"--out {target}: is a folder; give a file name")
-        same = target.exists() and checkpoint.exists() and os.path.samefile(target, checkpoint)
-        if same or target.resolve() == checkpoint.resolve():
-            raise UsageError(f"--out {target} is the checkpoint itself; it would be overwritten")
     check_writable_folder(out, "--out")
 
 

@@ -26,3 +26,23 @@ def random_model(cfg: ViTConfig = SMALL, seed: int = 0, scale: float = 0.2) -> V
 def save_checkpoint(model: ViT, path: Path) -> Path:
     checkpoint.save(path, {"config": model.cfg.to_dict(), "model": model.state_dict(), "epoch": 0})
     return path
+
+
+def one_line_error(err: str) -> str:
+    """The single line a failed command prints: asserts there is one, with no traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def md5s(folder: Path) -> dict[str, str]:
+    """md5 of every file under folder (links as their target path), to show nothing was clobbered."""
+    import hashlib
+
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_symlink():
+            out[str(p)] = "link->" + str(p.readlink())
+        elif p.is_file():
+            out[str(p)] = hashlib.md5(p.read_bytes()).hexdigest()
+    return out

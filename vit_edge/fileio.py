@@ -74,6 +74,9 @@ def check_writable_folder(path: Path, option: str) -> None:
     from .errors import UsageError
 
     folder = Path(path).parent
+    blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UsageError(f"{option} {path}: cannot write there ({blocker} is a file, not a folder)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=_prefix(Path(path)) + "probe"):

@@ -132,6 +132,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(self.total_steps, max(1, round(cfg.warmup_epochs * self.steps_per_epoch)))
         self.step = 0
+        self.resume_rng: torch.Tensor | None = None
 
     @property
     def eval_model(self) -> ViT:
@@ -203,8 +204,9 @@ class Trainer:
         try:
             self.optimizer.load_state_dict(state["optimizer"])
             self.gen.set_state(state["generator"])
-            if "torch_rng" in state:
-                torch.set_rng_state(state["torch_rng"])
+            # set just before the next epoch: logging the model's size builds a ViT, which draws
+            # from the same generator in the uninterrupted run before epoch 1
+            self.resume_rng = state.get("torch_rng")
             epoch = int(state["epoch"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise CheckpointError(f"{path}: training state does not match this run ({e})") from None
@@ -236,6 +238,39 @@ def train(
     fileio.check_writable_folder(out, "--out")
     for leftover in fileio.remove_stale_temporaries(out, last_path, metrics_path, curves_path):
         log(f"removed {leftover}, left by an interrupted save")
+    saved = {"epoch": 0}  # the last epoch on disk, for an honest message on Ctrl-C
+    try:
+        metrics, data = _run(model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved)
+    except KeyboardInterrupt:
+        if resume and saved["epoch"] == 0:
+            raise TrainingInterrupted(
+                "interrupted before training resumed; the saved run is intact; "
+                "rerun the same command with --resume to continue"
+            ) from None
+        if saved["epoch"] == 0:
+            raise TrainingInterrupted(
+                "interrupted before the first checkpoint: nothing was saved; "
+                "rerun the same command without --resume to start again"
+            ) from None
+        raise TrainingInterrupted(
+            f"interrupted; epochs up to {saved['epoch']} are saved ({last_path}); "
+            "rerun the same command with --resume to continue"
+        ) from None
+    kept = (
+        f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}"
+        if len(data.y_val)
+        else f"no validation split: kept the last epoch, {metrics['best_epoch']}"
+    )
+    log(f"{kept}; checkpoint {out}, metrics {metrics_path}")  # fmt: skip
+    return metrics
+
+
+def _run(
+    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved
+) -> tuple[dict[str, Any], Tensors]:
+    """Load the data, build or restore the run, and train its remaining epochs."""
+    last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
+    curves_path = out.with_suffix(".curves.png")
     data = load_tensors(cfg, data_dir, allow_download, dev)
     trainer = Trainer(model_cfg, cfg, data, dev)
     metrics: dict[str, Any] = {
@@ -247,52 +282,38 @@ def train(
     start_epoch = 0
     if resume:
         source = last_path if last_path.exists() else out
-        start_epoch, saved = trainer.restore(source)
-        metrics = saved | {"train": metrics["train"]}  # this run's hyperparameters, e.g. more epochs
+        start_epoch, previous = trainer.restore(source)
+        metrics = previous | {"train": metrics["train"]}  # this run's hyperparameters, e.g. more epochs
         log(f"resuming from epoch {start_epoch} ({source})")
     if start_epoch >= cfg.epochs:
         log(f"nothing to do: already trained {start_epoch} of {cfg.epochs} epochs")
-        return metrics
+        return metrics, data
     log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
         f"{torch.get_num_threads()} threads")  # fmt: skip
 
-    epoch = start_epoch
-    try:
-        for epoch in range(start_epoch + 1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            train_loss = trainer.train_epoch(f"epoch {epoch}/{cfg.epochs}")
-            seconds = time.perf_counter() - t0
-            val_acc, val_loss = validate(trainer.eval_model, data)
-            best = record_epoch(metrics, {
-                "epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc, "val_loss": val_loss,
-                "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
-                "images_per_s": trainer.steps_per_epoch * trainer.batch / seconds,
-            })  # fmt: skip
-            state = trainer.state(epoch, metrics)
-            if best:
-                checkpoint.save(out, state)
-            checkpoint.save(last_path, state)
-            fileio.write_json(metrics_path, metrics)
-            if plots.available():
-                plots.training_curves(metrics, curves_path)
-            log(epoch_line(metrics["history"][-1], cfg.epochs, best))
-    except KeyboardInterrupt:
-        if epoch - 1 <= start_epoch and not resume:
-            raise TrainingInterrupted(
-                f"interrupted in epoch {epoch}, before the first checkpoint: nothing was saved; "
-                "rerun the same command without --resume to start again"
-            ) from None
-        raise TrainingInterrupted(
-            f"interrupted in epoch {epoch}; epochs up to {epoch - 1} are saved ({last_path}); "
-            "rerun the same command with --resume to continue"
-        ) from None
-    kept = (
-        f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}"
-        if len(data.y_val)
-        else f"no validation split: kept the last epoch, {metrics['best_epoch']}"
-    )
-    log(f"{kept}; checkpoint {out}, metrics {metrics_path}")  # fmt: skip
-    return metrics
+    saved["epoch"] = start_epoch
+    if trainer.resume_rng is not None:
+        torch.set_rng_state(trainer.resume_rng)
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss = trainer.train_epoch(f"epoch {epoch}/{cfg.epochs}")
+        seconds = time.perf_counter() - t0
+        val_acc, val_loss = validate(trainer.eval_model, data)
+        best = record_epoch(metrics, {
+            "epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc, "val_loss": val_loss,
+            "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
+            "images_per_s": trainer.steps_per_epoch * trainer.batch / seconds,
+        })  # fmt: skip
+        state = trainer.state(epoch, metrics)
+        if best:
+            checkpoint.save(out, state)
+        checkpoint.save(last_path, state)
+        saved["epoch"] = epoch
+        fileio.write_json(metrics_path, metrics)
+        if plots.available():
+            plots.training_curves(metrics, curves_path)
+        log(epoch_line(metrics["history"][-1], cfg.epochs, best))
+    return metrics, data
 
 
 def validate(model: ViT, data: Tensors) -> tuple[float | None, float | None]:
