@@ -18,10 +18,10 @@ import onnx
 import torch
 
 from vit_edge import __version__
+from vit_edge.device.fileio import atomic_write
+from vit_edge.device.runtime import INPUT_NAME, OUTPUT_NAME
 from vit_edge.errors import UsageError
-from vit_edge.fileio import atomic_write
 from vit_edge.model import ViT
-from vit_edge.runtime import INPUT_NAME, OUTPUT_NAME
 
 DEFAULT_OPSET = 17
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vit_edge.runtime import make_session, run_logits
+from vit_edge.device.runtime import make_session, run_logits
 
 FP32_MAX_ABS_DIFF = 1e-4
 FP32_AGREEMENT = 1.0

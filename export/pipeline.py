@@ -17,13 +17,13 @@ import numpy as np
 import onnx
 import torch
 
-from vit_edge.calibration import expected_calibration_error, fit_temperature, softmax
 from vit_edge.checkpoint import load_model
 from vit_edge.data import load_split, train_val_split
+from vit_edge.device.calibration import expected_calibration_error, fit_temperature, softmax
+from vit_edge.device.fileio import check_writable_folder
+from vit_edge.device.runtime import DEFAULT_MIN_CONFIDENCE
 from vit_edge.errors import DataError, UsageError, VitEdgeError
-from vit_edge.fileio import check_writable_folder
 from vit_edge.inference import predict_logits
-from vit_edge.runtime import DEFAULT_MIN_CONFIDENCE
 
 from .onnx_export import (
     DEFAULT_OPSET,

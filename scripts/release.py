@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from vit_edge.export.pipeline import run_export
 
-from export.pipeline import run_export
-from vit_edge import checkpoint, fileio, plots
+from vit_edge import checkpoint, plots
 from vit_edge.benchmark import run_benchmark
 from vit_edge.config import ViTConfig
+from vit_edge.device import fileio
 from vit_edge.evaluate import evaluate_checkpoint
 from vit_edge.model import ViT, count_parameters, flops_per_image
 

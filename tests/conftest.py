@@ -49,7 +49,7 @@ def shared_mnist() -> Path:
 @pytest.fixture
 def run_cli(capsys):
     """Run `vit-edge ARGS` in-process; return (exit code, stdout, stderr)."""
-    from cli import main
+    from vit_edge.cli import main
 
     def run(*args: str) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as exit_info:

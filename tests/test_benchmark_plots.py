@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import random_model, save_checkpoint
+from vit_edge.export import pipeline
 
-from export import pipeline
 from vit_edge import plots
 
 

@@ -18,8 +18,8 @@ import torch
 from helpers import md5s, one_line_error, random_model, save_checkpoint
 from onnx import TensorProto, helper
 from PIL import Image
+from vit_edge.export import pipeline
 
-from export import pipeline
 from vit_edge import checkpoint
 
 VIT_EDGE = str(Path(sys.executable).parent / "vit-edge")
@@ -74,7 +74,7 @@ def test_export_ignores_planted_links_and_folders_at_temporary_names(run_cli, ck
 
 
 def test_atomic_write_never_follows_a_link_or_leaves_a_partial_file(tmp_path: Path):
-    from vit_edge.fileio import atomic_write
+    from vit_edge.device.fileio import atomic_write
 
     target = tmp_path / "t.json"
     target.write_text("old")
@@ -361,7 +361,7 @@ def test_sigkill_while_saving_leaves_no_lasting_leftover(tiny_mnist: Path, tmp_p
         "    real(obj, f, *a, **k)\n"
         "    if len(calls) == 2: os.kill(os.getpid(), signal.SIGKILL)\n"
         "torch.save = dying\n"
-        "from cli import main\n"
+        "from vit_edge.cli import main\n"
         "main(sys.argv[1:])\n"
     )
     args = _train_args(tiny_mnist, out, 2)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from helpers import random_model, save_checkpoint
 from PIL import Image
+from vit_edge.export import pipeline
 
-from export import pipeline
-from vit_edge import runtime
+from vit_edge.device import runtime
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_uncertain_answers_are_marked(run_cli, small_onnx: Path, images: Path):
 
 
 def test_save_input_writes_the_model_inputs(run_cli, small_onnx: Path, images: Path, tmp_path: Path):
-    from vit_edge.preprocess import preprocess
+    from vit_edge.device.preprocess import preprocess
 
     code, _, err = run_cli("predict", images, "--model", small_onnx, "--save-input", tmp_path / "seen")
     assert code == 0 and f"writing the 28x28 model inputs to {tmp_path / 'seen'}" in err

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from vit_edge.data import load_split
-from vit_edge.dress import STYLES, save
-from vit_edge.preprocess import MAX_PIXELS, ImageError, preprocess, preprocess_image
+from vit_edge.device.dress import STYLES, save
+from vit_edge.device.preprocess import MAX_PIXELS, ImageError, preprocess, preprocess_image
 
 
 @pytest.fixture(scope="module")

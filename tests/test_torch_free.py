@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 from vit_edge.data import load_split
-from vit_edge.dress import STYLES, save
+from vit_edge.device.dress import STYLES, save
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def test_predict_never_imports_torch_or_onnx(runtime_bin, dressed, tmp_path: Pat
         "-X",
         "importtime",
         "-c",
-        f"import sys; from cli import main; main(['predict', {image!r}])",
+        f"import sys; from vit_edge.cli import main; main(['predict', {image!r}])",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -95,7 +95,7 @@ def test_training_commands_say_what_to_install(runtime_bin: Path, tmp_path: Path
 
 
 def test_start_up_is_light(runtime_bin: Path, tmp_path: Path):
-    result = run(runtime_bin, "python", "-X", "importtime", "-c", "import cli", cwd=tmp_path)
+    result = run(runtime_bin, "python", "-X", "importtime", "-c", "import vit_edge.cli", cwd=tmp_path)
     modules = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "import time:" in line}
     assert "click" in modules and not {"numpy", "onnxruntime", "PIL"} & modules
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .device.runtime import make_session
 from .errors import ModelFileError
-from .runtime import make_session
 
 
 def cores() -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
+from .device.fileio import atomic_write
 from .errors import CheckpointError
-from .fileio import atomic_write
 from .model import ViT, ViTConfig
 
 FORMAT = "vit-edge-checkpoint"

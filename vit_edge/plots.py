@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .fileio import atomic_write
+from .device.fileio import atomic_write
 
 
 def available() -> bool:
@@ -106,7 +106,7 @@ def preprocessing_before_after(paths: list[Path], path: Path) -> Path:
     """Each user image above the 28x28 array the model sees."""
     from PIL import Image
 
-    from .preprocess import open_image, preprocess
+    from .device.preprocess import open_image, preprocess
 
     plt = _pyplot()
     fig, axes = plt.subplots(2, len(paths), figsize=(2.1 * len(paths), 4.2), squeeze=False)

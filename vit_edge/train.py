@@ -13,10 +13,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint, fileio, plots
+from . import checkpoint, plots
 from .augment import AffineAugment
 from .config import TrainConfig, ViTConfig, check_threads, usable_cores
 from .data import load_split, train_val_split
+from .device import fileio
 from .errors import CheckpointError, UsageError, VitEdgeError
 from .inference import pick_device, predict_logits
 from .model import ViT, count_parameters, describe

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from ..errors import ImageError
 
 __all__ = ["ImageError", "preprocess", "preprocess_image", "stroke_width", "open_image"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelFileError, OutputError
 from .calibration import softmax
-from .errors import ModelFileError, OutputError
 
 __all__ = ["make_session", "predict_files", "expand_inputs", "default_model_path", "softmax", "run_logits"]
 

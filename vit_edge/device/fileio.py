@@ -71,7 +71,7 @@ def remove_stale_temporaries(*targets: Path) -> list[Path]:
 
 def check_writable_folder(path: Path, option: str) -> None:
     """Fail early, before any long work, when the folder for `path` cannot be written."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     folder = Path(path).parent
     blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)

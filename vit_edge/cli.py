@@ -1,0 +1,375 @@
+"""The `vit-edge` command line. Thin: it parses options and calls library functions.
+
+Only click is imported at start-up; each command imports what it needs, so `predict` never
+imports torch or onnx and starts fast on a device.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import click
+
+from vit_edge import __version__
+from vit_edge.config import RECIPES, TrainConfig, ViTConfig, check_threads
+from vit_edge.errors import MissingExtraError, UsageError, VitEdgeError
+
+TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+MODEL_DEFAULTS = {f.name: f.default for f in fields(ViTConfig)}
+DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan and infinities (click's FLOAT and FloatRange accept them)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+
+
+def require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise MissingExtraError(
+            f"vit-edge {command} needs PyTorch and ONNX: pip install 'vit-edge[train]'"
+        ) from None
+
+
+def data_options(f):
+    f = click.option(
+        "--no-download", is_flag=True, help="Never download MNIST; fail if the files are missing."
+    )(f)
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        help="Folder with the MNIST IDX files [default: $VIT_EDGE_DATA or ~/.cache/vit-edge/mnist].",
+    )(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="vit-edge")
+def cli() -> None:
+    """A compact Vision Transformer for MNIST: train, export to ONNX, predict on a device."""
+
+
+@cli.command()
+@data_options
+@click.option(
+    "--recipe",
+    type=click.Choice(list(RECIPES)),
+    default="default",
+    help="A named recipe (see docs/recipes.md); options given here override it.",
+)
+@click.option("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
+@click.option("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
+@click.option("--lr", type=FINITE, default=TRAIN_DEFAULTS["lr"], help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", type=FINITE, default=TRAIN_DEFAULTS["weight_decay"])
+@click.option("--warmup-epochs", type=FINITE, default=TRAIN_DEFAULTS["warmup_epochs"])
+@click.option("--label-smoothing", type=FINITE, default=TRAIN_DEFAULTS["label_smoothing"])
+@click.option(
+    "--ema", type=FINITE, default=TRAIN_DEFAULTS["ema_decay"], help="EMA decay of weights; 0 = off."
+)
+@click.option("--degrees", type=FINITE, default=TRAIN_DEFAULTS["degrees"], help="Augment: max rotation.")
+@click.option("--translate", type=FINITE, default=TRAIN_DEFAULTS["translate"], help="Augment: max shift.")
+@click.option("--scale", type=FINITE, default=TRAIN_DEFAULTS["scale"], help="Augment: max zoom change.")
+@click.option(
+    "--elastic", type=FINITE, default=TRAIN_DEFAULTS["elastic"], help="Augment: elastic warp, RMS pixels."
+)
+@click.option("--seed", type=int, default=TRAIN_DEFAULTS["seed"])
+@click.option("--subset", type=int, default=None, help="Train on the first N training images.")
+@click.option(
+    "--val-size",
+    type=int,
+    default=TRAIN_DEFAULTS["val_size"],
+    help="Training images held out for validation; 0 trains on all 60,000 and keeps the last epoch.",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
+@click.option("--out", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT, help="Checkpoint file.")
+@click.option("--resume", is_flag=True, help="Continue the run saved at --out.")
+@click.option("--patch-size", type=int, default=MODEL_DEFAULTS["patch_size"])
+@click.option("--dim", type=int, default=MODEL_DEFAULTS["dim"], help="Model width.")
+@click.option("--depth", type=int, default=MODEL_DEFAULTS["depth"], help="Encoder blocks.")
+@click.option("--heads", type=int, default=MODEL_DEFAULTS["heads"])
+@click.option("--mlp-ratio", type=FINITE, default=MODEL_DEFAULTS["mlp_ratio"])
+@click.option("--dropout", type=FINITE, default=MODEL_DEFAULTS["dropout"])
+@click.option(
+    "--drop-path",
+    type=FINITE,
+    default=MODEL_DEFAULTS["drop_path"],
+    help="Stochastic depth of the last block.",
+)
+def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -> None:
+    """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
+
+    With --val-size 0 it trains on every training image and keeps the last epoch.
+    """
+    require_torch("train")
+    from vit_edge.train import train as run_training
+
+    opts = apply_recipe(recipe, opts, click.get_current_context())
+    model_cfg = _model_config(opts)
+    train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k in TRAIN_DEFAULTS}, ema_decay=opts["ema"])
+    check_threads(threads)
+    run_training(
+        model_cfg,
+        train_cfg,
+        out=Path(out),
+        data_dir=data_dir,
+        device=device,
+        threads=threads,
+        resume=resume,
+        allow_download=not no_download,
+        log=lambda line: click.echo(line, err=True),
+    )
+
+
+def apply_recipe(recipe: str, opts: dict, ctx: click.Context) -> dict:
+    """The recipe's values for every option the user left at its default."""
+    explicit = {k for k in opts if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    return {**opts, **{k: v for k, v in RECIPES[recipe].items() if k not in explicit}}
+
+
+def _model_config(opts: dict) -> ViTConfig:
+    try:
+        return ViTConfig(**{k: opts.pop(k) for k in list(opts) if k in MODEL_DEFAULTS})
+    except ValueError as e:
+        raise UsageError(f"bad model shape: {str(e).split(' (')[0]}") from None
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT)
+@data_options
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--plots/--no-plots", default=True, help="Draw NAME.confusion.png and NAME.mistakes.png.")
+def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
+    """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class."""
+    require_torch("evaluate")
+    from vit_edge.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(Path(checkpoint), data_dir, device, not no_download, draw=plots)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"test accuracy {100 * result['accuracy']:.2f}% ({result['errors']} errors in {result['n']})")
+    for digit, acc in result["per_class"].items():
+        click.echo(f"  {digit}: {100 * acc:.2f}%")
+
+
+@cli.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="FP32 ONNX file [default: the checkpoint's path with .onnx].",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["dynamic", "static"]),
+    is_flag=False,
+    flag_value="dynamic",
+    default=None,
+    help="Also write NAME.int8.onnx [--quantize alone: dynamic].",
+)
+@data_options
+@click.option("--opset", type=int, default=17, help="ONNX opset.")
+@click.option(
+    "--temperature",
+    type=FINITE,
+    default=None,
+    help="Divide the logits by this (calibration) [default: fitted on the checkpoint's validation split].",
+)
+@click.option(
+    "--min-confidence",
+    type=FiniteFloat(0, 1),
+    default=0.9,
+    help="Recorded in the files: predict's default threshold for marking answers uncertain.",
+)
+@click.option(
+    "--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files then say parity: skipped."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
+def export(
+    checkpoint, out, quantize, data_dir, no_download, opset, temperature, min_confidence, skip_parity, as_json
+) -> None:
+    """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
+    require_torch("export")
+    from vit_edge.export.parity import format_table
+    from vit_edge.export.pipeline import ParityFailed, run_export
+
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    report = run_export(
+        Path(checkpoint),
+        Path(out) if out else None,
+        quantize,
+        data_dir,
+        opset,
+        allow_download=not no_download,
+        log=log,
+        temperature=temperature,
+        min_confidence=min_confidence,
+        check=not skip_parity,
+    )
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(format_table(report["files"], report["torch_accuracy"]))
+        cal = report["calibration"]
+        if "ece_before" in cal:
+            click.echo(
+                f"temperature {cal['temperature']:.4f} ({cal['temperature_source']}): test ECE "
+                f"{100 * cal['ece_before']:.2f}% before, {100 * cal['ece_after']:.2f}% after"
+            )
+    if not report["passed"]:
+        failures = [msg for f in report["files"] for msg in f["failures"]]
+        raise ParityFailed(
+            f"parity check failed: {'; '.join(failures)}; the files are kept with parity: fail in their "
+            "metadata and predict warns when it loads them. An undertrained model's near-tied logits "
+            "flip under INT8: train longer, or use the FP32 file"
+        )
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX model [default: the packaged INT8 model].",
+)
+@click.option(
+    "--top-k", type=click.IntRange(1, 10), default=None, help="Also show the K likeliest digits [JSON: 3]."
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per image.")
+@click.option(
+    "--min-confidence",
+    type=FiniteFloat(0, 1),
+    default=None,
+    help="Mark answers below this calibrated confidence as uncertain [default: the model's "
+    "recorded value, else 0.9].",
+)
+@click.option(
+    "--save-input",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write each image's 28x28 model input as a PNG (same base name) into this folder.",
+)
+@click.option("--threads", type=click.IntRange(1), default=1, help="ONNX Runtime intra-op threads.")
+@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per ONNX Runtime call.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the model's metadata.")
+def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, batch_size, verbose) -> None:
+    """Classify digit images (files or folders) with ONNX Runtime; no PyTorch needed.
+
+    Plain output: path, digit, confidence (and the top K), and a trailing ? when the answer is
+    uncertain. --json: one object per image with path, prediction, confidence, top_k, uncertain.
+    """
+    from vit_edge.device import runtime
+
+    check_threads(threads)
+    model_path = Path(model) if model else runtime.default_model_path()
+    session = runtime.make_session(model_path, threads)
+    meta = runtime.metadata(session)
+    threshold = runtime.min_confidence(meta) if min_confidence is None else min_confidence
+    calibrated = f", temperature {meta['temperature']}" if "temperature" in meta else ", not calibrated"
+    click.echo(f"model: {model_path} ({meta.get('quantization', 'fp32')}{calibrated})", err=True)
+    warning = runtime.parity_warning(meta)
+    if warning:
+        click.echo(f"vit-edge: warning: {model_path}: {warning}", err=True)
+    if verbose:
+        click.echo(f"model metadata: {json.dumps(meta)}", err=True)
+    if save_input:
+        from vit_edge.device.fileio import check_writable_folder
+
+        check_writable_folder(Path(save_input) / "input.png", "--save-input")
+        click.echo(f"writing the 28x28 model inputs to {save_input}/", err=True)
+    failed = 0
+    results = runtime.predict_files(
+        session, runtime.expand_inputs(inputs), top_k or 3, batch_size, threshold, save_input
+    )
+    for result in results:
+        failed += "error" in result
+        if as_json:
+            click.echo(json.dumps(result))
+        elif "error" in result:
+            click.echo(f"vit-edge: error: {result['path']}: {result['error']}", err=True)
+        else:
+            line = f"{result['path']}\t{result['prediction']}\t{result['confidence']:.4f}"
+            if top_k:
+                line += "\t" + " ".join(f"{d}:{p:.4f}" for d, p in result["top_k"])
+            click.echo(line + ("\t?" if result["uncertain"] else ""))
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PyTorch checkpoint [default: the packaged one, when torch is installed].",
+)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX file; its FP32/INT8 sibling is measured too [default: the packaged model].",
+)
+@click.option("--runs", type=click.IntRange(500), default=500, help="Batch-1 calls per setting.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def benchmark(checkpoint, model, runs, as_json) -> None:
+    """Latency and throughput: PyTorch eager vs ONNX Runtime FP32 and INT8, on this machine."""
+    from vit_edge.device import runtime
+    from vit_edge.benchmark import format_table, run_benchmark, torch_available
+
+    model_path = Path(model) if model else runtime.default_model_path()
+    if checkpoint:
+        require_torch("benchmark --checkpoint")
+        checkpoint_path = Path(checkpoint)
+    else:
+        packaged = model_path.with_name(model_path.name.replace(".int8.onnx", ".onnx")).with_suffix(".pt")
+        checkpoint_path = packaged if torch_available() and packaged.is_file() and not model else None
+    report = run_benchmark(model_path, checkpoint_path, runs, log=lambda line: click.echo(line, err=True))
+    click.echo(json.dumps(report) if as_json else format_table(report))
+
+
+def one_line(text: str) -> str:
+    """Error messages are one line: a library message that spans lines is joined."""
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: errors become one line on stderr and an exit status, never a traceback."""
+    try:
+        code = cli.main(args=argv, prog_name="vit-edge", standalone_mode=False)
+    except click.UsageError as e:  # wrong option or value: exit 2
+        command = e.ctx.command_path if e.ctx else "vit-edge"
+        click.echo(f"{command}: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except click.ClickException as e:
+        click.echo(f"vit-edge: error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except VitEdgeError as e:
+        click.echo(f"vit-edge: error: {one_line(str(e))}", err=True)
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("vit-edge: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
