@@ -18,12 +18,11 @@ import onnx
 import torch
 
 from vit_edge import __version__
+from vit_edge.config import DEFAULT_OPSET
 from vit_edge.device.fileio import atomic_write
 from vit_edge.device.runtime import INPUT_NAME, OUTPUT_NAME
 from vit_edge.errors import UsageError
 from vit_edge.model import ViT
-
-DEFAULT_OPSET = 17
 
 
 def file_sha256(path: Path) -> str:

@@ -18,15 +18,15 @@ import onnx
 import torch
 
 from vit_edge.checkpoint import load_model
+from vit_edge.config import DEFAULT_OPSET
 from vit_edge.data import load_split, train_val_split
 from vit_edge.device.calibration import expected_calibration_error, fit_temperature, softmax
 from vit_edge.device.fileio import check_writable_folder
 from vit_edge.device.runtime import DEFAULT_MIN_CONFIDENCE
-from vit_edge.errors import DataError, UsageError, VitEdgeError
+from vit_edge.errors import DataError, UsageError
 from vit_edge.inference import predict_logits
 
 from .onnx_export import (
-    DEFAULT_OPSET,
     export_fp32,
     fold_temperature,
     model_metadata,
@@ -38,10 +38,6 @@ from .quantize import int8_path, quantize_proto
 
 CALIBRATION_IMAGES = 300
 RANDOM_INPUTS = 1000
-
-
-class ParityFailed(VitEdgeError):
-    """The files were written, but one or more parity thresholds failed."""
 
 
 def check_paths(checkpoint: Path, out: Path, quantize_mode: str | None) -> None:

@@ -11,6 +11,8 @@ from vit_edge.config import ViTConfig
 from vit_edge.model import ViT
 
 SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
+# The same small shape as `vit-edge train` options (two heads: fast), one thread.
+SMALL_ARGS = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--threads", "1"]
 
 
 def random_model(cfg: ViTConfig = SMALL, seed: int = 0, scale: float = 0.2) -> ViT:

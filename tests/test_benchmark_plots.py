@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import random_model, save_checkpoint
+from helpers import SMALL_ARGS, random_model, save_checkpoint
 from vit_edge.export import pipeline
 
 from vit_edge import plots
@@ -67,13 +67,31 @@ def test_pictures(tmp_path: Path):
 @pytest.mark.skipif(not plots.available(), reason="matplotlib (the plots extra) is not installed")
 def test_train_and_evaluate_draw_pictures(run_cli, tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "m.pt"
-    shape = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--threads", "1"]
-    assert (
-        run_cli("train", "--data-dir", tiny_mnist, "--val-size", 100, "--epochs", 1, "--out", out, *shape)[0]
-        == 0
+    code, _, err = run_cli(
+        "train", "--data-dir", tiny_mnist, "--val-size", 100, "--epochs", 1, "--out", out, *SMALL_ARGS
     )
-    assert _is_png(out.with_suffix(".curves.png"))
-    code, stdout, _ = run_cli("evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--json")
     assert code == 0
+    assert f"writing {out} (kept checkpoint)" in err and f"{out.with_suffix('.curves.png')} (curves)" in err
+    assert _is_png(out.with_suffix(".curves.png"))
+    code, stdout, err = run_cli("evaluate", "--checkpoint", out, "--data-dir", tiny_mnist, "--json")
+    assert code == 0 and f"wrote {out.with_suffix('.confusion.png')}" in err
     assert [Path(p).name for p in json.loads(stdout)["pictures"]] == ["m.confusion.png", "m.mistakes.png"]
     assert _is_png(out.with_suffix(".confusion.png")) and _is_png(out.with_suffix(".mistakes.png"))
+
+
+@pytest.mark.skipif(not plots.available(), reason="matplotlib (the plots extra) is not installed")
+def test_curves_show_a_short_run_and_whole_epochs(tmp_path: Path, monkeypatch):
+    """A 27% run must not be clipped by a 90-100% axis, and epochs are whole numbers."""
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: captured.setdefault("fig", fig) and path)
+    history = [
+        {"epoch": e, "train_loss": 2.0, "val_loss": 2.0, "val_accuracy": a} for e, a in ((1, 0.12), (2, 0.27))
+    ]
+    plots.training_curves({"history": history}, tmp_path / "c.png")
+    loss_ax, acc_ax = captured["fig"].axes
+    low, high = acc_ax.get_ylim()
+    assert low <= 12 and high == 100
+    assert all(float(t).is_integer() for t in acc_ax.get_xticks())
+    plt.close(captured["fig"])

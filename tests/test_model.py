@@ -1,11 +1,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import SMALL, random_model
 
 from vit_edge.config import ViTConfig
 from vit_edge.model import MultiHeadSelfAttention, ViT, count_parameters, flops_per_image
-
-SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
 
 
 def expected_params(c: ViTConfig) -> int:
@@ -29,18 +28,9 @@ def test_default_model_size():
     assert flops_per_image(ViTConfig()) == 23_610_624
 
 
-def _randomized(cfg: ViTConfig) -> ViT:
-    torch.manual_seed(0)
-    model = ViT(cfg).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.2 * torch.randn_like(p))
-    return model
-
-
 def test_every_patch_reaches_the_cls_output():
     """No causal mask: changing only the last patch (bottom-right) changes the logits."""
-    model = _randomized(SMALL)
+    model = random_model(SMALL)
     x = torch.rand(1, 1, 28, 28)
     y = x.clone()
     y[..., 21:, 21:] = torch.rand(7, 7)
@@ -51,7 +41,7 @@ def test_every_patch_reaches_the_cls_output():
 
 
 def test_fused_and_explicit_attention_agree():
-    model = _randomized(SMALL)
+    model = random_model(SMALL)
     x = torch.rand(4, 1, 28, 28)
     fused = model.set_explicit_attention(False)(x)
     explicit = model.set_explicit_attention(True)(x)

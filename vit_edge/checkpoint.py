@@ -28,7 +28,10 @@ def load(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
-        raise CheckpointError(f"checkpoint {path} {what} (train one with `vit-edge train`)")
+        raise CheckpointError(
+            f"checkpoint {path} {what} (train one with `vit-edge train`, or use the shipped one: "
+            "--checkpoint models/vit-edge.pt in a source checkout)"
+        )
     try:
         with warnings.catch_warnings():  # torch warns twice about legacy (non-zip) files first
             warnings.simplefilter("ignore")

@@ -15,12 +15,11 @@ from pathlib import Path
 import click
 
 from vit_edge import __version__
-from vit_edge.config import RECIPES, TrainConfig, ViTConfig, check_threads
-from vit_edge.errors import MissingExtraError, UsageError, VitEdgeError
+from vit_edge.config import DEFAULT_CHECKPOINT, DEFAULT_OPSET, RECIPES, TrainConfig, ViTConfig, check_threads
+from vit_edge.errors import MissingExtraError, ParityFailed, UsageError, VitEdgeError
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 MODEL_DEFAULTS = {f.name: f.default for f in fields(ViTConfig)}
-DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
 
 
 class FiniteFloat(click.FloatRange):
@@ -58,10 +57,16 @@ def data_options(f):
     )(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+    invoke_without_command=True,
+)
 @click.version_option(__version__, prog_name="vit-edge")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """A compact Vision Transformer for MNIST: train, export to ONNX, predict on a device."""
+    if ctx.invoked_subcommand is None:  # bare `vit-edge`: the help, and success
+        click.echo(ctx.get_help())
 
 
 @cli.command()
@@ -161,6 +166,8 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
     from vit_edge.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(Path(checkpoint), data_dir, device, not no_download, draw=plots)
+    if result.get("pictures"):
+        click.echo(f"wrote {', '.join(result['pictures'])}", err=True)
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -186,7 +193,7 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
     help="Also write NAME.int8.onnx [--quantize alone: dynamic].",
 )
 @data_options
-@click.option("--opset", type=int, default=17, help="ONNX opset.")
+@click.option("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset.")
 @click.option(
     "--temperature",
     type=FINITE,
@@ -209,7 +216,7 @@ def export(
     """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
     require_torch("export")
     from vit_edge.export.parity import format_table
-    from vit_edge.export.pipeline import ParityFailed, run_export
+    from vit_edge.export.pipeline import run_export
 
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     report = run_export(
@@ -328,12 +335,17 @@ def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, 
     default=None,
     help="ONNX file; its FP32/INT8 sibling is measured too [default: the packaged model].",
 )
-@click.option("--runs", type=click.IntRange(500), default=500, help="Batch-1 calls per setting.")
+@click.option(
+    "--runs",
+    type=click.IntRange(1),
+    default=500,
+    help="Batch-1 calls per setting (medians of few are noisy).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def benchmark(checkpoint, model, runs, as_json) -> None:
     """Latency and throughput: PyTorch eager vs ONNX Runtime FP32 and INT8, on this machine."""
-    from vit_edge.device import runtime
     from vit_edge.benchmark import format_table, run_benchmark, torch_available
+    from vit_edge.device import runtime
 
     model_path = Path(model) if model else runtime.default_model_path()
     if checkpoint:
@@ -342,6 +354,8 @@ def benchmark(checkpoint, model, runs, as_json) -> None:
     else:
         packaged = model_path.with_name(model_path.name.replace(".int8.onnx", ".onnx")).with_suffix(".pt")
         checkpoint_path = packaged if torch_available() and packaged.is_file() and not model else None
+    if runs < 100:
+        click.echo(f"warning: --runs {runs}: medians of fewer than 100 calls are noisy", err=True)
     report = run_benchmark(model_path, checkpoint_path, runs, log=lambda line: click.echo(line, err=True))
     click.echo(json.dumps(report) if as_json else format_table(report))
 

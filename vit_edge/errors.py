@@ -25,6 +25,16 @@ class ModelFileError(VitEdgeError):
     """An ONNX model file is missing, unreadable or has the wrong interface."""
 
 
+class TrainingInterrupted(VitEdgeError):
+    """Ctrl-C during training; the message says what is saved and how to go on."""
+
+    exit_code = 130
+
+
+class ParityFailed(VitEdgeError):
+    """Export wrote its files, but one or more ONNX Runtime vs PyTorch parity thresholds failed."""
+
+
 class MissingExtraError(VitEdgeError):
     """A command needs the `train` extra (torch, onnx) in a torch-free install."""
 

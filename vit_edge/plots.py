@@ -53,13 +53,23 @@ def training_curves(metrics: dict[str, Any], path: Path) -> Path:
     else:
         acc_ax.plot(epochs, [r["lr"] for r in history], color="tab:orange")
         acc_ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate (no validation split)")
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(_integer_ticks())
     return _save(fig, path)
+
+
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
 
 
 def _accuracy_panel(ax: Any, epochs: list[int], accuracy: list[float]) -> None:
     ax.plot(epochs, accuracy, color="tab:green")
     ax.set(xlabel="epoch", ylabel="%", title=f"validation accuracy (best {max(accuracy):.2f}%)")
-    ax.set_ylim(max(90.0, min(accuracy)), 100)
+    # a short run's 27% must show as clearly as a long run's 99.5%: zoom to the data, not to 90-100%
+    low = min(accuracy)
+    ax.set_ylim(max(0.0, low - 0.1 * (100 - low) - 0.05), 100)
     ax.grid(alpha=0.3)
 
 

@@ -15,18 +15,12 @@ import torch.nn.functional as F
 
 from . import checkpoint, plots
 from .augment import AffineAugment
-from .config import TrainConfig, ViTConfig, check_threads, usable_cores
+from .config import DEFAULT_CHECKPOINT, TrainConfig, ViTConfig, check_threads, usable_cores
 from .data import load_split, train_val_split
 from .device import fileio
-from .errors import CheckpointError, UsageError, VitEdgeError
+from .errors import CheckpointError, TrainingInterrupted, UsageError
 from .inference import pick_device, predict_logits
 from .model import ViT, count_parameters, describe
-
-DEFAULT_OUT = Path("runs/vit-edge.pt")
-
-
-class TrainingInterrupted(VitEdgeError):
-    exit_code = 130
 
 
 def default_threads() -> int:
@@ -162,13 +156,11 @@ class Trainer:
         order = torch.randperm(len(self.data.y_train), device=self.dev, generator=self.gen)
         loss_sum = torch.zeros((), device=self.dev)
         bar = _progress(self.steps_per_epoch * self.batch, label)
-        t0 = time.perf_counter()
         for i in range(self.steps_per_epoch):
             loss = self.train_step(order[i * self.batch : (i + 1) * self.batch])
             loss_sum += loss
             if not bar.disable and i % 10 == 0:
-                rate = (i + 1) * self.batch / (time.perf_counter() - t0)
-                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}")
+                bar.set_postfix(loss=f"{loss.item():.4f}")
             bar.update(self.batch)
         bar.close()
         return loss_sum.item() / self.steps_per_epoch
@@ -218,7 +210,7 @@ class Trainer:
 def train(
     model_cfg: ViTConfig,
     cfg: TrainConfig,
-    out: Path = DEFAULT_OUT,
+    out: Path = Path(DEFAULT_CHECKPOINT),
     data_dir: str | None = None,
     device: str = "auto",
     threads: int | None = None,
@@ -289,6 +281,8 @@ def _run(
     if start_epoch >= cfg.epochs:
         log(f"nothing to do: already trained {start_epoch} of {cfg.epochs} epochs")
         return metrics, data
+    pictures = f", {curves_path} (curves)" if plots.available() else ""
+    log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
     log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
         f"{torch.get_num_threads()} threads")  # fmt: skip
 

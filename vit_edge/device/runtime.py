@@ -100,8 +100,8 @@ PACKAGED_MODEL = "vit-edge.int8.onnx"
 
 def default_model_path() -> Path:
     """The packaged INT8 model: inside the installed package, or models/ in a source checkout."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "models", here.parent / "models"):
+    package = Path(__file__).resolve().parent.parent  # vit_edge/
+    for folder in (package / "models", package.parent / "models"):
         if (folder / PACKAGED_MODEL).is_file():
             return folder / PACKAGED_MODEL
     raise ModelFileError(f"no packaged model {PACKAGED_MODEL} found; pass --model PATH.onnx")
