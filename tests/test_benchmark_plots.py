@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import SMALL_ARGS, random_model, save_checkpoint
-from vit_edge.export import pipeline
 
 from vit_edge import plots
+from vit_edge.export import pipeline
 
 
 @pytest.fixture(scope="module")

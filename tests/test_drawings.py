@@ -14,12 +14,12 @@ import onnxruntime as ort
 import pytest
 from helpers import random_model, save_checkpoint
 from PIL import Image, ImageDraw
-from vit_edge.export import pipeline
 
 from vit_edge.device import preprocess as pp
 from vit_edge.device.calibration import expected_calibration_error, fit_temperature, softmax
 from vit_edge.device.dress import DRAWING_STYLES, drawing_params, skeleton
 from vit_edge.errors import ImageError
+from vit_edge.export import pipeline
 
 TWO = [(600, 400), (700, 320), (820, 330), (880, 420), (840, 540), (600, 880), (920, 880)]
 

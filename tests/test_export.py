@@ -7,12 +7,12 @@ import onnxruntime as ort
 import pytest
 import torch
 from helpers import one_line_error, random_model, save_checkpoint
-from vit_edge.export import pipeline
-from vit_edge.export.parity import FP32_MAX_ABS_DIFF, check_file
-from vit_edge.export.quantize import quantized_op_counts
 
 from vit_edge.config import ViTConfig
 from vit_edge.device.runtime import make_session
+from vit_edge.export import pipeline
+from vit_edge.export.parity import FP32_MAX_ABS_DIFF, check_file
+from vit_edge.export.quantize import quantized_op_counts
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from helpers import SMALL_ARGS as SMALL
 from helpers import md5s, one_line_error, random_model, save_checkpoint
 from onnx import TensorProto, helper
 from PIL import Image
-from vit_edge.export import pipeline
 
 from vit_edge import checkpoint
+from vit_edge.export import pipeline
 
 VIT_EDGE = str(Path(sys.executable).parent / "vit-edge")
 

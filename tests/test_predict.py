@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from helpers import random_model, save_checkpoint
 from PIL import Image
-from vit_edge.export import pipeline
 
 from vit_edge.device import runtime
+from vit_edge.export import pipeline
 
 
 @pytest.fixture(scope="module")
