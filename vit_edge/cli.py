@@ -387,3 +387,7 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+if __name__ == "__main__":  # python -m vit_edge.cli
+    main()
