@@ -324,6 +324,35 @@ def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, 
 
 @cli.command()
 @click.option(
+    "--model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="ONNX model for the page [default: the packaged INT8 model].",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, help="Port on 127.0.0.1 (0: any free one)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the page as a static folder here instead of serving it.",
+)
+def web(model, port, out) -> None:
+    """Draw a digit in a web page; the model runs in the browser (onnxruntime-web), not on a server."""
+    from vit_edge.device import runtime, webpage
+
+    model_path = Path(model) if model else runtime.default_model_path()
+    if out:
+        written = webpage.write_site(model_path, Path(out))
+        click.echo(f"wrote {len(written)} files to {out}/; serve it from any static host, e.g. "
+                   f"python -m http.server -d {out}", err=True)  # fmt: skip
+        return
+    webpage.serve(model_path, port, log=lambda line: click.echo(line, err=True))
+
+
+@cli.command()
+@click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False),
     default=None,

@@ -236,3 +236,39 @@ def scribble(seed: int, side: int = 600) -> Image.Image:
     img = Image.new("L", (side, side), 255)
     ImageDraw.Draw(img).line([tuple(p) for p in xy], fill=0, width=int(rng.integers(3, 11)), joint="curve")
     return img
+
+
+def skeleton_strokes(digit: np.ndarray) -> list[np.ndarray]:
+    """The skeleton as pen strokes: polylines of (y, x) points in [0, 1], each a connected path.
+
+    Walks the 8-neighbour graph of skeleton pixels, starting from its ends (pixels with one
+    neighbour) and then from whatever is left (loops), so a "0" is one stroke and a "4" two or three.
+    """
+    sk = skeleton(digit)
+    size = sk.shape[0]
+    pixels = {tuple(p) for p in np.argwhere(sk)}
+    steps = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+
+    def neighbours(p):
+        return [(p[0] + dy, p[1] + dx) for dy, dx in steps if (p[0] + dy, p[1] + dx) in pixels]
+
+    used: set[frozenset] = set()
+    strokes = []
+    starts = sorted(p for p in pixels if len(neighbours(p)) == 1) + sorted(pixels)
+    for start in starts:
+        if all(frozenset((start, q)) in used for q in neighbours(start)) and any(
+            start in edge for edge in used
+        ):
+            continue
+        path, here = [start], start
+        while True:
+            ahead = [q for q in neighbours(here) if frozenset((here, q)) not in used]
+            if not ahead:
+                break
+            step = min(ahead, key=lambda q: abs(q[0] - here[0]) + abs(q[1] - here[1]))  # straight first
+            used.add(frozenset((here, step)))
+            path.append(step)
+            here = step
+        if len(path) > 1 or not any(start in edge for edge in used):
+            strokes.append((np.array(path, dtype=np.float64) + 0.5) / size)
+    return strokes

@@ -1,0 +1,132 @@
+// The page: a drawing pad (pointer events: mouse, touch, pen), a prediction while drawing,
+// the top 3 as bars, the 28x28 input the model sees, and "open image" for any picture file.
+import { BlankImage, preprocess } from "./preprocess.js";
+import { answer, loadModel, logits } from "./model.js";
+
+const pad = document.getElementById("pad");
+const ctx = pad.getContext("2d", { willReadFrequently: true });
+const seen = document.getElementById("seen").getContext("2d");
+const $ = (id) => document.getElementById(id);
+let model = null;
+let timer = null;
+let drawing = null;
+
+function clearPad() {
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  show(null);
+}
+
+function point(e) {
+  const r = pad.getBoundingClientRect();
+  return [((e.clientX - r.left) * pad.width) / r.width, ((e.clientY - r.top) * pad.height) / r.height];
+}
+
+function stroke(from, to) {
+  ctx.strokeStyle = "#111";
+  ctx.lineWidth = Number($("pen").value);
+  ctx.lineCap = ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(...from);
+  ctx.lineTo(...to);
+  ctx.stroke();
+}
+
+pad.addEventListener("pointerdown", (e) => {
+  try {
+    pad.setPointerCapture(e.pointerId); // keep the stroke when the pen leaves the pad
+  } catch {
+    // a synthetic pointer has nothing to capture
+  }
+  drawing = point(e);
+  stroke(drawing, drawing);
+  schedule();
+});
+pad.addEventListener("pointermove", (e) => {
+  if (!drawing) return;
+  const p = point(e);
+  stroke(drawing, p);
+  drawing = p;
+  schedule();
+});
+for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
+  pad.addEventListener(type, () => {
+    if (drawing) predictPad();
+    drawing = null;
+  });
+}
+$("clear").addEventListener("click", clearPad);
+
+$("file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  if (!file) return;
+  const bitmap = await createImageBitmap(file);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const c = canvas.getContext("2d");
+  c.drawImage(bitmap, 0, 0);
+  const data = c.getImageData(0, 0, bitmap.width, bitmap.height);
+  await predictPixels(data.data, data.width, data.height);
+});
+
+function schedule() { // debounced: a prediction while drawing, not one per pointer event
+  clearTimeout(timer);
+  timer = setTimeout(predictPad, 120);
+}
+
+async function predictPad() {
+  clearTimeout(timer);
+  const data = ctx.getImageData(0, 0, pad.width, pad.height);
+  return predictPixels(data.data, data.width, data.height);
+}
+
+async function predictPixels(rgba, w, h) {
+  if (!model) return null;
+  let input;
+  try {
+    input = preprocess(rgba, w, h);
+  } catch (err) {
+    if (!(err instanceof BlankImage)) throw err;
+    show(null, err.message);
+    return null;
+  }
+  const t0 = performance.now();
+  const result = answer(model, await logits(model, input));
+  result.ms = performance.now() - t0;
+  result.input = input;
+  show(result);
+  window.vitEdge.last = result;
+  return result;
+}
+
+function show(result, message = "") {
+  $("digit").textContent = result ? String(result.prediction) : "·";
+  $("unsure").hidden = !(result && result.uncertain);
+  $("bars").replaceChildren(...(result ? result.top : []).map(([d, p]) => {
+    const li = document.createElement("li");
+    li.innerHTML = `<span>${d}</span><span class="bar" style="width:${(100 * p).toFixed(1)}%"></span><span class="p">${p.toFixed(3)}</span>`;
+    return li;
+  }));
+  const img = seen.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = result ? Math.round(255 * result.input[i]) : 0;
+    img.data.set([v, v, v, 255], 4 * i);
+  }
+  seen.putImageData(img, 0, 0);
+  if (result) $("status").textContent = `${result.ms.toFixed(1)} ms in the page (ONNX Runtime Web, WebAssembly)`;
+  else if (message) $("status").textContent = message;
+}
+
+// For tests and the curious: the same steps the page runs, callable from the console.
+window.vitEdge = {
+  ready: loadModel().then((m) => {
+    model = m;
+    $("status").textContent = `model ready: ${m.info.model} (${m.info.quantization})`;
+    return m.info;
+  }),
+  preprocess: (rgba, w, h) => Array.from(preprocess(Uint8ClampedArray.from(rgba), w, h)),
+  logits: async (pixels) => Array.from(await logits(model, Float32Array.from(pixels))),
+  predictPad,
+  clearPad,
+  last: null,
+};
+clearPad();
