@@ -250,7 +250,14 @@ def skeleton_strokes(digit: np.ndarray) -> list[np.ndarray]:
     steps = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
 
     def neighbours(p):
-        return [(p[0] + dy, p[1] + dx) for dy, dx in steps if (p[0] + dy, p[1] + dx) in pixels]
+        out = []
+        for dy, dx in steps:
+            q = (p[0] + dy, p[1] + dx)
+            # a diagonal step beside an L-shaped corner would draw that corner twice
+            corner = dy and dx and ((p[0] + dy, p[1]) in pixels or (p[0], p[1] + dx) in pixels)
+            if q in pixels and not corner:
+                out.append(q)
+        return out
 
     used: set[frozenset] = set()
     strokes = []
