@@ -11,6 +11,7 @@ STROKES = {  # polylines in a 100x100 box, as a finger would draw them
     "three": [[(26, 22), (50, 14), (72, 24), (70, 42), (48, 50), (74, 60), (74, 80), (50, 90), (24, 82)]],
     "two": [[(24, 32), (36, 16), (62, 14), (74, 30), (66, 50), (40, 72), (22, 88), (80, 88)]],
     "four": [[(60, 12), (20, 64), (82, 64)], [(62, 30), (62, 92)]],
+    "five": [[(72, 14), (34, 14), (30, 46), (52, 40), (72, 50), (74, 72), (58, 88), (28, 84)]],
     "zero": [[(50, 12), (28, 24), (22, 50), (28, 78), (50, 90), (72, 78), (78, 50), (72, 24), (50, 12)]],
 }
 
@@ -43,6 +44,10 @@ def main() -> None:
     page.save(HERE / "two-scan.png")
     draw("four", 128, 255, 0, 12).save(HERE / "four-white-on-black.png")
     draw("zero", 300, (20, 20, 20), (255, 255, 255), 22).convert("P").save(HERE / "zero-palette.png")
+    # a thin pen on a big canvas (a tablet app's 2 px pen, 1600x1200): thickened by predict
+    canvas = Image.new("L", (1600, 1200), 255)
+    canvas.paste(draw("five", 700, 0, 255, 2), (450, 250))
+    canvas.save(HERE / "five-thin-pen.png", optimize=True)
 
 
 if __name__ == "__main__":
