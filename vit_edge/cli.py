@@ -116,7 +116,16 @@ def cli(ctx: click.Context) -> None:
     default=MODEL_DEFAULTS["drop_path"],
     help="Stochastic depth of the last block.",
 )
-def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -> None:
+@click.option("--spt", is_flag=True, help="Shifted patch tokenization (Lee et al., 2021).")
+@click.option("--lsa", is_flag=True, help="Locality self-attention (Lee et al., 2021).")
+@click.option(
+    "--teacher",
+    "teachers",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A teacher from `vit-edge teacher` (repeat for several): DeiT distillation token.",
+)
+def train(data_dir, no_download, device, threads, out, resume, recipe, teachers, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
 
     With --val-size 0 it trains on every training image and keeps the last epoch.
@@ -138,6 +147,38 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, **opts) -
         resume=resume,
         allow_download=not no_download,
         log=lambda line: click.echo(line, err=True),
+        teachers=[Path(t) for t in teachers],
+    )
+
+
+@cli.command()
+@data_options
+@click.option("--epochs", type=click.IntRange(1), default=12)
+@click.option("--seed", type=int, default=0)
+@click.option("--val-size", type=click.IntRange(0, 59_999), default=5_000, help="The ViT's seeded split.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
+@click.option("--out", type=click.Path(dir_okay=False), default="runs/teacher.pt", help="Teacher file.")
+def teacher(data_dir, no_download, epochs, seed, val_size, device, threads, out) -> None:
+    """Train a small CNN teacher for `vit-edge train --teacher` (training time only, never shipped)."""
+    require_torch("teacher")
+    from vit_edge.teacher import TeacherConfig, train_teacher
+
+    cfg = TeacherConfig(epochs=epochs, seed=seed, val_size=val_size)
+    metrics = train_teacher(
+        cfg,
+        Path(out),
+        data_dir,
+        device,
+        threads,
+        not no_download,
+        log=lambda line: click.echo(line, err=True),
+    )
+    test = metrics["test_accuracy"]
+    shown = "n/a" if test is None else f"{100 * test:.2f}%"
+    minutes = metrics["train_seconds"] / 60
+    click.echo(
+        f"teacher {out}: val {100 * (metrics['val_accuracy'] or 0):.2f}%, test {shown}, {minutes:.1f} min"
     )
 
 

@@ -30,6 +30,10 @@ class ViTConfig:
     dropout: float = 0.0
     drop_path: float = 0.1  # stochastic depth of the last block; earlier blocks get less (training only)
     num_classes: int = 10
+    # Options with published evidence (issue 21), off by default:
+    distill: bool = False  # DeiT's distillation token with its own head (Touvron et al., 2021)
+    spt: bool = False  # shifted patch tokenization (Lee et al., 2021)
+    lsa: bool = False  # locality self-attention: learnable temperature, no self-attention to itself
 
     def __post_init__(self) -> None:
         checks = {
@@ -54,11 +58,12 @@ class ViTConfig:
 
     @property
     def num_tokens(self) -> int:
-        return self.num_patches + 1  # + CLS
+        return self.num_patches + 1 + int(self.distill)  # + CLS (+ distillation token)
 
     @property
     def patch_dim(self) -> int:
-        return self.channels * self.patch_size**2
+        # SPT flattens each patch of the image and of its four diagonally shifted copies
+        return self.channels * self.patch_size**2 * (5 if self.spt else 1)
 
     @property
     def mlp_dim(self) -> int:

@@ -31,6 +31,12 @@ class MultiHeadSelfAttention(nn.Module):
         # None picks the faster path per call (below); True forces the explicit matmuls, which export
         # to a lean ONNX graph; False forces the fused kernel.
         self.explicit: bool | None = None
+        self.lsa = cfg.lsa
+        if cfg.lsa:
+            # LSA (Lee et al., 2021): a learnable softmax temperature, starting at 1/sqrt(d) ...
+            self.scale = nn.Parameter(torch.tensor(self.head_dim**-0.5))
+            # ... and no token attends to itself, which sharpens attention to the others
+            self.register_buffer("self_mask", torch.eye(cfg.num_tokens, dtype=torch.bool), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B*N, C)
         qkv = self.qkv(x).reshape(-1, self.tokens, 3, self.heads, self.head_dim)
@@ -41,7 +47,11 @@ class MultiHeadSelfAttention(nn.Module):
         explicit = self.explicit
         if explicit is None:
             explicit = x.requires_grad and x.device.type == "cpu"
-        if explicit:
+        if self.lsa:
+            scores = (q * self.scale) @ k.transpose(-2, -1)
+            weights = scores.masked_fill(self.self_mask, float("-inf")).softmax(dim=-1)
+            y = F.dropout(weights, p, self.training) @ v
+        elif explicit:
             weights = ((q * self.head_dim**-0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
             y = F.dropout(weights, p, self.training) @ v
         else:
@@ -109,6 +119,13 @@ class ViT(nn.Module):
         self.norm = nn.LayerNorm(cfg.dim)
         # The paper's MLP head: one hidden tanh layer on the CLS embedding.
         self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.Tanh(), nn.Linear(cfg.dim, cfg.num_classes))
+        # Options (issue 21); the default model has none of these modules, so its initialisation, and
+        # every run of the default recipe, is unchanged.
+        if cfg.spt:  # SPT normalises each flattened (5-copy) patch before the linear projection
+            self.patch_norm = nn.LayerNorm(cfg.patch_dim)
+        if cfg.distill:  # DeiT: a second token, learning from a teacher through its own linear head
+            self.dist_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
+            self.head_dist = nn.Linear(cfg.dim, cfg.num_classes)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -116,6 +133,8 @@ class ViT(nn.Module):
         # and training stalled (21% vs 59% train accuracy after 100 steps, measured).
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
+        if self.cfg.distill:
+            nn.init.trunc_normal_(self.dist_token, std=0.02)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
@@ -132,21 +151,39 @@ class ViT(nn.Module):
 
     def patchify(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> (B, num_patches, C*P*P), patches in row-major order."""
-        c, g, p = self.cfg.channels, self.cfg.grid, self.cfg.patch_size
+        g, p = self.cfg.grid, self.cfg.patch_size
+        c = self.cfg.patch_dim // (p * p)
         x = x.reshape(-1, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5)
         return x.reshape(-1, g * g, c * p * p)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def shifted(self, x: torch.Tensor) -> torch.Tensor:
+        """SPT: the image and its four copies shifted diagonally by half a patch, as channels."""
+        s, n = self.cfg.patch_size // 2, self.cfg.image_size
+        padded = F.pad(x, (s, s, s, s))  # zeros: MNIST's black background
+        corners = [padded[..., dy : dy + n, dx : dx + n] for dy in (0, 2 * s) for dx in (0, 2 * s)]
+        return torch.cat([x, *corners], dim=1)
+
+    def forward_heads(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The CLS head's logits, and the distillation head's (None without the token)."""
         cfg = self.cfg
-        x = (pixels - MNIST_MEAN) / MNIST_STD
-        x = self.patch_embed(self.patchify(x))  # (B, num_patches, C)
-        cls = self.cls_token.expand(x.shape[0], -1, -1)
-        x = torch.cat([cls, x], dim=1) + self.pos_embed  # (B, N, C)
+        x = self.shifted(pixels) if cfg.spt else pixels
+        x = self.patchify((x - MNIST_MEAN) / MNIST_STD)
+        x = self.patch_embed(self.patch_norm(x) if cfg.spt else x)  # (B, num_patches, C)
+        extra = [self.cls_token] + ([self.dist_token] if cfg.distill else [])
+        x = (
+            torch.cat([t.expand(x.shape[0], -1, -1) for t in extra] + [x], dim=1) + self.pos_embed
+        )  # (B, N, C)
         x = self.drop(x).reshape(-1, cfg.dim)  # (B*N, C)
         for block in self.blocks:
             x = block(x)
-        cls_out = self.norm(x.reshape(-1, cfg.num_tokens, cfg.dim)[:, 0])
-        return self.head(cls_out)
+        x = x.reshape(-1, cfg.num_tokens, cfg.dim)
+        logits = self.head(self.norm(x[:, 0]))
+        return logits, (self.head_dist(self.norm(x[:, 1])) if cfg.distill else None)
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        logits, distilled = self.forward_heads(pixels)
+        # DeiT at inference: the two heads' outputs averaged; one graph, the same contract
+        return logits if distilled is None else (logits + distilled) / 2
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -159,7 +196,7 @@ def flops_per_image(cfg: ViTConfig) -> int:
     patch = cfg.num_patches * cfg.patch_dim * d
     attention = n * d * 3 * d + 2 * n * n * d + n * d * d  # qkv, QK^T and AV, proj
     mlp = 2 * n * d * m
-    head = d * d + d * cfg.num_classes
+    head = d * d + d * cfg.num_classes * (2 if cfg.distill else 1)
     return 2 * (patch + cfg.depth * (attention + mlp) + head)
 
 

@@ -6,7 +6,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +113,16 @@ def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, d
 class Trainer:
     """One training run's state: model, EMA, optimizer, RNG, schedule, and the step it is at."""
 
-    def __init__(self, model_cfg: ViTConfig, cfg: TrainConfig, data: Tensors, dev: torch.device):
+    def __init__(
+        self,
+        model_cfg: ViTConfig,
+        cfg: TrainConfig,
+        data: Tensors,
+        dev: torch.device,
+        teachers: list | None = None,
+    ):
         self.cfg, self.data, self.dev = cfg, data, dev
+        self.teachers = teachers or []
         torch.manual_seed(cfg.seed)
         self.model = ViT(model_cfg).to(dev)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
@@ -139,8 +147,14 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(self.step, self.warmup, self.total_steps, cfg.min_lr_ratio)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dev.type == "cuda"):
-            logits = self.model(x)
+            logits, distilled = self.model.forward_heads(x)
         loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
+        if self.teachers:
+            # DeiT's hard distillation: the distillation head learns the teachers' answer on this very
+            # augmented batch, the CLS head the true label, half and half
+            with torch.no_grad():
+                votes = torch.stack([t(x).float().softmax(-1) for t in self.teachers]).mean(0)
+            loss = 0.5 * loss + 0.5 * F.cross_entropy(distilled.float(), votes.argmax(1))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -217,9 +231,17 @@ def train(
     resume: bool = False,
     allow_download: bool = True,
     log: Callable[[str], None] = print,
+    teachers: list[Path] | tuple = (),
 ) -> dict[str, Any]:
-    """Train, keeping the best checkpoint by validation accuracy at `out`. Returns the metrics."""
+    """Train, keeping the best checkpoint by validation accuracy at `out`. Returns the metrics.
+
+    teachers: saved teacher CNNs (`vit-edge teacher`); the model then gets DeiT's distillation token.
+    """
     cfg.check()
+    if teachers and not model_cfg.distill:
+        model_cfg = replace(model_cfg, distill=True)
+    if model_cfg.distill and not teachers:
+        raise UsageError("a distillation token needs a teacher: pass --teacher PATH")
     check_threads(threads)
     out = Path(out)
     dev = pick_device(device)
@@ -233,7 +255,7 @@ def train(
         log(f"removed {leftover}, left by an interrupted save")
     saved = {"epoch": 0}  # the last epoch on disk, for an honest message on Ctrl-C
     try:
-        metrics, data = _run(model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved)
+        metrics, data = _run(model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers)
     except KeyboardInterrupt:
         if resume and saved["epoch"] == 0:
             raise TrainingInterrupted(
@@ -259,23 +281,31 @@ def train(
 
 
 def _run(
-    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved
+    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teacher_paths=()
 ) -> tuple[dict[str, Any], Tensors]:
     """Load the data, build or restore the run, and train its remaining epochs."""
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
     data = load_tensors(cfg, data_dir, allow_download, dev)
-    trainer = Trainer(model_cfg, cfg, data, dev)
+    from .teacher import load_teacher
+
+    teachers = [load_teacher(p, dev) for p in teacher_paths]
+    trainer = Trainer(model_cfg, cfg, data, dev, teachers)
     metrics: dict[str, Any] = {
         "config": model_cfg.to_dict(), "train": asdict(cfg), "history": [],
         "best_epoch": 0, "best_val_accuracy": 0.0, "train_seconds": 0.0,
         "params": count_parameters(trainer.model), "device": str(dev), "threads": torch.get_num_threads(),
         "n_train": len(data.y_train), "n_val": len(data.y_val),
+        "teachers": [{"path": str(p), "sha256": fileio.sha256(p)} for p in teacher_paths],
     }  # fmt: skip
     start_epoch = 0
     if resume:
         source = last_path if last_path.exists() else out
         start_epoch, previous = trainer.restore(source)
+        if [t["sha256"] for t in previous.get("teachers", [])] != [t["sha256"] for t in metrics["teachers"]]:
+            raise UsageError(
+                f"--resume: {source} was trained with other teachers; pass the same --teacher files"
+            )
         metrics = previous | {"train": metrics["train"]}  # this run's hyperparameters, e.g. more epochs
         log(f"resuming from epoch {start_epoch} ({source})")
     if start_epoch >= cfg.epochs:

@@ -85,3 +85,13 @@ def check_writable_folder(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: cannot write there ({e.strerror or e})") from None
     if Path(path).is_dir():
         raise UsageError(f"{option} {path}: is a folder; give a file name")
+
+
+def sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

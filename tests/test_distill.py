@@ -1,0 +1,133 @@
+"""Issue 21's options: DeiT's distillation token with a CNN teacher, SPT and LSA (tiny data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from helpers import SMALL, SMALL_ARGS, one_line_error, random_model, save_checkpoint
+
+from vit_edge.config import ViTConfig
+from vit_edge.export import pipeline
+from vit_edge.model import ViT, count_parameters
+from vit_edge.teacher import TeacherCNN, TeacherConfig, load_teacher, train_teacher
+
+OPTIONS = [{"distill": True}, {"spt": True}, {"lsa": True}, {"distill": True, "spt": True, "lsa": True}]
+
+
+def test_default_model_is_unchanged_by_the_options():
+    assert count_parameters(ViT(ViTConfig())) == 210_122
+    assert (
+        count_parameters(ViT(ViTConfig(distill=True))) == 210_122 + 64 + 64 * 10 + 10 + 64
+    )  # token, head, pos
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_option_models_export_with_the_same_contract(options, tmp_path: Path, tiny_mnist: Path):
+    from dataclasses import replace
+
+    model = random_model(replace(SMALL, **options))
+    ckpt = save_checkpoint(model, tmp_path / "m.pt")
+    report = pipeline.run_export(ckpt, data_dir=str(tiny_mnist), log=lambda _: None)
+    assert report["passed"], report  # FP32 parity: max |dlogit| <= 1e-4, the same answers
+    session = ort.InferenceSession(str(ckpt.with_suffix(".onnx")))
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    got = session.run(None, {"pixels": x})[0]
+    np.testing.assert_allclose(got, model(torch.from_numpy(x)).detach().numpy(), atol=1e-4)
+
+
+def test_distilled_model_averages_its_two_heads():
+    model = random_model(ViTConfig(patch_size=7, dim=32, depth=2, heads=4, distill=True))
+    x = torch.rand(4, 1, 28, 28)
+    cls, dist = model.forward_heads(x)
+    assert dist is not None and not torch.allclose(cls, dist)
+    torch.testing.assert_close(model(x), (cls + dist) / 2)
+
+
+def test_lsa_never_attends_to_itself_and_spt_sees_shifted_copies():
+    model = random_model(ViTConfig(patch_size=4, dim=32, depth=1, heads=4, lsa=True, spt=True))
+    attn = model.blocks[0].attn
+    assert attn.self_mask.diagonal().all() and attn.scale.requires_grad
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 10, 10] = 1
+    shifted = model.shifted(x)
+    assert shifted.shape == (1, 5, 28, 28)
+    assert {tuple(torch.nonzero(shifted[0, c])[0].tolist()) for c in range(1, 5)} == {
+        (8, 8),
+        (8, 12),
+        (12, 8),
+        (12, 12),
+    }
+
+
+def test_teacher_trains_saves_weights_only_and_loads(tiny_mnist: Path, tmp_path: Path):
+    assert 300_000 < sum(p.numel() for p in TeacherCNN().parameters()) < 400_000
+    out = tmp_path / "teacher.pt"
+    metrics = train_teacher(
+        TeacherConfig(epochs=4, val_size=100, batch_size=32),
+        out,
+        str(tiny_mnist),
+        "cpu",
+        1,
+        False,
+        lambda _: None,
+    )
+    assert metrics["val_accuracy"] > 0.5 and metrics["test_accuracy"] is not None
+    teacher = load_teacher(out, torch.device("cpu"))
+    assert teacher(torch.rand(2, 1, 28, 28)).shape == (2, 10) and not teacher.training
+
+
+def test_train_with_a_teacher_then_resume(run_cli, tiny_mnist: Path, tmp_path: Path):
+    teacher = tmp_path / "teacher.pt"
+    assert (
+        run_cli(
+            "teacher",
+            "--data-dir",
+            tiny_mnist,
+            "--epochs",
+            1,
+            "--val-size",
+            100,
+            "--out",
+            teacher,
+            "--threads",
+            1,
+        )[0]
+        == 0
+    )
+    out = tmp_path / "student.pt"
+    args = [
+        "train",
+        "--data-dir",
+        tiny_mnist,
+        "--val-size",
+        100,
+        "--out",
+        out,
+        *SMALL_ARGS,
+        "--teacher",
+        teacher,
+    ]
+    code, _, err = run_cli(*args, "--epochs", 1)
+    assert code == 0, err
+    state = torch.load(out, weights_only=True)
+    assert state["config"]["distill"] and "dist_token" in state["model"]
+    assert state["metrics"]["teachers"][0]["path"] == str(teacher)
+    code, _, err = run_cli(*args, "--epochs", 2, "--resume")
+    assert code == 0 and "resuming from epoch 1" in err
+    other = tmp_path / "other.pt"
+    teach = ["teacher", "--data-dir", tiny_mnist, "--epochs", 1, "--val-size", 100, "--threads", 1]
+    assert run_cli(*teach, "--seed", 1, "--out", other)[0] == 0
+    code, _, err = run_cli(*args[:-1], other, "--epochs", 3, "--resume")
+    assert code == 2 and "was trained with other teachers" in one_line_error(err)
+
+
+def test_a_checkpoint_is_no_teacher(run_cli, tiny_mnist: Path, tmp_path: Path):
+    ckpt = save_checkpoint(random_model(), tmp_path / "vit.pt")
+    code, _, err = run_cli(
+        "train", "--data-dir", tiny_mnist, "--val-size", 100, "--teacher", ckpt, *SMALL_ARGS
+    )
+    assert code == 1 and "is not a vit-edge teacher" in one_line_error(err)
