@@ -21,8 +21,6 @@ from pathlib import Path
 from vit_edge.device import webpage
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 TIMING = """async (runs) => {
   const one = [];
   const infer = [];
@@ -80,7 +78,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=webpage.CHROMIUM_ARGS)
         for name in ("vit-edge.int8.onnx", "vit-edge.onnx"):
             print(json.dumps(measure(browser, ROOT / "models" / name, args.runs)))
         browser.close()

@@ -23,17 +23,6 @@ from PIL import Image
 from vit_edge.device import dress, preprocess, runtime, webpage
 
 CHROMIUM = os.environ.get("VIT_EDGE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-# Headless, and quiet on a machine without internet: no background fetches, updates or sync.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MODELS = {"int8": ROOT / "models" / "vit-edge.int8.onnx", "fp32": ROOT / "models" / "vit-edge.onnx"}
 # The page's 28x28 input against vit_edge.device.preprocess on the same decoded pixels: measured
 # 6e-8 at most (float32 rounding; the JavaScript reimplements Pillow's resampling), allowed 1e-4.
@@ -64,7 +53,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=webpage.CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -21,6 +21,18 @@ PAGE = ("index.html", "style.css", "app.js", "preprocess.js", "model.js")
 # onnxruntime-web's WebAssembly build: the module, its loader and the wasm binary
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+# Headless Chromium on a machine without internet (the tests and scripts/web_benchmark.py): no
+# background fetches, component updates or sync, which would otherwise try to reach the network.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TYPES = {
     ".html": "text/html",
     ".css": "text/css",
