@@ -23,9 +23,9 @@ def main() -> None:
     args = parser.parse_args()
     images, _ = load_split("train", args.data_dir, allow_download=False)
     widths = np.array([stroke_width(d > 127.5) for d in images])
-    q = np.percentile(widths, [5, 10, 25, 50, 75, 90, 95])
-    print(json.dumps({"n": len(widths), "percentiles": dict(zip(["5", "10", "25", "50", "75", "90", "95"],
-                                                                     np.round(q, 2).tolist(), strict=True))}))  # fmt: skip
+    levels = [5, 10, 25, 50, 75, 90, 95]
+    q = np.round(np.percentile(widths, levels), 2).tolist()
+    print(json.dumps({"n": len(widths), "percentiles": dict(zip(map(str, levels), q, strict=True))}))
 
 
 if __name__ == "__main__":
