@@ -90,7 +90,8 @@ def test_training_commands_say_what_to_install(runtime_bin: Path, tmp_path: Path
         result = run(runtime_bin, "vit-edge", command, cwd=tmp_path)
         assert result.returncode == 1
         assert result.stderr.strip() == (
-            f"vit-edge: error: vit-edge {command} needs PyTorch and ONNX: pip install 'vit-edge[train]'"
+            f"vit-edge: error: vit-edge {command} needs PyTorch and ONNX: pip install torch --index-url "
+            "https://download.pytorch.org/whl/cpu && pip install 'vit-edge[train]'"
         )
 
 

@@ -37,13 +37,18 @@ class FiniteFloat(click.FloatRange):
 FINITE = FiniteFloat()
 
 
+# The CPU build of torch first: on Linux a plain `pip install torch` pulls the CUDA build (gigabytes).
+INSTALL_TRAIN = (
+    "needs PyTorch and ONNX: pip install torch --index-url https://download.pytorch.org/whl/cpu "
+    "&& pip install 'vit-edge[train]'"
+)
+
+
 def require_torch(command: str) -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise MissingExtraError(
-            f"vit-edge {command} needs PyTorch and ONNX: pip install 'vit-edge[train]'"
-        ) from None
+        raise MissingExtraError(f"vit-edge {command} {INSTALL_TRAIN}") from None
 
 
 def data_options(f):
