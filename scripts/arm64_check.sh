@@ -49,6 +49,7 @@ if [ ! -x "$ROOT/usr/bin/python3.11" ]; then
     fi
     mv "$ROOT.part" "$ROOT"
 fi
+rm -rf "$ROOT/proc"  # each core's root gets its own
 rm -rf "$ROOT/opt/site"
 "$PYTHON" -m pip install -q --target "$ROOT/opt/site" --only-binary=:all: --implementation cp \
     --python-version 3.11 --abi cp311 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
@@ -86,12 +87,17 @@ for i in range(n):
 PY
 n_images=$(ls "$WORK/images" | wc -l)
 
+# Run from the work folder: `python -m` puts the current folder first on sys.path, and in the
+# checkout that would import the repository's vit_edge instead of the installed one.
+cd "$WORK"
 predict=(-m vit_edge.cli predict "$WORK/images" --json --top-k 10 --save-input)
 PYTHONPATH="$WORK/x86" "$PYTHON" "${predict[@]}" "$WORK/inputs-x86" >"$WORK/x86.jsonl" 2>"$WORK/x86.err" || true
 # One root per core (hard links, no copy): each gets its own /proc/cpuinfo, and the two run at once.
 emulate() {
     local core="$1" root="$CACHE/root-$1" t0
-    rm -rf "$root" && cp -al "$ROOT" "$root" && mkdir -p "$root/proc"
+    rm -rf "$root" && cp -al "$ROOT" "$root"
+    # a fresh proc/ per root: a hard-linked cpuinfo would be rewritten for both cores at once
+    rm -rf "$root/proc" && mkdir "$root/proc"
     "$PYTHON" "$REPO/scripts/arm64_cpuinfo.py" "$core" >"$root/proc/cpuinfo"
     t0=$(date +%s.%N)
     QEMU_CPU="$core" PYTHONPATH=/opt/site qemu-aarch64-static -L "$root" "$root/usr/bin/python3.11" \
