@@ -7,7 +7,6 @@ GELU and a 16-20% slower batch-256 run. See the README's export section.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 import warnings
@@ -19,14 +18,10 @@ import torch
 
 from vit_edge import __version__
 from vit_edge.config import DEFAULT_OPSET
-from vit_edge.device.fileio import atomic_write
+from vit_edge.device.fileio import atomic_write, sha256
 from vit_edge.device.runtime import INPUT_NAME, OUTPUT_NAME
 from vit_edge.errors import UsageError
 from vit_edge.model import ViT
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def model_metadata(model: ViT, checkpoint: Path | None, test_accuracy: float | None) -> dict[str, str]:
@@ -40,7 +35,7 @@ def model_metadata(model: ViT, checkpoint: Path | None, test_accuracy: float | N
         "vit_edge_version": __version__,
     }
     if checkpoint is not None:
-        meta["checkpoint_sha256"] = file_sha256(checkpoint)
+        meta["checkpoint_sha256"] = sha256(checkpoint)
     if test_accuracy is not None:
         meta["test_accuracy"] = f"{test_accuracy:.4f}"
     return meta

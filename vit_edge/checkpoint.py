@@ -18,28 +18,38 @@ FORMAT = "vit-edge-checkpoint"
 FORMAT_VERSION = 1
 
 
-def save(path: Path, state: dict[str, Any]) -> None:
-    state = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
+def save(path: Path, state: dict[str, Any], fmt: str = FORMAT) -> None:
+    """Write plain tensors and containers atomically, marked with their format (a checkpoint or a teacher)."""
+    state = {"format": fmt, "format_version": FORMAT_VERSION, **state}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
-def load(path: Path) -> dict[str, Any]:
-    """Read a checkpoint without unpickling arbitrary objects; raise CheckpointError if not ours."""
+def read(path: Path, fmt: str, what: str, how_to_make: str) -> dict[str, Any]:
+    """A file written by save(..., fmt), read weights-only; anything else is one CheckpointError line."""
     path = Path(path)
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise CheckpointError(
-            f"checkpoint {path} {what} (train one with `vit-edge train`, or use the shipped one: "
-            "--checkpoint models/vit-edge.pt in a source checkout)"
-        )
+        found = "is a folder" if path.is_dir() else "does not exist"
+        raise CheckpointError(f"{what} {path} {found} ({how_to_make})")
     try:
         with warnings.catch_warnings():  # torch warns twice about legacy (non-zip) files first
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} is unreadable ({_why_unreadable(path, e)})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a vit-edge checkpoint (no vit-edge format mark)")
+        raise CheckpointError(f"{what} {path} is unreadable ({_why_unreadable(path, e)})") from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise CheckpointError(f"{path} is not a vit-edge {what} (no vit-edge format mark)")
+    return state
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a checkpoint without unpickling arbitrary objects; raise CheckpointError if not ours."""
+    state = read(
+        path,
+        FORMAT,
+        "checkpoint",
+        "train one with `vit-edge train`, or use the shipped one: --checkpoint models/vit-edge.pt "
+        "in a source checkout",
+    )
     if state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: unsupported checkpoint version {state.get('format_version')!r}")
     if not isinstance(state.get("config"), dict):

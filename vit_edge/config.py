@@ -11,8 +11,6 @@ from .errors import UsageError
 MNIST_TRAIN_IMAGES = 60_000
 # Where `vit-edge train` writes its run and where evaluate / export look for it by default.
 DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
-# The shipped, released checkpoint (models/ in a checkout, vit_edge/models when installed).
-RELEASED_CHECKPOINT = "models/vit-edge.pt"
 DEFAULT_OPSET = 17  # the TorchScript exporter's opset (see docs/exporter.md)
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the MNIST training pixels scaled to [0, 1]

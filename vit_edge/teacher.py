@@ -26,7 +26,7 @@ from .augment import AffineAugment
 from .config import MNIST_MEAN, MNIST_STD, check_threads, usable_cores
 from .data import load_split
 from .device import fileio
-from .errors import CheckpointError, DataError, UsageError
+from .errors import DataError, UsageError
 from .inference import pick_device, predict_logits
 
 FORMAT = "vit-edge-teacher"
@@ -140,23 +140,12 @@ def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> f
 
 
 def save_teacher(path: Path, model: TeacherCNN, metrics: dict[str, Any]) -> None:
-    state = {"format": FORMAT, "format_version": 1, "model": model.state_dict(), "metrics": metrics}
-    fileio.atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+    checkpoint.save(Path(path), {"model": model.state_dict(), "metrics": metrics}, fmt=FORMAT)
 
 
 def load_teacher(path: Path, device: torch.device) -> TeacherCNN:
     """A saved teacher in eval mode, read weights-only; refuses anything else in one line."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"teacher {path} does not exist (train one with `vit-edge teacher`)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(
-            f"teacher {path} is unreadable ({checkpoint._why_unreadable(path, e)})"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a vit-edge teacher (train one with `vit-edge teacher`)")
+    state = checkpoint.read(path, FORMAT, "teacher", "train one with `vit-edge teacher`")
     model = TeacherCNN()
     checkpoint.load_weights(model, state.get("model"), path)
     return model.to(device).eval()

@@ -23,11 +23,6 @@ from .inference import pick_device, predict_logits
 from .model import ViT, count_parameters, describe
 
 
-def default_threads() -> int:
-    """All cores this process may use: small matmuls scale to a few cores, not beyond."""
-    return usable_cores()
-
-
 def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
     """Linear warmup to 1, then cosine down to min_ratio at the last step."""
     if step < warmup_steps:
@@ -245,7 +240,7 @@ def train(
     check_threads(threads)
     out = Path(out)
     dev = pick_device(device)
-    torch.set_num_threads(threads or default_threads())
+    torch.set_num_threads(threads or usable_cores())  # small matmuls scale to a few cores, not beyond
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
     if resume and not (last_path.exists() or out.exists()):
