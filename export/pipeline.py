@@ -18,11 +18,10 @@ import onnx
 import torch
 
 from vit_edge.checkpoint import load_model
-from vit_edge.config import DEFAULT_OPSET
+from vit_edge.config import DEFAULT_MIN_CONFIDENCE, DEFAULT_OPSET
 from vit_edge.data import load_split, train_val_split
 from vit_edge.device.calibration import expected_calibration_error, fit_temperature, softmax
 from vit_edge.device.fileio import check_writable_folder
-from vit_edge.device.runtime import DEFAULT_MIN_CONFIDENCE
 from vit_edge.errors import DataError, UsageError
 from vit_edge.inference import predict_logits
 
@@ -86,15 +85,25 @@ def choose_temperature(
     """
     if given is not None:
         return given, "given (--temperature)"
+    held_out = validation_logits(model, state, data_dir, allow_download)
+    if held_out is None:
+        return 1.0, "none: the checkpoint holds no validation split (pass --temperature)"
+    logits, labels = held_out
+    return fit_temperature(logits, labels), f"fitted on {len(labels)} validation images"
+
+
+def validation_logits(
+    model, state: dict[str, Any], data_dir: str | None, allow_download: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The model's logits and the labels of the validation split its run held out (the same seeded
+    split), or None for a run on all 60,000 images."""
     val_size = int(state.get("metrics", {}).get("train", {}).get("val_size", 0) or 0)
     if val_size <= 0:
-        return 1.0, "none: the checkpoint holds no validation split (pass --temperature)"
+        return None
     images, labels = load_split("train", data_dir, allow_download)
     split = train_val_split(images, labels, val_size)
     logits = predict_logits(model, torch.from_numpy(split.val_images.copy())).numpy()
-    return fit_temperature(
-        logits, split.val_labels.astype(np.int64)
-    ), f"fitted on {val_size} validation images"
+    return logits, split.val_labels.astype(np.int64)
 
 
 def run_export(

@@ -123,18 +123,17 @@ MAX_MARKED = 0.01
 
 def calibrate_on(source: Path, data_dir: str | None) -> dict:
     """Temperature and --min-confidence default from a checkpoint that held out validation images."""
-    from vit_edge.data import load_split, train_val_split
-    from vit_edge.device.calibration import softmax, uncertain_report
-    from vit_edge.export.pipeline import choose_temperature
-    from vit_edge.inference import predict_logits
+    from vit_edge.device.calibration import fit_temperature, softmax, uncertain_report
+    from vit_edge.export.pipeline import validation_logits
 
     model, state = checkpoint.load_model(source)
-    temperature, how = choose_temperature(model, state, None, data_dir, False)
-    val_size = int(state["metrics"]["train"]["val_size"])
-    images, labels = load_split("train", data_dir, allow_download=False)
-    split = train_val_split(images, labels, val_size)
-    logits = predict_logits(model, torch.from_numpy(split.val_images.copy())).numpy()
-    probs, y = softmax(logits / temperature), split.val_labels.astype(np.int64)
+    held_out = validation_logits(model, state, data_dir, allow_download=False)
+    if held_out is None:
+        raise SystemExit(f"--calibrate-on {source}: that run held out no validation images")
+    logits, y = held_out
+    temperature = fit_temperature(logits, y)
+    how = f"fitted on {len(y)} validation images"
+    probs = softmax(logits / temperature)
     confidence = probs.max(1)
     candidates = [round(float(p), 2) for p in np.arange(0.50, 1.0, 0.01)]
     threshold = max([p for p in candidates if (confidence < p).mean() <= MAX_MARKED], default=0.5)

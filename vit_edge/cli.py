@@ -15,7 +15,15 @@ from pathlib import Path
 import click
 
 from vit_edge import __version__
-from vit_edge.config import DEFAULT_CHECKPOINT, DEFAULT_OPSET, RECIPES, TrainConfig, ViTConfig, check_threads
+from vit_edge.config import (
+    DEFAULT_CHECKPOINT,
+    DEFAULT_MIN_CONFIDENCE,
+    DEFAULT_OPSET,
+    RECIPES,
+    TrainConfig,
+    ViTConfig,
+    check_threads,
+)
 from vit_edge.errors import MissingExtraError, ParityFailed, UsageError, VitEdgeError
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
@@ -249,7 +257,7 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 @click.option(
     "--min-confidence",
     type=FiniteFloat(0, 1),
-    default=0.9,
+    default=DEFAULT_MIN_CONFIDENCE,
     help="Recorded in the files: predict's default threshold for marking answers uncertain.",
 )
 @click.option(
@@ -313,7 +321,7 @@ def export(
     type=FiniteFloat(0, 1),
     default=None,
     help="Mark answers below this calibrated confidence as uncertain [default: the model's "
-    "recorded value, else 0.9].",
+    f"recorded value, else {DEFAULT_MIN_CONFIDENCE}].",
 )
 @click.option(
     "--save-input",

@@ -12,6 +12,10 @@ MNIST_TRAIN_IMAGES = 60_000
 # Where `vit-edge train` writes its run and where evaluate / export look for it by default.
 DEFAULT_CHECKPOINT = "runs/vit-edge.pt"
 DEFAULT_OPSET = 17  # the TorchScript exporter's opset (see docs/exporter.md)
+# predict marks answers whose calibrated confidence is under this, for a model that records no
+# min_confidence of its own; a release records the value chosen on validation data (0.95 today,
+# scripts/release.py) and export records --min-confidence.
+DEFAULT_MIN_CONFIDENCE = 0.9
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the MNIST training pixels scaled to [0, 1]
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import DEFAULT_MIN_CONFIDENCE
 from ..errors import ModelFileError, OutputError
 from .calibration import softmax
 
@@ -13,9 +14,6 @@ __all__ = ["make_session", "predict_files", "expand_inputs", "default_model_path
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
 NUM_CLASSES = 10
-# predict marks answers whose calibrated confidence is under this (--min-confidence); chosen on the
-# validation split of the default recipe's 55,000 / 5,000 run, see the README.
-DEFAULT_MIN_CONFIDENCE = 0.9
 # One intra-op thread measured fastest at batch 1 on 2 cores (0.51 ms vs 0.69 ms with two):
 # the graph is too small to pay for thread hand-offs.
 DEFAULT_THREADS = 1
