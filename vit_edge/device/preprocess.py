@@ -137,12 +137,8 @@ def to_grey(img: Image.Image) -> np.ndarray:
     factor = math.ceil(max(img.size) / WORK_SIDE)
     if factor == 1:
         return _integer_grey(img, top, paper).astype(np.float32) / np.float32(top)
-    m = max(1, min(img.size) // 20)
-    w, h = img.size
-    border = [(0, 0, w, m), (0, h - m, w, h), (0, 0, m, h), (w - m, 0, w, h)]
-    dark = _dark_on_light_values(
-        np.concatenate([_integer_grey(img.crop(b), top, paper).ravel() for b in border]), top
-    )
+    border = [_integer_grey(img.crop(box), top, paper) for box in _border_boxes(*img.size)]
+    dark = _dark_on_light_values(np.concatenate([b.ravel() for b in border]), top)
     strips = [
         pool_toward_ink(_integer_grey(img.crop(box), top, paper), factor, dark)
         for box in _strips(img, factor * 32)
@@ -150,12 +146,17 @@ def to_grey(img: Image.Image) -> np.ndarray:
     return np.concatenate(strips).astype(np.float32) / np.float32(top)
 
 
+def _border_boxes(w: int, h: int) -> list[tuple[int, int, int, int]]:
+    """The image's border, 1/20 of its shorter side deep: top, bottom, left, right (Pillow boxes)."""
+    m = max(1, min(w, h) // 20)
+    return [(0, 0, w, m), (0, h - m, w, h), (0, 0, m, h), (w - m, 0, w, h)]
+
+
 def _dark_on_light(grey: np.ndarray, top: float) -> bool:
     """Judged by the border: most of a digit image's border is paper."""
     h, w = grey.shape
-    m = max(1, min(h, w) // 20)
-    border = np.concatenate([grey[:m].ravel(), grey[-m:].ravel(), grey[:, :m].ravel(), grey[:, -m:].ravel()])
-    return _dark_on_light_values(border, top)
+    border = [grey[y0:y1, x0:x1].ravel() for x0, y0, x1, y1 in _border_boxes(w, h)]
+    return _dark_on_light_values(np.concatenate(border), top)
 
 
 def _dark_on_light_values(border: np.ndarray, top: float) -> bool:
