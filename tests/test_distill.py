@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,11 @@ import pytest
 import torch
 from helpers import SMALL, SMALL_ARGS, one_line_error, random_model, save_checkpoint
 
-from vit_edge.config import ViTConfig
+from vit_edge.config import TrainConfig, ViTConfig
 from vit_edge.export import pipeline
 from vit_edge.model import ViT, count_parameters
 from vit_edge.teacher import TeacherCNN, TeacherConfig, load_teacher, train_teacher
+from vit_edge.train import Tensors, Trainer
 
 OPTIONS = [{"distill": True}, {"spt": True}, {"lsa": True}, {"distill": True, "spt": True, "lsa": True}]
 
@@ -111,18 +113,53 @@ def test_train_with_a_teacher_then_resume(run_cli, tiny_mnist: Path, tmp_path: P
         "--teacher",
         teacher,
     ]
-    code, _, err = run_cli(*args, "--epochs", 1)
+    code, _, err = run_cli(*args, "--epochs", 1, "--distillation", "soft")
     assert code == 0, err
+    assert "teachers=label" in err
     state = torch.load(out, weights_only=True)
     assert state["config"]["distill"] and "dist_token" in state["model"]
+    assert state["metrics"]["train"]["distillation"] == "soft"
+    assert 0 <= state["metrics"]["history"][0]["teacher_agreement"] <= 1
     assert state["metrics"]["teachers"][0]["path"] == str(teacher)
-    code, _, err = run_cli(*args, "--epochs", 2, "--resume")
+    code, _, err = run_cli(*args, "--epochs", 2, "--resume", "--distillation", "soft")
     assert code == 0 and "resuming from epoch 1" in err
     other = tmp_path / "other.pt"
     teach = ["teacher", "--data-dir", tiny_mnist, "--epochs", 1, "--val-size", 100, "--threads", 1]
     assert run_cli(*teach, "--seed", 1, "--out", other)[0] == 0
     code, _, err = run_cli(*args[:-1], other, "--epochs", 3, "--resume")
     assert code == 2 and "was trained with other teachers" in one_line_error(err)
+
+
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_distillation_loss_against_two_teachers(kind: str):
+    torch.manual_seed(0)
+    teachers = [TeacherCNN().eval(), TeacherCNN().eval()]
+    x = torch.rand(6, 1, 28, 28)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+    data = Tensors(torch.zeros(6, 1, 28, 28, dtype=torch.uint8), labels, labels[:0], labels[:0])
+    cfg = TrainConfig(distillation=kind, distill_temperature=4.0)
+    trainer = Trainer(replace(SMALL, distill=True), cfg, data, torch.device("cpu"), teachers)
+    student = torch.randn(6, 10)
+    with torch.no_grad():
+        t_logits = [t(x) for t in teachers]
+    tau = 4.0 if kind == "soft" else 1.0
+    target = torch.stack([(t / tau).softmax(-1) for t in t_logits]).mean(0)
+    got = trainer.distillation_loss(x, student, labels)
+    if kind == "hard":
+        expected = torch.nn.functional.cross_entropy(student, target.argmax(1))
+    else:  # KL(target || student) at tau, times tau^2
+        log_q = (student / tau).log_softmax(-1)
+        expected = (target * (target.log() - log_q)).sum(1).mean() * tau**2
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert trainer.agreement_sum.item() == pytest.approx((target.argmax(1) == labels).float().mean().item())
+
+
+def test_distillation_options_are_checked(run_cli, tiny_mnist: Path):
+    base = ["train", "--data-dir", tiny_mnist, *SMALL_ARGS]
+    code, _, err = run_cli(*base, "--distillation", "medium")
+    assert code == 2 and "'medium' is not one of 'hard', 'soft'" in err
+    code, _, err = run_cli(*base, "--distill-temperature", 0)
+    assert code == 2 and "--distill-temperature must be > 0" in one_line_error(err)
 
 
 def test_a_checkpoint_is_no_teacher(run_cli, tiny_mnist: Path, tmp_path: Path):

@@ -138,6 +138,18 @@ def cli(ctx: click.Context) -> None:
     type=click.Path(dir_okay=False),
     help="A teacher from `vit-edge teacher` (repeat for several): DeiT distillation token.",
 )
+@click.option(
+    "--distillation",
+    type=click.Choice(["hard", "soft"]),
+    default=TRAIN_DEFAULTS["distillation"],
+    help="With --teacher: learn the teachers' answer (hard) or their probabilities (soft).",
+)
+@click.option(
+    "--distill-temperature",
+    type=FINITE,
+    default=TRAIN_DEFAULTS["distill_temperature"],
+    help="Softmax temperature of --distillation soft.",
+)
 def train(data_dir, no_download, device, threads, out, resume, recipe, teachers, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
 

@@ -101,6 +101,11 @@ class TrainConfig:
     translate: float = 0.1  # shift up to this fraction of the image size
     scale: float = 0.1  # zoom in [1 - scale, 1 + scale]
     elastic: float = 1.0  # elastic warp: RMS displacement in pixels
+    # With --teacher: "hard" trains the distillation head on the teachers' answer (DeiT's choice on
+    # ImageNet); "soft" on their probabilities at distill_temperature (Hinton et al., 2015), which
+    # still carries information when the teachers almost always agree with the label, as on MNIST.
+    distillation: str = "hard"
+    distill_temperature: float = 3.0  # DeiT's tau for soft distillation
 
     def check(self) -> None:
         for f in fields(self):
@@ -121,6 +126,8 @@ class TrainConfig:
             "--translate must be in [0, 1)": not 0 <= self.translate < 1,
             "--scale must be in [0, 1)": not 0 <= self.scale < 1,
             "--warmup-epochs must be >= 0": self.warmup_epochs < 0,
+            "--distillation must be hard or soft": self.distillation not in ("hard", "soft"),
+            "--distill-temperature must be > 0": not self.distill_temperature > 0,
             f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "
             "training images)": not 0 <= self.val_size < MNIST_TRAIN_IMAGES,
         }

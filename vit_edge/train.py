@@ -130,6 +130,7 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(self.total_steps, max(1, round(cfg.warmup_epochs * self.steps_per_epoch)))
         self.step = 0
+        self.agreement_sum = torch.zeros((), device=dev)  # teachers' answer == label, summed over steps
         self.resume_rng: torch.Tensor | None = None
 
     @property
@@ -145,11 +146,7 @@ class Trainer:
             logits, distilled = self.model.forward_heads(x)
         loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
         if self.teachers:
-            # DeiT's hard distillation: the distillation head learns the teachers' answer on this very
-            # augmented batch, the CLS head the true label, half and half
-            with torch.no_grad():
-                votes = torch.stack([t(x).float().softmax(-1) for t in self.teachers]).mean(0)
-            loss = 0.5 * loss + 0.5 * F.cross_entropy(distilled.float(), votes.argmax(1))
+            loss = 0.5 * loss + 0.5 * self.distillation_loss(x, distilled.float(), self.data.y_train[idx])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -159,11 +156,27 @@ class Trainer:
         self.step += 1
         return loss.detach()
 
+    def distillation_loss(self, x: torch.Tensor, distilled: torch.Tensor, labels: torch.Tensor):
+        """The distillation head against the teachers on this very augmented batch (DeiT).
+
+        hard: cross-entropy with the teachers' averaged answer; soft: KL divergence from their averaged
+        probabilities at temperature tau, times tau^2 so its gradients keep their size (Hinton et al.).
+        """
+        tau = self.cfg.distill_temperature if self.cfg.distillation == "soft" else 1.0
+        with torch.no_grad():
+            target = torch.stack([(t(x).float() / tau).softmax(-1) for t in self.teachers]).mean(0)
+            self.agreement_sum += (target.argmax(1) == labels).float().mean()
+        if self.cfg.distillation == "hard":
+            return F.cross_entropy(distilled, target.argmax(1))
+        log_p = F.log_softmax(distilled / tau, dim=-1)
+        return F.kl_div(log_p, target, reduction="batchmean") * tau**2
+
     def train_epoch(self, label: str) -> float:
         """One pass over the training images in a fresh random order; returns the mean loss."""
         self.model.train()
         order = torch.randperm(len(self.data.y_train), device=self.dev, generator=self.gen)
         loss_sum = torch.zeros((), device=self.dev)
+        self.agreement_sum = torch.zeros((), device=self.dev)
         bar = _progress(self.steps_per_epoch * self.batch, label)
         for i in range(self.steps_per_epoch):
             loss = self.train_step(order[i * self.batch : (i + 1) * self.batch])
@@ -324,6 +337,9 @@ def _run(
             "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
             "images_per_s": trainer.steps_per_epoch * trainer.batch / seconds,
         })  # fmt: skip
+        if teachers:  # how often the teachers' answer is the label: hard distillation's information
+            agreement = trainer.agreement_sum.item() / trainer.steps_per_epoch
+            metrics["history"][-1]["teacher_agreement"] = agreement
         state = trainer.state(epoch, metrics)
         if best:
             checkpoint.save(out, state)
@@ -364,6 +380,8 @@ def epoch_line(row: dict[str, Any], epochs: int, best: bool) -> str:
         val, best = "no validation", False
     else:
         val = f"val_acc {100 * row['val_accuracy']:.2f}%  val_loss {row['val_loss']:.4f}"
+    if "teacher_agreement" in row:
+        val += f"  teachers=label {100 * row['teacher_agreement']:.2f}%"
     return (
         f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  {val}  "
         f"{row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s" + ("  *best" if best else "")
