@@ -71,7 +71,7 @@ handwritten digits on small devices with ONNX Runtime.
 
 | | |
 |---|---|
-| architecture | ViT, patch {c["patch_size"]}, width {c["dim"]}, depth {c["depth"]}, {c["heads"]} heads, MLP ratio {c["mlp_ratio"]:g}, MLP head on CLS |
+| architecture | ViT, patch {c["patch_size"]}, width {c["dim"]}, depth {c["depth"]}, {c["heads"]} heads, MLP ratio {c["mlp_ratio"]:g}, {heads(c)} |
 | parameters | {m["params"]:,} |
 | FLOPs per image | {m["flops_per_image"] / 1e6:.1f} M (multiply-adds x2) |
 | input | `pixels`: float32 N x 1 x 28 x 28 in [0, 1], white ink on black; normalisation inside the graph |
@@ -140,7 +140,8 @@ def calibrate_on(source: Path, data_dir: str | None) -> dict:
     return {
         "source": str(source),
         "temperature": temperature,
-        "temperature_source": f"{how} of {source.name} (the same recipe on the 55,000 / 5,000 split)",
+        "temperature_source": f"{how} of {source.name} "
+        f"(the same recipe on the {60_000 - len(y):,} / {len(y):,} split)",
         "min_confidence": threshold,
         "min_confidence_rule": f"the highest P that marks at most {MAX_MARKED:.0%} of the validation answers",
         "validation": uncertain_report(probs, y, threshold),
@@ -162,6 +163,12 @@ def test_calibration(ckpt: Path, calibration: dict, export: dict, data_dir: str 
         "test_ece_after": export["calibration"]["ece_after"],
         "test": uncertain_report(probs, labels.astype(np.int64), calibration["min_confidence"]),
     }
+
+
+def heads(c: dict) -> str:
+    if c.get("distill"):
+        return "MLP heads on CLS and on DeiT's distillation token, their logits averaged in the graph"
+    return "MLP head on CLS"
 
 
 def training_data(t: dict) -> str:
