@@ -14,7 +14,7 @@ from helpers import SMALL, SMALL_ARGS, one_line_error, random_model, save_checkp
 from vit_edge.config import TrainConfig, ViTConfig
 from vit_edge.export import pipeline
 from vit_edge.model import ViT, count_parameters
-from vit_edge.teacher import TeacherCNN, TeacherConfig, load_teacher, train_teacher
+from vit_edge.teacher import TeacherCNN, TeacherConfig, ensemble_accuracy, load_teacher, train_teacher
 from vit_edge.train import Tensors, Trainer
 
 OPTIONS = [{"distill": True}, {"spt": True}, {"lsa": True}, {"distill": True, "spt": True, "lsa": True}]
@@ -152,6 +152,20 @@ def test_distillation_loss_against_two_teachers(kind: str):
         expected = (target * (target.log() - log_q)).sum(1).mean() * tau**2
     assert torch.allclose(got, expected, atol=1e-5)
     assert trainer.agreement_sum.item() == pytest.approx((target.argmax(1) == labels).float().mean().item())
+
+
+def test_ensemble_accuracy_averages_the_teachers_probabilities():
+    torch.manual_seed(0)
+    teachers = [TeacherCNN().eval(), TeacherCNN().eval()]
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (50,))
+    report = ensemble_accuracy(teachers, images, labels)
+    with torch.no_grad():
+        probs = [t(images.float().div(255).unsqueeze(1)).softmax(-1) for t in teachers]
+    expected = [(p.argmax(1) == labels).float().mean().item() for p in probs]
+    assert report["each"] == pytest.approx(expected)
+    wrong = int(((probs[0] + probs[1]).argmax(1) != labels).sum())
+    assert report["ensemble_errors"] == wrong and report["ensemble"] == pytest.approx(1 - wrong / 50)
 
 
 def test_distillation_options_are_checked(run_cli, tiny_mnist: Path):
