@@ -24,7 +24,7 @@ import torch
 
 from vit_edge import checkpoint, plots
 from vit_edge.benchmark import run_benchmark
-from vit_edge.config import ViTConfig
+from vit_edge.config import MNIST_TRAIN_IMAGES, ViTConfig
 from vit_edge.device import fileio
 from vit_edge.evaluate import evaluate_checkpoint
 from vit_edge.export.pipeline import run_export
@@ -141,7 +141,7 @@ def calibrate_on(source: Path, data_dir: str | None) -> dict:
         "source": str(source),
         "temperature": temperature,
         "temperature_source": f"{how} of {source.name} "
-        f"(the same recipe on the {60_000 - len(y):,} / {len(y):,} split)",
+        f"(the same recipe on the {MNIST_TRAIN_IMAGES - len(y):,} / {len(y):,} split)",
         "min_confidence": threshold,
         "min_confidence_rule": f"the highest P that marks at most {MAX_MARKED:.0%} of the validation answers",
         "validation": uncertain_report(probs, y, threshold),
@@ -175,7 +175,7 @@ def training_data(t: dict) -> str:
     n_val = t["recipe"]["val_size"]
     if n_val == 0:
         return "all 60,000 MNIST training images (`--val-size 0`: no validation split, the last epoch kept)"
-    return f"MNIST training set, {60_000 - n_val:,} images ({n_val:,} held out for validation, seeded split)"
+    return f"MNIST training set, {MNIST_TRAIN_IMAGES - n_val:,} images ({n_val:,} held out for validation, seeded split)"
 
 
 def validation(t: dict) -> str:

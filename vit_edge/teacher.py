@@ -139,15 +139,20 @@ def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> f
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
+def averaged_probabilities(logits: list[torch.Tensor], tau: float = 1.0) -> torch.Tensor:
+    """The teachers' probabilities at temperature tau, averaged: what a student distils from."""
+    return torch.stack([(z.float() / tau).softmax(-1) for z in logits]).mean(0)
+
+
 def ensemble_accuracy(teachers: list[nn.Module], images: torch.Tensor, labels: torch.Tensor) -> dict:
     """Each teacher's accuracy on uint8 images, and that of their averaged probabilities: what
     `vit-edge train --teacher A --teacher B` distils from. A student inherits the ensemble's
     mistakes (docs/distillation.md), so this is the ceiling to check before any student run."""
-    probs = [predict_logits(t, images).softmax(-1) for t in teachers]
-    labels = labels.to(probs[0].device)
-    wrong = torch.stack(probs).mean(0).argmax(1) != labels
+    logits = [predict_logits(t, images) for t in teachers]
+    labels = labels.to(logits[0].device)
+    wrong = averaged_probabilities(logits).argmax(1) != labels
     return {
-        "each": [round((p.argmax(1) == labels).float().mean().item(), 6) for p in probs],
+        "each": [round((z.argmax(1) == labels).float().mean().item(), 6) for z in logits],
         "ensemble": round(1 - wrong.float().mean().item(), 6),
         "ensemble_errors": int(wrong.sum()),
     }

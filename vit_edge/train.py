@@ -21,6 +21,7 @@ from .device import fileio
 from .errors import CheckpointError, TrainingInterrupted, UsageError
 from .inference import pick_device, predict_logits
 from .model import ViT, count_parameters, describe
+from .teacher import averaged_probabilities, load_teacher
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -164,7 +165,7 @@ class Trainer:
         """
         tau = self.cfg.distill_temperature if self.cfg.distillation == "soft" else 1.0
         with torch.no_grad():
-            target = torch.stack([(t(x).float() / tau).softmax(-1) for t in self.teachers]).mean(0)
+            target = averaged_probabilities([t(x) for t in self.teachers], tau)
             self.agreement_sum += (target.argmax(1) == labels).float().mean()
         if self.cfg.distillation == "hard":
             return F.cross_entropy(distilled, target.argmax(1))
@@ -295,8 +296,6 @@ def _run(
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
     data = load_tensors(cfg, data_dir, allow_download, dev)
-    from .teacher import load_teacher
-
     teachers = [load_teacher(p, dev) for p in teacher_paths]
     trainer = Trainer(model_cfg, cfg, data, dev, teachers)
     metrics: dict[str, Any] = {
