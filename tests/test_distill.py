@@ -14,7 +14,14 @@ from helpers import SMALL, SMALL_ARGS, one_line_error, random_model, save_checkp
 from vit_edge.config import TrainConfig, ViTConfig
 from vit_edge.export import pipeline
 from vit_edge.model import ViT, count_parameters
-from vit_edge.teacher import TeacherCNN, TeacherConfig, ensemble_accuracy, load_teacher, train_teacher
+from vit_edge.teacher import (
+    TeacherCNN,
+    TeacherConfig,
+    ensemble_accuracy,
+    load_teacher,
+    shared_errors,
+    train_teacher,
+)
 from vit_edge.train import Tensors, Trainer
 
 OPTIONS = [{"distill": True}, {"spt": True}, {"lsa": True}, {"distill": True, "spt": True, "lsa": True}]
@@ -166,6 +173,23 @@ def test_ensemble_accuracy_averages_the_teachers_probabilities():
     assert report["each"] == pytest.approx(expected)
     wrong = int(((probs[0] + probs[1]).argmax(1) != labels).sum())
     assert report["ensemble_errors"] == wrong and report["ensemble"] == pytest.approx(1 - wrong / 50)
+
+
+def test_shared_errors_counts_the_students_mistakes_the_teachers_make_too():
+    torch.manual_seed(1)
+    teachers, student = [TeacherCNN().eval(), TeacherCNN().eval()], random_model()
+    images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (60,))
+    report = shared_errors(student, teachers, images, labels)
+    with torch.no_grad():
+        pixels = images.float().div(255).unsqueeze(1)
+        teachers_wrong = sum(t(pixels).softmax(-1) for t in teachers).argmax(1) != labels
+        student_wrong = student(pixels).argmax(1) != labels
+    assert report == {
+        "errors": int(student_wrong.sum()),
+        "shared_with_teachers": int((student_wrong & teachers_wrong).sum()),
+    }
+    assert 0 < report["shared_with_teachers"] < report["errors"]  # random nets: a real overlap to count
 
 
 def test_distillation_options_are_checked(run_cli, tiny_mnist: Path):

@@ -158,6 +158,17 @@ def ensemble_accuracy(teachers: list[nn.Module], images: torch.Tensor, labels: t
     }
 
 
+def shared_errors(
+    student: nn.Module, teachers: list[nn.Module], images: torch.Tensor, labels: torch.Tensor
+) -> dict:
+    """A student's errors on uint8 images, and how many of them the averaged teachers make too: how
+    much of the teachers' ceiling a distilled student took on (docs/distillation.md)."""
+    teachers_answer = averaged_probabilities([predict_logits(t, images) for t in teachers]).argmax(1)
+    student_wrong = predict_logits(student, images).argmax(1).cpu() != labels
+    shared = student_wrong & (teachers_answer.cpu() != labels)
+    return {"errors": int(student_wrong.sum()), "shared_with_teachers": int(shared.sum())}
+
+
 def save_teacher(path: Path, model: TeacherCNN, metrics: dict[str, Any]) -> None:
     checkpoint.save(Path(path), {"model": model.state_dict(), "metrics": metrics}, fmt=FORMAT)
 
