@@ -24,7 +24,13 @@ from vit_edge.teacher import (
 )
 from vit_edge.train import Tensors, Trainer
 
-OPTIONS = [{"distill": True}, {"spt": True}, {"lsa": True}, {"distill": True, "spt": True, "lsa": True}]
+OPTIONS = [
+    {"distill": True},
+    {"spt": True},
+    {"lsa": True},
+    {"spt": True, "patch_norm": True},
+    {"distill": True, "spt": True, "lsa": True},
+]
 
 
 def test_default_model_is_unchanged_by_the_options():
@@ -54,6 +60,23 @@ def test_distilled_model_averages_its_two_heads():
     cls, dist = model.forward_heads(x)
     assert dist is not None and not torch.allclose(cls, dist)
     torch.testing.assert_close(model(x), (cls + dist) / 2)
+
+
+def test_patch_norm_is_its_own_option_because_it_amplifies_faint_noise():
+    blank = torch.zeros(1, 1, 28, 28)
+    speckle = blank + torch.rand(blank.shape, generator=torch.Generator().manual_seed(0)) / 255
+    change = {}
+    for patch_norm in (False, True):
+        model = random_model(
+            ViTConfig(patch_size=4, dim=32, depth=1, heads=4, spt=True, patch_norm=patch_norm)
+        )
+        assert hasattr(model, "patch_norm") == patch_norm
+        change[patch_norm] = (model(speckle) - model(blank)).abs().max().item()
+    # one grey level of speckle on an empty page: a small nudge without, a new input with
+    assert change[False] < 0.05 < change[True]
+    # SPT checkpoints saved before the option existed had the LayerNorm, and still load with it
+    old = {k: v for k, v in ViTConfig(spt=True).to_dict().items() if k != "patch_norm"}
+    assert ViTConfig.from_dict(old).patch_norm and not ViTConfig.from_dict(ViTConfig().to_dict()).patch_norm
 
 
 def test_lsa_never_attends_to_itself_and_spt_sees_shifted_copies():

@@ -132,6 +132,11 @@ def cli(ctx: click.Context) -> None:
 @click.option("--spt", is_flag=True, help="Shifted patch tokenization (Lee et al., 2021).")
 @click.option("--lsa", is_flag=True, help="Locality self-attention (Lee et al., 2021).")
 @click.option(
+    "--patch-norm",
+    is_flag=True,
+    help="LayerNorm on each flattened patch (in SPT's paper); makes the model fragile to faint noise.",
+)
+@click.option(
     "--teacher",
     "teachers",
     multiple=True,

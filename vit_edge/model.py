@@ -121,7 +121,7 @@ class ViT(nn.Module):
         self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.Tanh(), nn.Linear(cfg.dim, cfg.num_classes))
         # Options (issue 21); the default model has none of these modules, so its initialisation, and
         # every run of the default recipe, is unchanged.
-        if cfg.spt:  # SPT normalises each flattened (5-copy) patch before the linear projection
+        if cfg.patch_norm:  # Lee et al.'s SPT normalises each flattened patch before the projection
             self.patch_norm = nn.LayerNorm(cfg.patch_dim)
         if cfg.distill:  # DeiT: a second token, learning from a teacher through its own linear head
             self.dist_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
@@ -168,7 +168,7 @@ class ViT(nn.Module):
         cfg = self.cfg
         x = self.shifted(pixels) if cfg.spt else pixels
         x = self.patchify((x - MNIST_MEAN) / MNIST_STD)
-        x = self.patch_embed(self.patch_norm(x) if cfg.spt else x)  # (B, num_patches, C)
+        x = self.patch_embed(self.patch_norm(x) if cfg.patch_norm else x)  # (B, num_patches, C)
         extra = [self.cls_token] + ([self.dist_token] if cfg.distill else [])
         x = (
             torch.cat([t.expand(x.shape[0], -1, -1) for t in extra] + [x], dim=1) + self.pos_embed
