@@ -36,16 +36,16 @@ def main() -> None:
     sets = {"validation": (split.val_images, split.val_labels)}
     if args.test:
         sets["test"] = load_split("test", args.data_dir, allow_download=False)
+    tensors = {
+        name: (torch.from_numpy(x.copy()), torch.from_numpy(y.astype("int64")))
+        for name, (x, y) in sets.items()
+    }
     report = {"teachers": [str(p) for p in args.teachers]}
-    for name, (x, y) in sets.items():
-        images, labels = torch.from_numpy(x.copy()), torch.from_numpy(y.astype("int64"))
+    for name, (images, labels) in tensors.items():
         report[name] = ensemble_accuracy(teachers, images, labels)
     if args.student:  # validation only: the test set is read for a winner alone
-        x, y = sets["validation"]
-        images, labels = torch.from_numpy(x.copy()), torch.from_numpy(y.astype("int64"))
-        report["students"] = {
-            str(p): shared_errors(load_model(p)[0], teachers, images, labels) for p in args.student
-        }
+        students = {str(p): load_model(p)[0] for p in args.student}
+        report["students"] = shared_errors(students, teachers, *tensors["validation"])
     print(json.dumps(report, indent=2))
 
 

@@ -203,7 +203,7 @@ def test_shared_errors_counts_the_students_mistakes_the_teachers_make_too():
     teachers, student = [TeacherCNN().eval(), TeacherCNN().eval()], random_model()
     images = torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8)
     labels = torch.randint(0, 10, (60,))
-    report = shared_errors(student, teachers, images, labels)
+    report = shared_errors({"s": student}, teachers, images, labels)["s"]
     with torch.no_grad():
         pixels = images.float().div(255).unsqueeze(1)
         teachers_wrong = sum(t(pixels).softmax(-1) for t in teachers).argmax(1) != labels

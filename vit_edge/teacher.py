@@ -159,14 +159,21 @@ def ensemble_accuracy(teachers: list[nn.Module], images: torch.Tensor, labels: t
 
 
 def shared_errors(
-    student: nn.Module, teachers: list[nn.Module], images: torch.Tensor, labels: torch.Tensor
-) -> dict:
-    """A student's errors on uint8 images, and how many of them the averaged teachers make too: how
-    much of the teachers' ceiling a distilled student took on (docs/distillation.md)."""
+    students: dict[str, nn.Module], teachers: list[nn.Module], images: torch.Tensor, labels: torch.Tensor
+) -> dict[str, dict]:
+    """Each student's errors on uint8 images, and how many of them the averaged teachers make too:
+    how much of the teachers' ceiling a distilled student took on (docs/distillation.md). The
+    teachers run once for all the students."""
     teachers_answer = averaged_probabilities([predict_logits(t, images) for t in teachers]).argmax(1)
-    student_wrong = predict_logits(student, images).argmax(1).cpu() != labels
-    shared = student_wrong & (teachers_answer.cpu() != labels)
-    return {"errors": int(student_wrong.sum()), "shared_with_teachers": int(shared.sum())}
+    teachers_wrong = teachers_answer.cpu() != labels
+    report = {}
+    for name, student in students.items():
+        wrong = predict_logits(student, images).argmax(1).cpu() != labels
+        report[name] = {
+            "errors": int(wrong.sum()),
+            "shared_with_teachers": int((wrong & teachers_wrong).sum()),
+        }
+    return report
 
 
 def save_teacher(path: Path, model: TeacherCNN, metrics: dict[str, Any]) -> None:
