@@ -53,14 +53,25 @@ def check_paths(checkpoint: Path, out: Path, quantize_mode: str | None) -> None:
     check_writable_folder(out, "--out")
 
 
-def evaluation_set(data_dir: str | None, allow_download: bool, log: Callable[[str], None]):
-    """(uint8 images, labels) of the MNIST test set, or random images and None without data."""
+def random_inputs() -> tuple[np.ndarray, None]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (RANDOM_INPUTS, 28, 28), dtype=np.uint8), None
+
+
+def evaluation_set(data_dir: str | None, allow_download: bool, log: Callable[[str], None], use_test: bool):
+    """(uint8 images, labels) of the MNIST test set, or random images and None without data.
+
+    use_test=False compares on the random images even when the test set is there, so that a
+    model being ranked on validation can be exported without its test score being printed.
+    """
+    if not use_test:
+        log(f"--no-test: comparing on {RANDOM_INPUTS} random inputs; the test set is not read")
+        return random_inputs()
     try:
         return load_split("test", data_dir, allow_download)
     except DataError as e:
         log(f"warning: no MNIST test data ({e}); comparing on {RANDOM_INPUTS} random inputs only")
-        rng = np.random.default_rng(0)
-        return rng.integers(0, 256, (RANDOM_INPUTS, 28, 28), dtype=np.uint8), None
+        return random_inputs()
 
 
 def calibration_pixels(data_dir: str | None, allow_download: bool) -> np.ndarray:
@@ -118,6 +129,7 @@ def run_export(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     check: bool = True,
     temperature_source: str | None = None,
+    use_test: bool = True,
 ) -> dict[str, Any]:
     """Export, quantize and check; report["passed"] is False (files kept) when a threshold fails."""
     checkpoint = Path(checkpoint)
@@ -129,11 +141,11 @@ def run_export(
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     calib = calibration_pixels(data_dir, allow_download) if quantize_mode == "static" else None
 
-    images, labels = evaluation_set(data_dir, allow_download, log)
+    images, labels = evaluation_set(data_dir, allow_download, log, use_test)
     pixels = (images.astype(np.float32) / 255)[:, None]
     raw_logits = predict_logits(model, torch.from_numpy(images.copy())).numpy()
     torch_accuracy = float((raw_logits.argmax(1) == labels).mean()) if labels is not None else None
-    if labels is None and temperature is None:
+    if labels is None and temperature is None and use_test:
         temperature_used, source = 1.0, "none: no MNIST data to fit on"
     else:
         temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)

@@ -124,3 +124,18 @@ def test_cli_export_errors(run_cli, small_ckpt: Path, tmp_path: Path, tiny_mnist
 
     code, _, err = run_cli("export", "--checkpoint", small_ckpt, "--quantize", "fancy")
     assert code == 2 and "'fancy' is not one of" in one_line_error(err)
+
+
+def test_no_test_never_reads_the_test_set(run_cli, small_ckpt: Path, tiny_mnist: Path, monkeypatch):
+    read = []
+    real_load = pipeline.load_split
+    monkeypatch.setattr(pipeline, "load_split", lambda split, *a: read.append(split) or real_load(split, *a))
+    code, out, err = run_cli(
+        "export", "--checkpoint", small_ckpt, "--data-dir", tiny_mnist, "--no-test", "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert "test" not in read
+    assert report["data"] == "random" and report["torch_accuracy"] is None and report["passed"]
+    assert [f["accuracy"] for f in report["files"]] == [None]
+    assert "ece_before" not in report["calibration"] and "--no-test" in err

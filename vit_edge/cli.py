@@ -280,9 +280,25 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 @click.option(
     "--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files then say parity: skipped."
 )
+@click.option(
+    "--no-test",
+    is_flag=True,
+    help="Compare on random inputs and never read the MNIST test set (for a model still being "
+    "ranked on validation); the temperature is still fitted on its validation split.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
 def export(
-    checkpoint, out, quantize, data_dir, no_download, opset, temperature, min_confidence, skip_parity, as_json
+    checkpoint,
+    out,
+    quantize,
+    data_dir,
+    no_download,
+    opset,
+    temperature,
+    min_confidence,
+    skip_parity,
+    no_test,
+    as_json,
 ) -> None:
     """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
     require_torch("export")
@@ -301,6 +317,7 @@ def export(
         temperature=temperature,
         min_confidence=min_confidence,
         check=not skip_parity,
+        use_test=not no_test,
     )
     if as_json:
         click.echo(json.dumps(report))
