@@ -71,7 +71,7 @@ handwritten digits on small devices with ONNX Runtime.
 
 | | |
 |---|---|
-| architecture | ViT, patch {c["patch_size"]}, width {c["dim"]}, depth {c["depth"]}, {c["heads"]} heads, MLP ratio {c["mlp_ratio"]:g}, {heads(c)} |
+| architecture | ViT, patch {c["patch_size"]}, width {c["dim"]}, depth {c["depth"]}, {c["heads"]} heads, MLP ratio {c["mlp_ratio"]:g}, {options(c)}{heads(c)} |
 | parameters | {m["params"]:,} |
 | FLOPs per image | {m["flops_per_image"] / 1e6:.1f} M (multiply-adds x2) |
 | input | `pixels`: float32 N x 1 x 28 x 28 in [0, 1], white ink on black; normalisation inside the graph |
@@ -163,6 +163,16 @@ def test_calibration(ckpt: Path, calibration: dict, export: dict, data_dir: str 
         "test_ece_after": export["calibration"]["ece_after"],
         "test": uncertain_report(probs, labels.astype(np.int64), calibration["min_confidence"]),
     }
+
+
+def options(c: dict) -> str:
+    """The published additions the model was built with, for the architecture row."""
+    norm = "with" if c.get("patch_norm") else "without"
+    named = {
+        "spt": f"shifted patch tokenization (Lee et al., 2021; {norm} its patch LayerNorm)",
+        "lsa": "locality self-attention (Lee et al., 2021)",
+    }
+    return "".join(f"{text}, " for key, text in named.items() if c.get(key))
 
 
 def heads(c: dict) -> str:

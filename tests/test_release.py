@@ -80,6 +80,7 @@ def test_release_was_trained_with_the_recipe_its_command_names(metrics: dict):
         assert trained[option] == type(trained[option])(value), option
     defaults = ViTConfig().to_dict() | vars(TrainConfig())
     rest = ("lr", "batch_size", "patch_size", "depth", "heads", "label_smoothing", "ema_decay", "val_size")
+    rest += ("spt", "lsa", "distill", "epochs")
     for option in rest:
         if option not in options:
             assert trained[option] == defaults[option], option  # the rest are the defaults
@@ -91,3 +92,10 @@ def test_readme_results_quote_the_release(metrics: dict):
     assert f"**{100 * metrics['test']['fp32_accuracy']:.2f}%**" in readme
     assert f"{metrics['sizes_kb']['int8']:.0f} KB" in readme
     assert f"`{metrics['training']['command'].replace(' --data-dir ../shared/mnist', '')}`" in readme
+
+
+def test_model_card_names_the_published_additions(metrics: dict):
+    card = (MODELS / "MODEL_CARD.md").read_text()
+    config = metrics["config"]
+    assert ("shifted patch tokenization" in card) == config["spt"]
+    assert ("locality self-attention" in card) == config["lsa"]
