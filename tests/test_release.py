@@ -79,8 +79,20 @@ def test_release_was_trained_with_the_recipe_its_command_names(metrics: dict):
     for option, value in options.items():
         assert trained[option] == type(trained[option])(value), option
     defaults = ViTConfig().to_dict() | vars(TrainConfig())
-    rest = ("lr", "batch_size", "patch_size", "depth", "heads", "label_smoothing", "ema_decay", "val_size")
-    rest += ("spt", "lsa", "distill", "epochs")
+    rest = (
+        "lr",
+        "batch_size",
+        "patch_size",
+        "depth",
+        "heads",
+        "label_smoothing",
+        "ema_decay",
+        "val_size",
+        "spt",
+        "lsa",
+        "distill",
+        "epochs",
+    )
     for option in rest:
         if option not in options:
             assert trained[option] == defaults[option], option  # the rest are the defaults
