@@ -121,7 +121,7 @@ def test_corrupt_data_file(run_cli, tiny_mnist: Path, tmp_path: Path):
 
 
 def test_recipes_fill_in_options_and_explicit_options_win(run_cli, monkeypatch, tmp_path: Path):
-    from vit_edge.config import RECIPES, TrainConfig, ViTConfig
+    from vit_edge.config import RECIPES, TRAINED_MODEL, TrainConfig, ViTConfig
 
     seen = {}
     monkeypatch.setattr("vit_edge.train.train", lambda m, c, **kw: seen.update(model=m, train=c, kw=kw))
@@ -132,7 +132,14 @@ def test_recipes_fill_in_options_and_explicit_options_win(run_cli, monkeypatch, 
     assert (seen["train"].elastic, seen["model"].drop_path) == (long["elastic"], long["drop_path"])
     assert seen["kw"]["out"] == out
     assert run_cli("train", "--out", out)[0] == 0
-    assert seen["train"] == TrainConfig() and seen["model"] == ViTConfig()  # no options: the defaults
+    assert seen["train"] == TrainConfig() and seen["model"] == TRAINED_MODEL  # no options: the defaults
+    assert seen["model"].spt and seen["model"].lsa and not seen["model"].patch_norm
+    assert run_cli("train", "--recipe", "plain", "--out", out)[0] == 0  # the f2 release's plain ViT
+    assert (seen["model"], seen["train"].epochs) == (ViTConfig(), 75)
+    assert run_cli("train", "--recipe", "plain", "--spt", "--out", out)[0] == 0
+    assert seen["model"].spt and not seen["model"].lsa
+    assert run_cli("train", "--no-lsa", "--out", out)[0] == 0
+    assert seen["model"].spt and not seen["model"].lsa
     assert run_cli("train", "--recipe", "long", "--out", out)[0] == 0
     assert seen["train"].epochs == long["epochs"] != TrainConfig().epochs
     assert run_cli("train", "--recipe", "wide", "--out", out)[0] == 0

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from helpers import SMALL, random_model
 
-from vit_edge.config import ViTConfig
+from vit_edge.config import TRAINED_MODEL, ViTConfig
 from vit_edge.model import MultiHeadSelfAttention, ViT, count_parameters, flops_per_image
 
 
@@ -26,6 +26,8 @@ def test_shape_and_parameter_count(cfg: ViTConfig):
 def test_default_model_size():
     assert count_parameters(ViT(ViTConfig())) == 210_122
     assert flops_per_image(ViTConfig()) == 23_610_624
+    # the packaged shape: SPT's wider patch projection (5 x 16 inputs) and LSA's 6 temperatures
+    assert count_parameters(ViT(TRAINED_MODEL)) == 210_122 + 4 * 16 * 64 + 6 == 214_224
 
 
 def test_every_patch_reaches_the_cls_output():

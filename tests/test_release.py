@@ -68,7 +68,7 @@ def test_model_card_quotes_the_metrics(metrics: dict):
 
 def test_release_was_trained_with_the_recipe_its_command_names(metrics: dict):
     """`vit-edge train --recipe NAME [options]` must still give the options the released run trained with."""
-    from vit_edge.config import RECIPES, TrainConfig, ViTConfig
+    from vit_edge.config import RECIPES, TRAINED_MODEL, TrainConfig
 
     words = metrics["training"]["command"].split()
     given = {k.lstrip("-").replace("-", "_"): v for k, v in zip(words[2::2], words[3::2], strict=True)}
@@ -78,7 +78,7 @@ def test_release_was_trained_with_the_recipe_its_command_names(metrics: dict):
     trained = metrics["config"] | metrics["training"]["recipe"]
     for option, value in options.items():
         assert trained[option] == type(trained[option])(value), option
-    defaults = ViTConfig().to_dict() | vars(TrainConfig())
+    defaults = TRAINED_MODEL.to_dict() | vars(TrainConfig())
     rest = (
         "lr",
         "batch_size",

@@ -20,6 +20,7 @@ from vit_edge.config import (
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_OPSET,
     RECIPES,
+    TRAINED_MODEL,
     TrainConfig,
     ViTConfig,
     check_threads,
@@ -27,7 +28,7 @@ from vit_edge.config import (
 from vit_edge.errors import MissingExtraError, ParityFailed, UsageError, VitEdgeError
 
 TRAIN_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
-MODEL_DEFAULTS = {f.name: f.default for f in fields(ViTConfig)}
+MODEL_DEFAULTS = TRAINED_MODEL.to_dict()
 
 
 class FiniteFloat(click.FloatRange):
@@ -129,8 +130,12 @@ def cli(ctx: click.Context) -> None:
     default=MODEL_DEFAULTS["drop_path"],
     help="Stochastic depth of the last block.",
 )
-@click.option("--spt", is_flag=True, help="Shifted patch tokenization (Lee et al., 2021).")
-@click.option("--lsa", is_flag=True, help="Locality self-attention (Lee et al., 2021).")
+@click.option(
+    "--spt/--no-spt", default=MODEL_DEFAULTS["spt"], help="Shifted patch tokenization (Lee et al., 2021)."
+)
+@click.option(
+    "--lsa/--no-lsa", default=MODEL_DEFAULTS["lsa"], help="Locality self-attention (Lee et al., 2021)."
+)
 @click.option(
     "--patch-norm",
     is_flag=True,
