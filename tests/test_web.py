@@ -27,8 +27,8 @@ MODELS = {"int8": ROOT / "models" / "vit-edge.int8.onnx", "fp32": ROOT / "models
 # The page's 28x28 input against vit_edge.device.preprocess on the same decoded pixels: measured
 # 6e-8 at most (float32 rounding; the JavaScript reimplements Pillow's resampling), allowed 1e-4.
 INPUT_MAX_DIFF, INPUT_MEAN_DIFF = 1e-4, 1e-5
-FP32_MAX_LOGIT_DIFF = 1e-4  # measured 6.7e-7; INT8 (ORT's x86 kernels vs WebAssembly) 2.3e-3, same answers
-DRAWN_ACCURACY_FLOOR = 0.95  # measured 60 of 60 with either model
+FP32_MAX_LOGIT_DIFF = 1e-4  # measured 1.0e-6; INT8 (ORT's x86 kernels vs WebAssembly) 8.7e-3, same answers
+DRAWN_ACCURACY_FLOOR = 0.95  # measured 59 of 60 with either model (the plain f2 release: 60 of 60)
 
 
 def _why_no_browser() -> str | None:
