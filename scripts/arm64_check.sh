@@ -136,14 +136,16 @@ def rows(name):
     return out
 
 
+def difference(a, b):
+    """The largest change of any digit's probability between two answers for one image."""
+    p, q = dict(map(tuple, a["top_k"])), dict(map(tuple, b["top_k"]))
+    return max(abs(p[d] - q[d]) for d in p)
+
+
 def largest_difference(a, b):
-    """The largest change of any digit's probability between two runs, over the images both answered."""
-    worst = 0.0
-    for path, row in a.items():
-        if "top_k" in row and "top_k" in b.get(path, {}):
-            p, q = dict(map(tuple, row["top_k"])), dict(map(tuple, b[path]["top_k"]))
-            worst = max(worst, max(abs(p[d] - q[d]) for d in p))
-    return worst
+    """The largest `difference` between two runs, over the images both answered."""
+    both = [path for path, row in a.items() if "top_k" in row and "top_k" in b.get(path, {})]
+    return max((difference(a[path], b[path]) for path in both), default=0.0)
 
 
 x86 = rows("x86")
@@ -164,8 +166,7 @@ for core in cores:
             ok = got is not None and got.get("error") == want.get("error")
             why = "missing" if got is None else got.get("error")
         else:
-            p_want, p_got = dict(map(tuple, want["top_k"])), dict(map(tuple, got["top_k"]))
-            diff = max(abs(p_want[d] - p_got[d]) for d in p_want)
+            diff = difference(want, got)
             worst = max(worst, diff)
             ok = got["prediction"] == want["prediction"] and diff <= tolerance
             why = f"digit {got['prediction']} vs x86 {want['prediction']}, max |dp| {diff:.2e}"
