@@ -10,6 +10,12 @@ through the same torch-free path as the CLI (file -> preprocess -> ONNX Runtime)
   canvas 300-2000 px wide (every pen and canvas pairing in turn), dark on white, transparent,
   anti-aliased JPEG, and coloured ink on tinted paper;
 - per pen width: dark on white with one pen width for all N digits (canvases in turn);
+- phone photos: the digit in dark ink on tinted paper under flat light, a gradient, a vignette or
+  a soft shadow, with grey sensor noise of 0-16 levels, as JPEGs of 400x300 to 2000x1500 px (every
+  light and noise pairing in turn), by light and by noise level;
+- blank photos: the same pages with no digit, for the share answered confidently (it should be 0);
+- two digits side by side in a photo: the share marked uncertain, and the share `--number` reads
+  right;
 - not digits: letters in Pillow's font and random scribbles, for the share marked uncertain.
 Prints one JSON object.
 """
@@ -33,9 +39,17 @@ def canvas(i: int) -> int:
     return dress.CANVASES[i % len(dress.CANVASES)]
 
 
-def score(session, paths: list[Path], labels, threshold: float) -> dict[str, float]:
-    results = list(runtime.predict_files(session, paths, min_confidence=threshold))
-    right = [r.get("prediction") == int(y) for r, y in zip(results, labels, strict=True)]
+PHOTO_SIZES = ((400, 300), (1000, 750), (2000, 1500))
+
+
+def photo_size(i: int) -> tuple[int, int]:
+    return PHOTO_SIZES[(i // 20) % len(PHOTO_SIZES)]  # after each full cycle of lights and noises
+
+
+def score(session, paths: list[Path], labels, threshold: float, number: bool = False) -> dict[str, float]:
+    results = list(runtime.predict_files(session, paths, min_confidence=threshold, number=number))
+    key = "number" if number else "prediction"
+    right = [str(r.get(key)) == str(y) for r, y in zip(results, labels, strict=True)]
     marked = [r.get("uncertain", True) for r in results]
     return {
         "accuracy": sum(right) / len(paths),
@@ -48,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n-photos", type=int, default=200, help="blank photos, and photos of two digits")
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--min-confidence", type=float, default=None)
     args = parser.parse_args()
@@ -84,6 +99,56 @@ def main() -> None:
             report["pen_width"][str(pen)] = score(session, paths, y, threshold)
             for p in paths:
                 p.unlink()
+
+        report["photos"], by_noise = {}, {str(noise): [] for noise in dress.NOISES}
+        for light in dress.LIGHTS:
+            paths = files(
+                f"photo-{light}",
+                lambda i, light=light: dress.photo(
+                    images[i], light, dress.NOISES[i % len(dress.NOISES)], seed=i, size=photo_size(i)
+                ),
+            )
+            report["photos"][light] = score(session, paths, y, threshold)
+            for i, path in enumerate(paths):
+                by_noise[str(dress.NOISES[i % len(dress.NOISES)])].append((path, y[i]))
+        report["photo_noise"] = {
+            noise: score(session, [p for p, _ in pairs], [t for _, t in pairs], threshold)
+            for noise, pairs in by_noise.items()
+        }
+        for p in folder.iterdir():
+            p.unlink()
+
+        blanks = [
+            dress.save(
+                dress.photo([], *dress.photo_conditions(i), seed=i, size=photo_size(i)), folder, f"blank-{i}"
+            )
+            for i in range(args.n_photos)
+        ]
+        results = list(runtime.predict_files(session, blanks, min_confidence=threshold))
+        confident = [r for r in results if "error" not in r and not r["uncertain"]]
+        refused = sum("error" in r for r in results)
+        report["blank_photos"] = {
+            "n": len(blanks),
+            "answered_confidently": len(confident) / len(blanks),
+            "refused_as_blank": refused / len(blanks),
+            "marked_uncertain": (len(blanks) - refused - len(confident)) / len(blanks),
+        }
+
+        pairs = [(2 * i, 2 * i + 1) for i in range(args.n_photos)]
+        two = [
+            dress.save(
+                dress.photo([images[a], images[b]], *dress.photo_conditions(k), seed=k, size=photo_size(k)),
+                folder,
+                f"two-{k}",
+            )
+            for k, (a, b) in enumerate(pairs)
+        ]
+        numbers = [f"{labels[a]}{labels[b]}" for a, b in pairs]
+        report["two_digits"] = {
+            "n": len(two),
+            "marked_uncertain": score(session, two, numbers, threshold)["marked_uncertain"],
+            "number_read_right": score(session, two, numbers, threshold, number=True)["accuracy"],
+        }
 
         letters = [
             dress.save(dress.letter(c), folder, f"letter-{c}{c.isupper()}") for c in string.ascii_letters

@@ -369,13 +369,26 @@ def export(
     help="Write each image's 28x28 model input as a PNG (same base name) into this folder.",
 )
 @click.option("--threads", type=click.IntRange(1), default=1, help="ONNX Runtime intra-op threads.")
-@click.option("--batch-size", type=click.IntRange(1), default=64, help="Images per ONNX Runtime call.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=64,
+    help="Images read before their answers print (each runs through the model on its own).",
+)
+@click.option(
+    "--number",
+    is_flag=True,
+    help="Read several digits side by side, left to right, as one number (confidence: their product).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Also print the model's metadata.")
-def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, batch_size, verbose) -> None:
+def predict(
+    inputs, model, top_k, as_json, min_confidence, save_input, threads, batch_size, number, verbose
+) -> None:
     """Classify digit images (files or folders) with ONNX Runtime; no PyTorch needed.
 
     Plain output: path, digit, confidence (and the top K), and a trailing ? when the answer is
-    uncertain. --json: one object per image with path, prediction, confidence, top_k, uncertain.
+    uncertain. --json: one object per image with path, prediction, confidence, top_k, uncertain
+    (and reason, when the image holds several digits). --number: path, number, confidence.
     """
     from vit_edge.device import runtime
 
@@ -398,7 +411,7 @@ def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, 
         click.echo(f"writing the 28x28 model inputs to {save_input}/", err=True)
     failed = 0
     results = runtime.predict_files(
-        session, runtime.expand_inputs(inputs), top_k or 3, batch_size, threshold, save_input
+        session, runtime.expand_inputs(inputs), top_k or 3, batch_size, threshold, save_input, number
     )
     for result in results:
         failed += "error" in result
@@ -406,6 +419,9 @@ def predict(inputs, model, top_k, as_json, min_confidence, save_input, threads, 
             click.echo(json.dumps(result))
         elif "error" in result:
             click.echo(f"vit-edge: error: {result['path']}: {result['error']}", err=True)
+        elif number:
+            line = f"{result['path']}\t{result['number']}\t{result['confidence']:.4f}"
+            click.echo(line + ("\t?" if result["uncertain"] else ""))
         else:
             line = f"{result['path']}\t{result['prediction']}\t{result['confidence']:.4f}"
             if top_k:

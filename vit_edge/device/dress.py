@@ -279,3 +279,85 @@ def skeleton_strokes(digit: np.ndarray) -> list[np.ndarray]:
         if len(path) > 1 or not any(start in edge for edge in used):
             strokes.append((np.array(path, dtype=np.float64) + 0.5) / size)
     return strokes
+
+
+# --- Phone photos: a digit written on paper, photographed under uneven light with sensor noise.
+
+PHOTO_PAPER, PHOTO_INK = np.array([198.0, 190.0, 176.0]), np.array([50.0, 50.0, 62.0])  # luma ~190 / ~51
+LIGHTS = ("flat", "gradient", "vignette", "shadow")
+NOISES = (0, 4, 8, 12, 16)  # sensor noise, standard deviation in grey levels of 255
+
+
+def illumination(light: str, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """How bright the light falls on each point of the page, 1 = the paper's own shade.
+
+    gradient: a linear change across the page of +-35 to +-60 levels (of the paper's 190) in a random
+    direction; vignette: the corners at half brightness; shadow: a third of the page 50 levels
+    darker, behind a soft edge (a penumbra 4% of the page's diagonal) at a random angle.
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    u, v = (x + 0.5) / width - 0.5, (y + 0.5) / height - 0.5
+    if light == "flat":
+        return np.ones((height, width))
+    angle = rng.uniform(0, 2 * np.pi)
+    along = u * np.cos(angle) + v * np.sin(angle)  # -0.7 .. 0.7
+    if light == "gradient":
+        change = rng.uniform(35, 60) / 190
+        return 1 + change * along / np.abs(along).max()
+    if light == "vignette":
+        r2 = (u**2 + v**2) / 0.5
+        return 1 - 0.5 * r2
+    if light == "shadow":
+        edge = np.quantile(along, 2 / 3)  # the third of the page beyond the edge is in shadow
+        penumbra = 0.04 * np.hypot(1, height / width)
+        inside = 1 / (1 + np.exp(-(along - edge) / (penumbra / 4)))
+        return 1 - (50 / 190) * inside
+    raise ValueError(f"unknown light {light!r}")
+
+
+def _page(digits: list[np.ndarray], width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """Ink coverage in [0, 1] of a page with the digits written side by side near its middle."""
+    page = np.zeros((height, width))
+    if not digits:
+        return page
+    side = int(height * rng.uniform(0.4, 0.6))  # each digit's 28x28 box
+    step = int(side * 0.75)  # MNIST boxes have margins: neighbours a little apart
+    total = step * (len(digits) - 1) + side
+    left = int((width - total) / 2 + rng.uniform(-0.1, 0.1) * width)
+    left = int(np.clip(left, 0, width - total))
+    top = int(np.clip((height - side) / 2 + rng.uniform(-0.1, 0.1) * height, 0, height - side))
+    for i, digit in enumerate(digits):
+        ink = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)) / 255
+        box = page[top : top + side, left + i * step : left + i * step + side]
+        np.maximum(box, np.clip(ink, 0, 1), out=box)
+    return page
+
+
+def photo(
+    digits: np.ndarray | list[np.ndarray],
+    light: str,
+    noise: float,
+    seed: int,
+    size: tuple[int, int] = (400, 300),
+    quality: int | None = 90,
+) -> Image.Image:
+    """Digits (none: a blank page) written in dark ink on tinted paper, photographed: uneven light,
+    grey sensor noise of `noise` levels, saved as a JPEG of `quality` (None: lossless)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    digits = [digits] if isinstance(digits, np.ndarray) and digits.ndim == 2 else list(digits)
+    ink = _page(digits, width, height, rng)[..., None]
+    rgb = PHOTO_PAPER * (1 - ink) + PHOTO_INK * ink
+    rgb = rgb * illumination(light, width, height, rng)[..., None]
+    rgb = rgb + rng.normal(0, noise, (height, width, 1)) if noise else rgb
+    img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    if quality is None:
+        return img
+    buffer = io.BytesIO()
+    img.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def photo_conditions(i: int) -> tuple[str, float]:
+    """The light and noise for the i-th photo: every pairing occurs (4 x 5 = 20 cycle)."""
+    return LIGHTS[i % len(LIGHTS)], NOISES[(i // len(LIGHTS)) % len(NOISES)]

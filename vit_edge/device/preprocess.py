@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +18,35 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
 
-__all__ = ["ImageError", "preprocess", "preprocess_image", "stroke_width", "open_image"]
+__all__ = [
+    "ImageError", "Reading", "find_ink", "open_image", "preprocess", "preprocess_image", "read",
+    "read_image", "stroke_width",
+]
 
-MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs)
+MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs) ...
+# ... except JPEGs, which are decoded at 1/2 to 1/8 scale (DCT scaling) and so never exist at full
+# size: a 48 MP phone photo decodes to 12 MP grey. Pillow refuses anything over 2 x its own
+# MAX_IMAGE_PIXELS (179 MP) outright, so the JPEG limit stays under that.
+MAX_JPEG_PIXELS = 160_000_000
 # Images are reduced to this longer side before any float conversion: a 6000x6000 photo would
 # otherwise take over a gigabyte as float64. 1024 px is 51x the 20 px digit box.
 WORK_SIDE = 1024
 INK_THRESHOLD = 0.3  # of the stretched ink range: below it is paper, noise or JPEG ringing
 MIN_CONTRAST = 0.15  # ink must stand this far above the paper (of the 0-1 grey range) ...
 NOISE_SIGMAS = 6.0  # ... and this many robust standard deviations of the paper's own noise
+FLOOR_SIGMAS = 3.0  # paper noise up to this many local deviations is set to 0
+# The paper's light is estimated on cells of 1/LIGHT_CELLS of the shorter side, opened over a square
+# of radius LIGHT_RADIUS of the shorter side: strokes narrower than the square drop out of it, while
+# a shadow or vignette wider than it stays.
+LIGHT_CELLS = 48
+LIGHT_RADIUS = 1 / 6
+NOISE_CELLS = 48  # the paper's noise is measured on cells of 1/NOISE_CELLS of the shorter side ...
+NOISE_CELL = 8  # ... and at least this many px
+SMOOTH_NOISE = 0.03  # a page whose paper deviates more (of its own grey) is box-smoothed first ...
+MAX_SMOOTH = 3  # ... with a box of radius up to this, 1 px per 2 x SMOOTH_NOISE
+SPECK_FRACTION = 0.02  # pieces of ink under this share of the largest piece are specks, and so are
+SPECK_EXTENT = 1 / 50  # pieces whose longer side is under this share of the page's shorter side
+DIGIT_HEIGHT = 0.4  # groups of ink at least this share of the tallest one's height are digits
 MIN_INK_PIXELS = 8  # fewer ink pixels than this is specks, not a digit
 BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (measured: 14.0, 14.0)
 # Stroke width, in pixels of the 28x28 input, by `stroke_width` on the 60,000 MNIST training
@@ -40,7 +61,7 @@ FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an
 def open_image(path: str | Path) -> Image.Image:
     """Open and decode an image, refusing huge, truncated and non-image files.
 
-    A JPEG is decoded at a reduced scale (DCT scaling, at most 1/4) when it is much larger than
+    A JPEG is decoded at a reduced scale (DCT scaling, 1/2 to 1/8) when it is much larger than
     WORK_SIDE: it never exists at full size in memory.
     """
     path = Path(path)
@@ -49,12 +70,14 @@ def open_image(path: str | Path) -> Image.Image:
             raise ImageError("folder holds no image files")
         raise ImageError("no such file" if not path.exists() else "not a file")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limits below apply
         try:
             img = Image.open(path)
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"image too large ({img.width}x{img.height} > {MAX_PIXELS} pixels)")
-            if img.format == "JPEG" and img.mode in ("L", "RGB"):
+            jpeg = img.format == "JPEG" and img.mode in ("L", "RGB")
+            limit = MAX_JPEG_PIXELS if jpeg else MAX_PIXELS
+            if img.width * img.height > limit:
+                raise ImageError(f"image too large ({img.width}x{img.height} > {limit} pixels)")
+            if jpeg:
                 # keep 2x WORK_SIDE: DCT scaling averages, so a 1 px line keeps >= 1/4 of its contrast
                 # and the max-pooling in to_grey then carries it at that strength
                 f = max(img.width, img.height) / (2 * WORK_SIDE)
@@ -63,8 +86,8 @@ def open_image(path: str | Path) -> Image.Image:
             img.load()
         except UnidentifiedImageError:
             raise ImageError("not an image Pillow can read") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"image too large (over {MAX_PIXELS} pixels)") from None
+        except Image.DecompressionBombError:
+            raise ImageError(f"image too large (over {MAX_JPEG_PIXELS} pixels)") from None
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"cannot decode image ({e})") from None
     ImageOps.exif_transpose(img, in_place=True)  # the default returns a full-size copy
@@ -137,49 +160,271 @@ def to_grey(img: Image.Image) -> np.ndarray:
     factor = math.ceil(max(img.size) / WORK_SIDE)
     if factor == 1:
         return _integer_grey(img, top, paper).astype(np.float32) / np.float32(top)
-    border = [_integer_grey(img.crop(box), top, paper) for box in _border_boxes(*img.size)]
-    dark = _dark_on_light_values(np.concatenate([b.ravel() for b in border]), top)
-    strips = [
-        pool_toward_ink(_integer_grey(img.crop(box), top, paper), factor, dark)
-        for box in _strips(img, factor * 32)
-    ]
+    boxes = _strips(img, factor * 32)
+    histogram = np.zeros(top + 1, np.int64)
+    for box in boxes:  # a first pass for the polarity, which decides how to pool
+        histogram += np.bincount(_integer_grey(img.crop(box), top, paper).ravel(), minlength=top + 1)
+    dark = _dark_on_light_histogram(histogram)
+    strips = [pool_toward_ink(_integer_grey(img.crop(box), top, paper), factor, dark) for box in boxes]
     return np.concatenate(strips).astype(np.float32) / np.float32(top)
 
 
-def _border_boxes(w: int, h: int) -> list[tuple[int, int, int, int]]:
-    """The image's border, 1/20 of its shorter side deep: top, bottom, left, right (Pillow boxes)."""
-    m = max(1, min(w, h) // 20)
-    return [(0, 0, w, m), (0, h - m, w, h), (0, 0, m, h), (w - m, 0, w, h)]
+def _dark_on_light(grey: np.ndarray) -> bool:
+    """Dark ink on light paper, when the darkest pixel is further below the typical one than the
+    lightest is above it: most of a page is paper, and ink stands out of it on one side only.
+    (The border's shade alone fails where a vignette or a shadow darkens the edges.)"""
+    lo, mid, hi = float(grey.min()), float(np.median(grey)), float(grey.max())
+    return mid - lo > hi - mid
 
 
-def _dark_on_light(grey: np.ndarray, top: float) -> bool:
-    """Judged by the border: most of a digit image's border is paper."""
-    h, w = grey.shape
-    border = [grey[y0:y1, x0:x1].ravel() for x0, y0, x1, y1 in _border_boxes(w, h)]
-    return _dark_on_light_values(np.concatenate(border), top)
-
-
-def _dark_on_light_values(border: np.ndarray, top: float) -> bool:
-    return bool(np.median(border) > top / 2)
+def _dark_on_light_histogram(histogram: np.ndarray) -> bool:
+    """_dark_on_light from a histogram of integer grey levels (the median as numpy takes it)."""
+    levels = np.flatnonzero(histogram)
+    cumulative, n = np.cumsum(histogram), int(histogram.sum())
+    below, above = np.searchsorted(cumulative, [(n - 1) // 2 + 1, n // 2 + 1])
+    mid = (below + above) / 2
+    return mid - levels[0] > levels[-1] - mid
 
 
 def to_ink(grey: np.ndarray) -> np.ndarray:
-    """White ink on black in [0, 1]: invert dark-on-light, then stretch paper to 0 and ink to 1.
+    """White ink on black in [0, 1], with the paper's light and noise taken away (see find_ink)."""
+    return find_ink(grey).ink
 
-    Ink is what stands above the paper by MIN_CONTRAST and by NOISE_SIGMAS of the paper's own
-    noise; a page with fewer than MIN_INK_PIXELS such pixels is blank. Counting pixels instead
-    of taking a high percentile finds a 1 px line on a 2000x2000 canvas (0.05% of the pixels),
-    while paper texture, JPEG noise and uniform colours stay blank.
+
+class InkMap:
+    """Where the ink is on a page: the stretched ink, its connected pieces and the digits they form.
+
+    ink: float32 white-on-black ink in [0, 1], paper 0. labels: the 8-connected piece of ink each
+    pixel belongs to (0: none). kept: the pieces that are not specks. groups: bounding boxes
+    (top, bottom, left, right; ends exclusive) of the digit-sized groups of pieces, left to right.
     """
-    ink = 1 - grey if _dark_on_light(grey, 1.0) else grey
-    paper = float(np.median(ink))  # most of a digit image is paper
-    deviation = ink - paper
-    noise = 1.4826 * float(np.median(np.abs(deviation)))  # robust standard deviation of the paper
-    candidates = deviation[deviation > max(MIN_CONTRAST, NOISE_SIGMAS * noise)]
-    if candidates.size < MIN_INK_PIXELS:
+
+    def __init__(self, ink: np.ndarray, labels: np.ndarray, kept: np.ndarray, boxes: np.ndarray) -> None:
+        self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
+        self.groups = _digit_groups(boxes[kept])
+
+    def crop(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """The ink inside a box (default: around every kept piece), specks and other pieces removed."""
+        if box is None:
+            b = self.boxes[self.kept]
+            box = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
+        top, bottom, left, right = box
+        ink = self.ink[top:bottom, left:right].copy()
+        labels = self.labels[top:bottom, left:right]
+        inside = np.zeros(len(self.kept) + 1, bool)
+        for i in np.flatnonzero(self.kept):  # pieces wholly inside the box belong to it
+            t, b_, l_, r = self.boxes[i]
+            inside[i + 1] = t >= top and b_ <= bottom and l_ >= left and r <= right
+        ink[(labels > 0) & ~inside[labels]] = 0
+        return ink
+
+
+def find_ink(grey: np.ndarray) -> InkMap:
+    """Find the ink on a page of grey levels in [0, 1] (1 = white), judged against the paper around it.
+
+    1. Polarity (see _dark_on_light): dark ink on light paper is turned into white on black.
+    2. The paper's own light (gradients, vignettes, shadows) is estimated on a coarse grid of cell
+       medians, opened (min then max filter) wider than any stroke so the ink drops out of it, and
+       interpolated back; dark-on-light pages are divided by it (light multiplies the paper's
+       reflectance), light-on-dark ones have it subtracted.
+    3. The paper's noise is measured cell by cell (robust deviation, opened the same way so cells
+       with strokes do not count); a noisy page is box-smoothed first. Ink is what stands above the
+       paper by MIN_CONTRAST and by NOISE_SIGMAS local deviations; fewer than MIN_INK_PIXELS such
+       pixels is a blank page.
+    4. Stretch: FLOOR_SIGMAS local deviations become 0 (paper noise goes) and the strongest ink 1.
+    5. Pieces: 8-connected pieces of ink; pieces under SPECK_FRACTION of the largest are specks.
+    """
+    dark_on_light = _dark_on_light(grey)
+    ink = 1 - grey if dark_on_light else grey
+    h, w = ink.shape
+    short = min(h, w)
+    cell = max(1, short // LIGHT_CELLS)
+    background = _upsample(_light_opening(_cell_medians(ink, cell), _radius(short, cell)), cell, h, w)
+    if dark_on_light:
+        paper = np.maximum(1 - background, 1 / 255)  # the paper's own grey level under this light
+        deviation = (ink - background) / paper  # 1 - grey / paper: contrast relative to the paper
+    else:
+        deviation = ink - background
+    deviation = deviation.astype(np.float32)
+    noise = _noise(deviation, short)
+    level = float(np.median(noise))
+    smooth = min(MAX_SMOOTH, math.ceil((level / SMOOTH_NOISE - 1) / 2), short // 100)
+    if level > SMOOTH_NOISE and smooth > 0:
+        deviation = _box_mean(deviation, smooth)
+        noise = _noise(deviation, short)
+    candidates = deviation > np.maximum(MIN_CONTRAST, NOISE_SIGMAS * noise)
+    if np.count_nonzero(candidates) < MIN_INK_PIXELS:
         raise ImageError("blank image: no ink found")
-    strongest = float(np.percentile(candidates, 90))  # robust to a few hot pixels
-    return np.clip(deviation / strongest, 0, 1)
+    strongest = float(np.percentile(deviation[candidates], 90))  # robust to a few hot pixels
+    floor = FLOOR_SIGMAS * noise
+    stretched = np.clip((deviation - floor) / np.maximum(strongest - floor, 1e-6), 0, 1).astype(np.float32)
+    labels, areas, boxes = label_pieces(candidates & (stretched > INK_THRESHOLD))
+    # specks: pieces no larger than the smoothing box (1 px unsmoothed), small beside the largest,
+    # or shorter than SPECK_EXTENT of the page (texture and noise peaks, not strokes)
+    speck = max((2 * smooth + 1) ** 2 if level > SMOOTH_NOISE else 1, SPECK_FRACTION * areas.max(initial=0))
+    extent = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
+    kept = (areas > speck) & (extent >= SPECK_EXTENT * short)
+    if areas[kept].sum() < MIN_INK_PIXELS:
+        raise ImageError("blank image: no ink found")
+    return InkMap(stretched, labels, kept, boxes)
+
+
+def _radius(short: int, cell: int) -> int:
+    """The opening's radius in cells: LIGHT_RADIUS of the shorter side, at least one cell."""
+    return max(1, round(short * LIGHT_RADIUS / cell))
+
+
+def _cells(a: np.ndarray, cell: int) -> np.ndarray:
+    """(rows, cols, cell * cell) blocks of an array, its last rows and columns repeated to fill them."""
+    h, w = a.shape
+    a = np.pad(a, ((0, -h % cell), (0, -w % cell)), mode="edge")
+    gh, gw = a.shape[0] // cell, a.shape[1] // cell
+    return a.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, cell * cell)
+
+
+def _cell_medians(a: np.ndarray, cell: int) -> np.ndarray:
+    return np.median(_cells(a, cell), axis=2).astype(np.float32)
+
+
+def _noise(deviation: np.ndarray, short: int) -> np.ndarray:
+    """The paper's local noise: each cell's robust standard deviation (1.4826 x median absolute
+    deviation from its median), opened so cells crossed by strokes take their neighbours' value."""
+    h, w = deviation.shape
+    cell = max(NOISE_CELL, short // NOISE_CELLS)
+    blocks = _cells(deviation, cell)
+    centre = np.median(blocks, axis=2, keepdims=True)
+    mad = (1.4826 * np.median(np.abs(blocks - centre), axis=2)).astype(np.float32)
+    return _upsample(_opening(mad, _radius(short, cell)), cell, h, w)
+
+
+def _opening(g: np.ndarray, r: int) -> np.ndarray:
+    """Grey opening by a (2r+1)-square (windows clipped at the edges): peaks narrower than it go."""
+    return _filter(_filter(g, r, np.min), r, np.max)
+
+
+def _light_opening(g: np.ndarray, r: int) -> np.ndarray:
+    """The opening of the paper's light, with the grid extended 2r cells past each edge first.
+
+    An opening clips a peak at the edge, and a page that darkens toward its corners (a vignette)
+    peaks there. So the light is extrapolated linearly (2 x edge - mirror image) where it rises
+    toward the edge, and held flat where it falls (which also keeps ink near the edge from being
+    mirrored into a false dip).
+    """
+    p = 2 * r
+    for axis in (0, 1):
+        n = g.shape[axis]
+        inside = np.clip(np.arange(1, p + 1), 0, n - 1)  # mirror images of the pad, nearest first
+        edges = (np.take(g, [0], axis), np.take(g, [n - 1], axis))
+        mirrors = (np.take(g, inside[::-1], axis), np.take(g, n - 1 - inside, axis))
+        before, after = (np.maximum(2 * e - m, e) for e, m in zip(edges, mirrors, strict=True))
+        g = np.concatenate([before, g, after], axis=axis)
+    return _opening(g, r)[p:-p, p:-p]
+
+
+def _filter(g: np.ndarray, r: int, reduce) -> np.ndarray:
+    """Separable min or max over a (2r+1)-square, clipped at the edges."""
+    fill = np.inf if reduce is np.min else -np.inf
+    for axis in (0, 1):
+        padded = np.pad(g, [(r, r) if a == axis else (0, 0) for a in (0, 1)], constant_values=fill)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * r + 1, axis=axis)
+        g = reduce(windows, axis=-1)
+    return g.astype(np.float32)
+
+
+def _upsample(g: np.ndarray, cell: int, h: int, w: int) -> np.ndarray:
+    """Bilinear interpolation between cell centres back to h x w pixels (flat beyond the outer centres)."""
+
+    def weights(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u = np.clip((np.arange(n, dtype=np.float64) + 0.5) / cell - 0.5, 0, size - 1)
+        i0 = np.floor(u).astype(np.int64)
+        return i0, np.minimum(i0 + 1, size - 1), (u - i0).astype(np.float32)
+
+    y0, y1, ty = weights(h, g.shape[0])
+    x0, x1, tx = weights(w, g.shape[1])
+    rows = g[y0] * (1 - ty[:, None]) + g[y1] * ty[:, None]
+    return (rows[:, x0] * (1 - tx) + rows[:, x1] * tx).astype(np.float32)
+
+
+def _box_mean(a: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)-square around each pixel, the edge pixels repeated beyond the border."""
+    padded = np.pad(a.astype(np.float64), r, mode="edge")
+    c = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    k, (h, w) = 2 * r + 1, a.shape
+    total = c[k : k + h, k : k + w] - c[:h, k : k + w] - c[k : k + h, :w] + c[:h, :w]
+    return (total / (k * k)).astype(np.float32)
+
+
+def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """8-connected pieces of a mask, numbered 1.. in order of first pixel (row by row).
+
+    Returns labels (int32, 0 outside), each piece's area and its box (top, bottom, left, right;
+    ends exclusive). Runs of each row are joined to the runs they touch in the row above (union-find
+    on runs: a digit has a few runs a row, so this is fast in Python).
+    """
+    h, w = mask.shape
+    parent = [0]
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    row_runs: list[list[tuple[int, int, int]]] = []
+    previous: list[tuple[int, int, int]] = []
+    for y in range(h):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], mask[y].astype(np.int8), [0]))))
+        runs = []
+        j = 0
+        for start, end in zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True):
+            while j < len(previous) and previous[j][1] < start:  # ends before start - 1: not touching
+                j += 1
+            root, k = 0, j
+            while k < len(previous) and previous[k][0] <= end:  # starts by end (8-connected)
+                other = find(previous[k][2])
+                if root == 0:
+                    root = other
+                elif other != root:
+                    parent[max(root, other)] = min(root, other)
+                    root = min(root, other)
+                k += 1
+            if root == 0:
+                parent.append(len(parent))
+                root = len(parent) - 1
+            runs.append((start, end, root))
+        row_runs.append(runs)
+        previous = runs
+    roots = np.array([find(i) for i in range(len(parent))], np.int64)
+    compact = np.zeros(len(parent), np.int32)
+    unique = np.unique(roots[1:])
+    compact[unique] = np.arange(1, len(unique) + 1, dtype=np.int32)
+    labels = np.zeros((h, w), np.int32)
+    n = len(unique)
+    areas = np.zeros(n, np.int64)
+    boxes = np.tile(np.array([h, 0, w, 0], np.int64), (n, 1))
+    for y, runs in enumerate(row_runs):
+        for start, end, run_label in runs:
+            i = int(compact[roots[run_label]])
+            labels[y, start:end] = i
+            areas[i - 1] += end - start
+            box = boxes[i - 1]
+            box[0], box[1] = min(box[0], y), max(box[1], y + 1)
+            box[2], box[3] = min(box[2], start), max(box[3], end)
+    return labels, areas, boxes
+
+
+def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Pieces whose columns overlap form one digit (a 4 or a 5 drawn in two strokes); the groups at
+    least DIGIT_HEIGHT as tall as the tallest are digits, left to right."""
+    groups: list[list[int]] = []
+    for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
+        if groups and left < groups[-1][3]:
+            g = groups[-1]
+            g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
+        else:
+            groups.append([top, bottom, left, right])
+    tallest = max((g[1] - g[0] for g in groups), default=0)
+    return [tuple(g) for g in groups if g[1] - g[0] >= DIGIT_HEIGHT * tallest]
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -280,4 +525,26 @@ def preprocess(path: str | Path) -> np.ndarray:
 
 
 def preprocess_image(img: Image.Image) -> np.ndarray:
-    return mnist_style(to_ink(to_grey(img)))
+    return mnist_style(find_ink(to_grey(img)).crop())
+
+
+@dataclass
+class Reading:
+    """An image as the model sees it: the whole of its ink as one 28x28 input (`pixels`), and each
+    digit-sized group of ink side by side as its own 28x28 input (`digits`, left to right)."""
+
+    pixels: np.ndarray
+    digits: list[np.ndarray]
+
+
+def read(path: str | Path) -> Reading:
+    """A user's image file, whole and digit by digit (see Reading)."""
+    return read_image(open_image(path))
+
+
+def read_image(img: Image.Image) -> Reading:
+    ink = find_ink(to_grey(img))
+    pixels = mnist_style(ink.crop())
+    if len(ink.groups) < 2:
+        return Reading(pixels, [pixels])
+    return Reading(pixels, [mnist_style(ink.crop(box)) for box in ink.groups])

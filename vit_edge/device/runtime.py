@@ -129,39 +129,60 @@ def predict_files(
     paths: list[Path],
     top_k: int = 3,
     batch_size: int = 64,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
     save_input: Path | None = None,
+    number: bool = False,
 ):
     """Yield one result dict per path, in order: a prediction, or {"path", "error"}.
 
     A prediction is {"path", "prediction", "confidence", "top_k", "uncertain"}: uncertain when the
-    confidence is under min_confidence. save_input: a folder to write each 28x28 model input to.
+    confidence is under min_confidence (default: the model's own recorded value, as the CLI uses),
+    or when the image holds several digits side by side (then "reason" says so). With number=True
+    the digits are read left to right: {"path", "number", "confidence" (the product of the digits'),
+    "digits" (each one's "prediction", "confidence", "top_k"), "uncertain"}. Each image runs through
+    the model on its own, so its answer never depends on the others; batch_size is how many images
+    are read before their answers are given. save_input: a folder for each 28x28 model input.
     """
-    from .preprocess import ImageError, preprocess
+    from .preprocess import ImageError, read
 
+    threshold = model_min_confidence(session) if min_confidence is None else min_confidence
     names = InputNames()
     for start in range(0, len(paths), batch_size):
-        chunk = paths[start : start + batch_size]
-        arrays: dict[int, np.ndarray] = {}
-        errors: dict[int, str] = {}
-        for i, path in enumerate(chunk):
+        chunk = [str(p) for p in paths[start : start + batch_size]]
+        results = []
+        for path in chunk:
             try:
-                arrays[i] = preprocess(path)
+                reading = read(path)
                 if save_input is not None:
-                    save_input_png(arrays[i], Path(save_input) / names.png_name(path))
+                    save_input_png(reading.pixels, Path(save_input) / names.png_name(Path(path)))
             except ImageError as e:
-                errors[i] = str(e)
-        probs = {}
-        if arrays:
-            batch = np.stack(list(arrays.values()))[:, None]
-            probs = dict(zip(arrays, softmax(run_logits(session, batch, batch_size)), strict=True))
-        for i, path in enumerate(chunk):
-            if i not in errors and not np.isfinite(probs[i]).all():
-                errors[i] = "the model gave non-finite outputs (NaN or infinity) for this image"
-            if i in errors:
-                yield {"path": str(path), "error": errors[i]}
+                results.append({"path": path, "error": str(e)})
                 continue
-            yield answer(str(path), probs[i], top_k, min_confidence)
+            results.append(_result(session, path, reading, top_k, threshold, number))
+        yield from results
+
+
+def _result(session, path: str, reading, top_k: int, threshold: float, number: bool) -> dict:
+    inputs = reading.digits if number else [reading.pixels]
+    # one image a call: dynamic INT8 quantizes activations with one scale per call
+    probs = [softmax(run_logits(session, x[None, None], 1))[0] for x in inputs]
+    if not all(np.isfinite(p).all() for p in probs):
+        return {"path": path, "error": "the model gave non-finite outputs (NaN or infinity) for this image"}
+    if number:
+        digits = [answer(path, p, top_k, threshold) for p in probs]
+        confidence = float(np.prod([d["confidence"] for d in digits]))
+        return {
+            "path": path,
+            "number": "".join(str(d["prediction"]) for d in digits),
+            "confidence": confidence,
+            "digits": [{k: d[k] for k in ("prediction", "confidence", "top_k")} for d in digits],
+            "uncertain": confidence < threshold,
+        }
+    result = answer(path, probs[0], top_k, threshold)
+    if len(reading.digits) > 1:
+        result["uncertain"] = True
+        result["reason"] = f"{len(reading.digits)} digits side by side; --number reads them one by one"
+    return result
 
 
 def answer(path: str, p: np.ndarray, top_k: int, min_confidence: float) -> dict:
@@ -212,6 +233,11 @@ def min_confidence(meta: dict[str, str]) -> float:
     except ValueError:
         return DEFAULT_MIN_CONFIDENCE
     return value if 0 <= value <= 1 else DEFAULT_MIN_CONFIDENCE
+
+
+def model_min_confidence(session) -> float:
+    """The --min-confidence default for a session's model (its recorded value, else the library's)."""
+    return min_confidence(metadata(session))
 
 
 def parity_warning(meta: dict[str, str]) -> str | None:
