@@ -308,9 +308,22 @@ def test_nonsense_options_are_usage_errors(run_cli, args, text, tmp_path: Path, 
 # --- 5. messages say what is true, in one line
 
 
+def _default_sigint() -> None:
+    # A background job (`trap "" INT`, nohup) starts with SIGINT ignored, and a child inherits that:
+    # Python would then never raise KeyboardInterrupt. Ctrl-C at a terminal is what these tests mean.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(args: list, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([VIT_EDGE, *map(str, args)], stderr=subprocess.PIPE, text=True, env=env, **kw)
+    return subprocess.Popen(
+        [VIT_EDGE, *map(str, args)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=_default_sigint,
+        **kw,
+    )
 
 
 def _wait_for(proc: subprocess.Popen, text: str, seen: list[str]) -> None:

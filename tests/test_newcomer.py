@@ -49,3 +49,13 @@ def test_benchmark_accepts_few_runs_with_a_warning(run_cli):
     code, out, err = run_cli("benchmark", "--runs", 5, "--json")
     assert code == 0 and "warning: --runs 5: medians of fewer than 100 calls are noisy" in err
     assert json.loads(out)["runs"] == 5
+
+
+def test_no_help_text_shows_an_empty_range(run_cli):
+    """Click printed `[default: 0.0015; x<=None]` for every unbounded float option."""
+    from vit_edge.cli import cli
+
+    for name in [None, *cli.commands]:
+        code, out, _ = run_cli(*([name] if name else []), "--help")
+        assert code == 0 and "Usage:" in out, name
+        assert "<=None" not in out and "None<=" not in out, (name, out)

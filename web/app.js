@@ -1,6 +1,6 @@
 // The page: a drawing pad (pointer events: mouse, touch, pen), a prediction while drawing,
 // the top 3 as bars, the 28x28 input the model sees, and "open image" for any picture file.
-import { BlankImage, preprocess } from "./preprocess.js";
+import { BlankImage, preprocess, read } from "./preprocess.js";
 import { answer, loadModel, logits } from "./model.js";
 
 const pad = document.getElementById("pad");
@@ -81,9 +81,9 @@ async function predictPad() {
 
 async function predictPixels(rgba, w, h) {
   if (!model) return null;
-  let input;
+  let input, digits;
   try {
-    input = preprocess(rgba, w, h);
+    ({ pixels: input, digits } = read(rgba, w, h));
   } catch (err) {
     if (!(err instanceof BlankImage)) throw err;
     show(null, err.message);
@@ -93,6 +93,7 @@ async function predictPixels(rgba, w, h) {
   const result = answer(model, await logits(model, input));
   result.ms = performance.now() - t0;
   result.input = input;
+  if (digits > 1) result.uncertain = true; // several digits side by side: not one answer
   show(result);
   window.vitEdge.last = result;
   return result;
@@ -124,6 +125,10 @@ window.vitEdge = {
     return m.info;
   }),
   preprocess: (rgba, w, h) => Array.from(preprocess(Uint8ClampedArray.from(rgba), w, h)),
+  read: (rgba, w, h) => {
+    const r = read(Uint8ClampedArray.from(rgba), w, h);
+    return { pixels: Array.from(r.pixels), digits: r.digits };
+  },
   logits: async (pixels) => Array.from(await logits(model, Float32Array.from(pixels))),
   predictPad,
   clearPad,

@@ -56,6 +56,18 @@ BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (me
 MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
 FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
+# The constants every other implementation of these steps takes from here (the page's constants.js)
+SHARED_CONSTANTS = (
+    "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
+    "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
+    "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
+    "MNIST_THIN", "FINE_SIDE",
+)  # fmt: skip
+
+
+def constants() -> dict[str, float]:
+    """The preprocessing constants by name, for the page's JavaScript (and any other port)."""
+    return {name: globals()[name] for name in SHARED_CONSTANTS}
 
 
 def open_image(path: str | Path) -> Image.Image:
