@@ -48,6 +48,23 @@ def main() -> None:
     canvas = Image.new("L", (1600, 1200), 255)
     canvas.paste(draw("five", 700, 0, 255, 2), (450, 250))
     canvas.save(HERE / "five-thin-pen.png", optimize=True)
+    # phone photos of pencil on paper: a soft shadow across a page with a vignette and sensor noise
+    photo_of(draw("seven", 600, 60, 200, 16), 1).save(HERE / "seven-shadow-photo.jpg", quality=88)
+    two_digits = Image.new("L", (900, 600), 200)
+    two_digits.paste(draw("four", 300, 60, 200, 16), (170, 150))
+    two_digits.paste(draw("two", 300, 60, 200, 16), (430, 150))
+    photo_of(two_digits, 2).save(HERE / "forty-two-photo.jpg", quality=88)
+
+
+def photo_of(page: Image.Image, seed: int) -> Image.Image:
+    """A grey page photographed: a shadow over its left third behind a soft edge, corners at 70%
+    of the light, grey noise of 8 levels."""
+    w, h = page.size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    light = 1 - 0.3 * ((x - w / max(w, h) / 2) ** 2 + (y - h / max(w, h) / 2) ** 2) / 0.5
+    light *= 1 - 0.3 / (1 + np.exp((x - 0.3 - 0.2 * y) / 0.02))
+    noise = np.random.default_rng(seed).normal(0, 8, (h, w))
+    return Image.fromarray(np.clip(np.asarray(page) * light + noise, 0, 255).astype(np.uint8))
 
 
 if __name__ == "__main__":

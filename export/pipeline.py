@@ -195,3 +195,30 @@ def run_export(
         "passed": all(r.passed for r in results),
         "parity": "checked" if check else "skipped",
     }
+
+
+def run_c_export(
+    checkpoint: Path,
+    out: Path | None = None,
+    data_dir: str | None = None,
+    allow_download: bool = True,
+    log: Callable[[str], None] = print,
+    temperature: float | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> dict[str, Any]:
+    """`export --format c`: the checkpoint as a folder of C99 (see export/c_export.py), with the
+    same calibration as the ONNX export (the temperature given, or fitted on its validation split)."""
+    from .c_export import write_c
+
+    checkpoint = Path(checkpoint)
+    out = Path(out) if out else checkpoint.with_name(checkpoint.stem + "_c")
+    if temperature is not None and not (0 < temperature < float("inf")):
+        raise UsageError(f"--temperature {temperature}: must be a positive number")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: --format c writes a folder, and this is a file")
+    model, state = load_model(checkpoint)
+    temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)
+    fold_temperature(model, temperature_used)
+    written = write_c(model, out, min_confidence, temperature_used)
+    log(f"wrote {len(written)} files to {out}/ (temperature {temperature_used:.4f}: {source})")
+    return {"out": str(out), "files": [str(p) for p in written], "temperature": temperature_used}

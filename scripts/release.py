@@ -3,7 +3,8 @@
     python scripts/release.py runs/vit-edge.pt --data-dir ../shared/mnist [--calibrate-on runs/r10.pt]
 
 Writes models/vit-edge.pt (weights, config and metrics only), models/vit-edge.onnx and
-models/vit-edge.int8.onnx (through the same code as `vit-edge export --quantize`),
+models/vit-edge.int8.onnx (through the same code as `vit-edge export --quantize`), models/c/ (as
+`vit-edge export --format c` makes it),
 models/metrics.json, models/MODEL_CARD.md, and the pictures in docs/.
 
 Calibration: a release trained on all 60,000 images has no held-out data of its own, so its
@@ -27,7 +28,7 @@ from vit_edge.benchmark import run_benchmark
 from vit_edge.config import MNIST_TRAIN_IMAGES, ViTConfig
 from vit_edge.device import fileio
 from vit_edge.evaluate import evaluate_checkpoint
-from vit_edge.export.pipeline import run_export
+from vit_edge.export.pipeline import run_c_export, run_export
 from vit_edge.model import ViT, count_parameters, flops_per_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -233,6 +234,14 @@ def main() -> None:
         allow_download=False,
         temperature=calibration["temperature"],
         temperature_source=calibration["temperature_source"],
+        min_confidence=calibration["min_confidence"],
+    )
+    # the C engine's folder (models/c/), with the same calibration: firmware needs neither torch nor this package
+    run_c_export(
+        ckpt,
+        MODELS / "c",
+        allow_download=False,
+        temperature=calibration["temperature"],
         min_confidence=calibration["min_confidence"],
     )
     calibration = test_calibration(ckpt, calibration, export, args.data_dir)

@@ -119,17 +119,18 @@ def test_batches_match_single_calls(small_onnx: Path, images: Path):
     paths = runtime.expand_inputs([str(images)]) * 3
     batched = list(runtime.predict_files(session, paths, top_k=10, batch_size=4))
     single = [next(runtime.predict_files(session, [p], top_k=10)) for p in paths]
-    for a, b in zip(batched, single, strict=True):
-        np.testing.assert_allclose(np.array(a["top_k"]), np.array(b["top_k"]), atol=1e-5)
+    assert batched == single  # exactly: every image runs alone, whatever the batch size
 
 
-def test_one_ort_call_per_batch(small_onnx: Path, images: Path, monkeypatch):
+def test_one_image_per_ort_call(small_onnx: Path, images: Path, monkeypatch):
+    """Dynamic INT8 quantizes a call's activations with one scale, so a batch would let one image's
+    answer depend on the others: each image gets its own call."""
     calls = []
     session = runtime.make_session(small_onnx)
     real_run = runtime.run_logits
     monkeypatch.setattr(runtime, "run_logits", lambda s, x, b: calls.append(len(x)) or real_run(s, x, b))
     list(runtime.predict_files(session, runtime.expand_inputs([str(images)]) * 5, batch_size=8))
-    assert calls == [8, 7]
+    assert calls == [1] * 15
 
 
 def test_bad_model_files(run_cli, images: Path, tmp_path: Path, small_onnx: Path):

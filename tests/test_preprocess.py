@@ -99,3 +99,16 @@ def test_decompression_bomb_is_refused(tmp_path: Path):
     Image.new("1", (side, side)).save(tmp_path / "bomb.png")
     with pytest.raises(ImageError, match="image too large"):
         preprocess(tmp_path / "bomb.png")
+
+
+def test_the_page_takes_its_constants_from_python():
+    """One definition: web/preprocess.js imports every shared constant from the generated
+    constants.js, which holds preprocess.py's values, and defines none of them itself."""
+    from vit_edge.device import preprocess as pp
+    from vit_edge.device.webpage import constants_js
+
+    js = (Path(__file__).resolve().parent.parent / "web" / "preprocess.js").read_text()
+    generated = constants_js().decode()
+    for name, value in pp.constants().items():
+        assert f"export const {name} = {value!r};" in generated
+        assert f"const {name} =" not in js and f" {name}," in js.split('from "./constants.js"')[0], name

@@ -136,3 +136,19 @@ def test_ema_starts_close_to_the_trained_weights(tiny_mnist: Path, tmp_path: Pat
     raw = tiny_run(tiny_mnist, tmp_path / "raw.pt", epochs=2, ema_decay=0.0)
     ema = tiny_run(tiny_mnist, tmp_path / "ema.pt", epochs=2, ema_decay=0.999)
     assert ema["best_val_accuracy"] > 0.8 * raw["best_val_accuracy"] > 0.5
+
+
+def test_precision_choices(tiny_mnist: Path, tmp_path: Path, monkeypatch):
+    """auto is bf16 on CUDA and float32 on CPU; bf16 trains on a CPU with native bf16 (learning the
+    easy synthetic digits as float32 does), and is refused up front on one without."""
+    from vit_edge import train as train_module
+
+    assert train_module.resolve_precision("auto", torch.device("cpu")) == "fp32"
+    assert train_module.resolve_precision("auto", torch.device("cuda")) == "bf16"
+    if train_module.cpu_has_bf16():
+        metrics = tiny_run(tiny_mnist, tmp_path / "bf16.pt", epochs=3, precision="bf16")
+        assert metrics["best_val_accuracy"] > 0.9
+    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: False)
+    with pytest.raises(UsageError, match="no native bf16"):
+        tiny_run(tiny_mnist, tmp_path / "refused.pt", precision="bf16")
+    assert not list(tmp_path.glob("refused*"))

@@ -223,7 +223,7 @@ def _free_port() -> int:
 
 def test_static_folder_works_from_python_http_server(run_cli, browser, tmp_path: Path):
     code, _, err = run_cli("web", "--out", tmp_path / "site")
-    assert code == 0 and f"wrote 10 files to {tmp_path / 'site'}/" in err
+    assert code == 0 and f"wrote 11 files to {tmp_path / 'site'}/" in err
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(tmp_path / "site")],

@@ -119,6 +119,13 @@ def cli(ctx: click.Context) -> None:
     help="Training images held out for validation; 0 trains on all 60,000 and keeps the last epoch.",
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    default=TRAIN_DEFAULTS["precision"],
+    help="bf16 autocast of the forward pass (auto: on CUDA; bf16 on a CPU with native bf16 is "
+    "1.37x faster an epoch, its effect on accuracy unmeasured).",
+)
 @click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
 @click.option("--out", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT, help="Checkpoint file.")
 @click.option("--resume", is_flag=True, help="Continue the run saved at --out.")
@@ -259,10 +266,18 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 @cli.command()
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=DEFAULT_CHECKPOINT)
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["onnx", "c"]),
+    default="onnx",
+    help="onnx: FP32 (+ INT8) ONNX files; c: a folder of C99 for microcontrollers (INT8, FP32 by -D).",
+)
+@click.option(
     "--out",
-    type=click.Path(dir_okay=False),
+    type=click.Path(),
     default=None,
-    help="FP32 ONNX file [default: the checkpoint's path with .onnx].",
+    help="FP32 ONNX file [default: the checkpoint's path with .onnx]; with --format c a folder "
+    "[default: the checkpoint's name + _c].",
 )
 @click.option(
     "--quantize",
@@ -298,6 +313,7 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the parity report as one JSON object.")
 def export(
     checkpoint,
+    fmt,
     out,
     quantize,
     data_dir,
@@ -309,8 +325,28 @@ def export(
     no_test,
     as_json,
 ) -> None:
-    """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch."""
+    """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch.
+
+    --format c writes the model as plain C99 for microcontrollers instead (see the README).
+    """
     require_torch("export")
+    if fmt == "c":
+        from vit_edge.export.pipeline import run_c_export
+
+        if quantize:
+            raise UsageError("--quantize applies to --format onnx; --format c is INT8 already")
+        report = run_c_export(
+            Path(checkpoint),
+            Path(out) if out else None,
+            data_dir,
+            not no_download,
+            log=lambda line: click.echo(line, err=True),
+            temperature=temperature,
+            min_confidence=min_confidence,
+        )
+        if as_json:
+            click.echo(json.dumps(report))
+        return
     from vit_edge.export.parity import format_table
     from vit_edge.export.pipeline import run_export
 

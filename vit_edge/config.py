@@ -120,6 +120,11 @@ class TrainConfig:
     # still carries information when the teachers almost always agree with the label, as on MNIST.
     distillation: str = "hard"
     distill_temperature: float = 3.0  # DeiT's tau for soft distillation
+    # The forward pass under bf16 autocast (weights, optimizer and loss stay float32): "auto" is bf16
+    # on CUDA (as every GPU run so far) and float32 on CPU; "bf16" on a CPU with native bf16 (AVX-512
+    # BF16, AMX) made an epoch 1.37x faster (scripts/profile_epoch.py), its effect on what the model
+    # learns is not measured yet, so it is not the CPU default.
+    precision: str = "auto"
 
     def check(self) -> None:
         for f in fields(self):
@@ -142,6 +147,7 @@ class TrainConfig:
             "--warmup-epochs must be >= 0": self.warmup_epochs < 0,
             "--distillation must be hard or soft": self.distillation not in ("hard", "soft"),
             "--distill-temperature must be > 0": not self.distill_temperature > 0,
+            "--precision must be auto, bf16 or fp32": self.precision not in ("auto", "bf16", "fp32"),
             f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "
             "training images)": not 0 <= self.val_size < MNIST_TRAIN_IMAGES,
         }

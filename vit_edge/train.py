@@ -32,6 +32,22 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, min_ratio: float) 
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def resolve_precision(precision: str, dev: torch.device) -> str:
+    """ "auto" -> "bf16" on CUDA, "fp32" on CPU; "bf16" on a CPU without native bf16 is refused."""
+    if precision == "auto":
+        return "bf16" if dev.type == "cuda" else "fp32"
+    if precision == "bf16" and dev.type == "cpu" and not cpu_has_bf16():
+        raise UsageError("--precision bf16: this CPU has no native bf16 matmuls (it would be slower)")
+    return precision
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def param_groups(model: ViT, weight_decay: float) -> list[dict[str, Any]]:
     """Decay matrices only: biases, norms, the CLS token and position embeddings stay undecayed."""
     decay = [p for p in model.parameters() if p.ndim >= 2 and p.shape[0] > 1]
@@ -134,6 +150,11 @@ class Trainer:
         self.agreement_sum = torch.zeros((), device=dev)  # teachers' answer == label, summed over steps
         self.resume_rng: torch.Tensor | None = None
 
+    def autocast(self):
+        """bf16 autocast of the forward pass when the run's precision says so (see resolve_precision)."""
+        bf16 = resolve_precision(self.cfg.precision, self.dev) == "bf16"
+        return torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=bf16)
+
     @property
     def eval_model(self) -> ViT:
         return self.ema.model if self.ema else self.model
@@ -143,7 +164,7 @@ class Trainer:
         x = self.augment(self.data.x_train[idx].float().div_(255), generator=self.gen)
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(self.step, self.warmup, self.total_steps, cfg.min_lr_ratio)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.dev.type == "cuda"):
+        with self.autocast():
             logits, distilled = self.model.forward_heads(x)
         loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
         if self.teachers:
@@ -254,6 +275,7 @@ def train(
     check_threads(threads)
     out = Path(out)
     dev = pick_device(device)
+    resolve_precision(cfg.precision, dev)  # refuses bf16 on a CPU without it, before any work
     torch.set_num_threads(threads or usable_cores())  # small matmuls scale to a few cores, not beyond
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
@@ -302,6 +324,7 @@ def _run(
         "config": model_cfg.to_dict(), "train": asdict(cfg), "history": [],
         "best_epoch": 0, "best_val_accuracy": 0.0, "train_seconds": 0.0,
         "params": count_parameters(trainer.model), "device": str(dev), "threads": torch.get_num_threads(),
+        "precision": resolve_precision(cfg.precision, dev),
         "n_train": len(data.y_train), "n_val": len(data.y_val),
         "teachers": [{"path": str(p), "sha256": fileio.sha256(p)} for p in teacher_paths],
     }  # fmt: skip
@@ -321,7 +344,7 @@ def _run(
     pictures = f", {curves_path} (curves)" if plots.available() else ""
     log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
     log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
-        f"{torch.get_num_threads()} threads")  # fmt: skip
+        f"{torch.get_num_threads()} threads, {metrics['precision']}")  # fmt: skip
 
     saved["epoch"] = start_epoch
     if trainer.resume_rng is not None:

@@ -19,8 +19,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import ImageError
 
 __all__ = [
-    "ImageError", "Reading", "find_ink", "open_image", "preprocess", "preprocess_image", "read",
-    "read_image", "stroke_width",
+    "ImageError",
+    "Reading",
+    "find_ink",
+    "open_image",
+    "preprocess",
+    "preprocess_image",
+    "read",
+    "read_image",
+    "stroke_width",
 ]
 
 MAX_PIXELS = 40_000_000  # larger images are refused before decoding (decompression bombs) ...

@@ -1,0 +1,40 @@
+/* vit-edge: a Vision Transformer for handwritten digits, in plain C99 for microcontrollers.
+ *
+ * No malloc, no runtime library beyond <math.h>, no ONNX Runtime. The weights are const arrays (they
+ * stay in flash); the only mutable state is one static arena of VIT_EDGE_ARENA_BYTES, so the
+ * functions below are not reentrant: call them from one thread (or guard them).
+ *
+ * Numerics: INT8 weights (symmetric, one scale per output channel) times INT8 activations
+ * (symmetric, one scale per token) with int32 accumulation; LayerNorm, attention, softmax, GELU in
+ * float. Build with -DVIT_EDGE_FP32 for the float reference (4x the weight flash).
+ * On Arm cores with the DSP extension (Cortex-M4, M7, M33, M55) the int8 dot products use SMLAD.
+ */
+#ifndef VIT_EDGE_H
+#define VIT_EDGE_H
+
+#include "vit_edge_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
+#define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
+
+/* The static arena (RAM): the residual stream, every token's query, key and value, one token's
+   work (vit_edge.c checks at compile time that it fits). */
+#define VIT_EDGE_ARENA_FLOATS (VE_TOKENS * VE_DIM * 4 + VE_TOKENS + VE_MAX_IN + VE_MLP + 3 * VE_DIM)
+#define VIT_EDGE_ARENA_BYTES (4 * VIT_EDGE_ARENA_FLOATS + 3 * VE_MAX_IN + 16)
+
+/* pixels: 28x28 floats in [0,1], row-major, as predict's preprocessing makes them (white digit on
+   black: `vit-edge predict --save-input DIR` shows them). Returns the digit 0-9; probs (calibrated, may be NULL) gets the 10 probabilities. */
+int vit_edge_predict(const float pixels[784], float probs[10]);
+
+/* The same forward pass, giving the 10 calibrated logits (softmax of them is probs). */
+void vit_edge_logits(const float pixels[784], float logits[10]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,222 @@
+/* vit-edge's forward pass in C99: the ViT of Dosovitskiy et al. (2020) for 28x28 digits, top to
+ * bottom as vit_edge/model.py runs it. The residual stream and every token's query, key and value
+ * are the only per-image arrays (the arena below); everything else is one token's work. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vit_edge.h"
+#include "vit_edge_weights.h"
+
+#if defined(__ARM_FEATURE_SIMD32) && !defined(VIT_EDGE_FP32) && !defined(VIT_EDGE_PLAIN_C)
+#include <arm_acle.h>
+#define VE_SMLAD 1 /* dual 16-bit multiply-accumulate: 2 MACs an instruction on Cortex-M4/M7/M33/M55 */
+#endif
+
+#define VE_LN_EPS 1e-5f /* torch.nn.LayerNorm's */
+
+static struct {
+    float x[VE_TOKENS][VE_DIM];       /* the residual stream */
+    float qkv[VE_TOKENS][3 * VE_DIM]; /* every token's query, key and value, from the block's input */
+    float scores[VE_TOKENS];
+    float in[VE_MAX_IN], hidden[VE_MLP], y[VE_DIM], out[VE_DIM], head[VE_DIM];
+#ifndef VIT_EDGE_FP32
+    signed char xq[VE_MAX_IN]; /* one token's input to a linear layer, quantized */
+    short x16[VE_MAX_IN];      /* ... and widened in SMLAD's pair order */
+#endif
+} arena;
+
+/* C99 has no static_assert: a negative array size stops the build if the header's figure is short */
+typedef char ve_arena_fits[(sizeof arena <= VIT_EDGE_ARENA_BYTES) ? 1 : -1];
+
+static void layer_norm(const ve_norm *n, const float *x, float *y, int size) {
+    float mean = 0.0f, var = 0.0f;
+    for (int i = 0; i < size; i++) mean += x[i];
+    mean /= (float)size;
+    for (int i = 0; i < size; i++) var += (x[i] - mean) * (x[i] - mean);
+    float inv = 1.0f / sqrtf(var / (float)size + VE_LN_EPS);
+    for (int i = 0; i < size; i++) y[i] = (x[i] - mean) * inv * n->weight[i] + n->bias[i];
+}
+
+#ifdef VIT_EDGE_FP32
+
+static void linear(const ve_linear *l, const float *x, float *y) {
+    for (int o = 0; o < l->out; o++) {
+        const float *w = l->w + (long)o * l->in;
+        float acc = 0.0f;
+        for (int i = 0; i < l->in; i++) acc += w[i] * x[i];
+        y[o] = acc + l->bias[o];
+    }
+}
+
+#else
+
+/* One token's activations to int8 with their own symmetric scale: an image's answer never depends
+   on anything but the image (a batch-wide scale would). Returns the scale. */
+static float quantize(const float *x, int n) {
+    float top = 0.0f;
+    for (int i = 0; i < n; i++) top = fmaxf(top, fabsf(x[i]));
+    float scale = top > 0.0f ? top / 127.0f : 1.0f, inv = 1.0f / scale;
+    for (int i = 0; i < n; i++) { /* round half away from zero (lrintf is a libm call on most cores) */
+        const float v = x[i] * inv;
+        arena.xq[i] = (signed char)(v >= 0.0f ? (int)(v + 0.5f) : -(int)(0.5f - v));
+    }
+#ifdef VE_SMLAD
+    for (int i = 0; i + 3 < n; i += 4) { /* (x0, x2), (x1, x3): the halves SXTB16 makes of a weight word */
+        arena.x16[i] = arena.xq[i], arena.x16[i + 1] = arena.xq[i + 2];
+        arena.x16[i + 2] = arena.xq[i + 1], arena.x16[i + 3] = arena.xq[i + 3];
+    }
+#endif
+    return scale;
+}
+
+static long dot_plain(const signed char *w, int from, int n) {
+    long acc = 0;
+    for (int i = from; i < n; i++) acc += (long)w[i] * arena.xq[i];
+    return acc;
+}
+
+#ifdef VE_SMLAD
+static uint32_t ror8(uint32_t x) { return (x >> 8) | (x << 24); } /* folds into SXTB16's rotation */
+
+/* Two output channels at once, 4 weights a word: the widened input is loaded once for both. */
+static void dot2_smlad(const signed char *w0, const signed char *w1, int n, long *a0, long *a1) {
+    int32_t acc0 = 0, acc1 = 0;
+    int i = 0;
+    for (; i + 3 < n; i += 4) {
+        uint32_t p, q, x02, x13;
+        memcpy(&p, w0 + i, 4), memcpy(&q, w1 + i, 4);
+        memcpy(&x02, arena.x16 + i, 4), memcpy(&x13, arena.x16 + i + 2, 4);
+        acc0 = __smlad(__sxtb16(p), x02, acc0), acc0 = __smlad(__sxtb16(ror8(p)), x13, acc0);
+        acc1 = __smlad(__sxtb16(q), x02, acc1), acc1 = __smlad(__sxtb16(ror8(q)), x13, acc1);
+    }
+    *a0 = acc0 + dot_plain(w0, i, n), *a1 = acc1 + dot_plain(w1, i, n);
+}
+#endif
+
+/* y = W x + b with int8 weights and this token's int8 activations, int32 sums rescaled to float */
+static void linear(const ve_linear *l, const float *x, float *y) {
+    float sx = quantize(x, l->in);
+    int o = 0;
+#ifdef VE_SMLAD
+    for (; o + 1 < l->out; o += 2) {
+        long a0, a1;
+        dot2_smlad(l->q + (long)o * l->in, l->q + (long)(o + 1) * l->in, l->in, &a0, &a1);
+        y[o] = (float)a0 * (l->scale[o] * sx) + l->bias[o];
+        y[o + 1] = (float)a1 * (l->scale[o + 1] * sx) + l->bias[o + 1];
+    }
+#endif
+    for (; o < l->out; o++) {
+        long acc = dot_plain(l->q + (long)o * l->in, 0, l->in);
+        y[o] = (float)acc * (l->scale[o] * sx) + l->bias[o];
+    }
+}
+
+#endif
+
+static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
+
+/* SPT's shifted copies: channel 0 is the image, 1-4 the image moved diagonally by half a patch
+   (zeros, MNIST's black, where it moves in), as model.py's `shifted` stacks them. */
+static float channel_pixel(const float *pixels, int c, int r, int col) {
+    static const int dr[5] = {0, -1, -1, 1, 1}, dc[5] = {0, -1, 1, -1, 1};
+    r += dr[c] * (VE_PATCH / 2), col += dc[c] * (VE_PATCH / 2);
+    return (r < 0 || r >= VE_IMAGE || col < 0 || col >= VE_IMAGE) ? 0.0f : pixels[r * VE_IMAGE + col];
+}
+
+/* Patches in row-major order, each flattened channel by channel, then rows, then columns,
+   normalised as the model's first step does, and linearly projected to the model width. */
+static void embed_patches(const float *pixels) {
+    const ve_model *m = &ve_weights;
+    for (int p = 0; p < VE_GRID * VE_GRID; p++) {
+        int k = 0, top = (p / VE_GRID) * VE_PATCH, left = (p % VE_GRID) * VE_PATCH;
+        for (int c = 0; c < VE_CHANNELS; c++)
+            for (int r = 0; r < VE_PATCH; r++)
+                for (int col = 0; col < VE_PATCH; col++)
+                    arena.in[k++] = (channel_pixel(pixels, c, top + r, left + col) - VE_MEAN) / VE_STD;
+#if VE_PATCH_NORM
+        layer_norm(&m->patch_norm, arena.in, arena.in, VE_PATCH_DIM);
+#endif
+        linear(&m->patch_embed, arena.in, arena.x[VE_EXTRA + p]);
+    }
+    memcpy(arena.x[0], m->cls_token, sizeof arena.x[0]);
+#if VE_DISTILL
+    memcpy(arena.x[1], m->dist_token, sizeof arena.x[1]);
+#endif
+    for (int n = 0; n < VE_TOKENS; n++)
+        for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += m->pos_embed[n * VE_DIM + i];
+}
+
+/* x + MHSA(LN(x)) for token n, once every token's query, key and value are known. */
+static void attend(const ve_block *b, int n) {
+    float *q = arena.qkv[n];
+    for (int i = 0; i < VE_DIM; i++) q[i] *= b->attn_scale; /* (q * scale) @ k, as the model does */
+    for (int h = 0; h < VE_HEADS; h++) {
+        const int off = h * VE_HEAD_DIM;
+        float top = -INFINITY, total = 0.0f;
+        for (int j = 0; j < VE_TOKENS; j++) {
+            const float *k = arena.qkv[j] + VE_DIM + off;
+            float s = 0.0f;
+            for (int i = 0; i < VE_HEAD_DIM; i++) s += q[off + i] * k[i];
+            arena.scores[j] = (VE_LSA && j == n) ? -INFINITY : s; /* LSA: no token attends to itself */
+            top = fmaxf(top, arena.scores[j]);
+        }
+        for (int j = 0; j < VE_TOKENS; j++) total += arena.scores[j] = expf(arena.scores[j] - top);
+        const float inv = 1.0f / total;
+        for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] = 0.0f;
+        for (int j = 0; j < VE_TOKENS; j++) {
+            const float p = arena.scores[j] * inv, *v = arena.qkv[j] + 2 * VE_DIM + off;
+            for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] += p * v[i];
+        }
+    }
+    linear(&b->proj, arena.y, arena.out);
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
+}
+
+/* x + MLP(LN(x)) for token n. */
+static void feed_forward(const ve_block *b, int n) {
+    layer_norm(&b->norm2, arena.x[n], arena.in, VE_DIM);
+    linear(&b->fc1, arena.in, arena.hidden);
+    for (int i = 0; i < VE_MLP; i++) arena.hidden[i] = gelu(arena.hidden[i]);
+    linear(&b->fc2, arena.hidden, arena.out);
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
+}
+
+static void encoder_block(const ve_block *b) {
+    for (int n = 0; n < VE_TOKENS; n++) { /* queries, keys and values, all from the block's input */
+        layer_norm(&b->norm1, arena.x[n], arena.in, VE_DIM);
+        linear(&b->qkv, arena.in, arena.qkv[n]);
+    }
+    for (int n = 0; n < VE_TOKENS; n++) {
+        attend(b, n);
+        feed_forward(b, n);
+    }
+}
+
+void vit_edge_logits(const float pixels[784], float logits[10]) {
+    const ve_model *m = &ve_weights;
+    embed_patches(pixels);
+    for (int l = 0; l < VE_DEPTH; l++) encoder_block(&m->blocks[l]);
+    layer_norm(&m->norm, arena.x[0], arena.in, VE_DIM);
+    linear(&m->head_hidden, arena.in, arena.head);
+    for (int i = 0; i < VE_DIM; i++) arena.head[i] = tanhf(arena.head[i]);
+    linear(&m->head_out, arena.head, logits);
+#if VE_DISTILL /* DeiT at inference: the two heads averaged */
+    layer_norm(&m->norm, arena.x[1], arena.in, VE_DIM);
+    linear(&m->head_dist, arena.in, arena.head);
+    for (int c = 0; c < VE_CLASSES; c++) logits[c] = (logits[c] + arena.head[c]) / 2.0f;
+#endif
+}
+
+int vit_edge_predict(const float pixels[784], float probs[10]) {
+    float logits[VE_CLASSES], total = 0.0f;
+    int best = 0;
+    vit_edge_logits(pixels, logits);
+    for (int c = 1; c < VE_CLASSES; c++)
+        if (logits[c] > logits[best]) best = c;
+    if (probs) {
+        for (int c = 0; c < VE_CLASSES; c++) total += probs[c] = expf(logits[c] - logits[best]);
+        for (int c = 0; c < VE_CLASSES; c++) probs[c] /= total;
+    }
+    return best;
+}

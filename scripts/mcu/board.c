@@ -1,0 +1,52 @@
+/* The C engine on an emulated Cortex-M board: every image in images.h through vit_edge_predict,
+ * one line each ("i digit p0 ... p9"), then the cost of one inference:
+ *   instructions: SysTick under `qemu -icount shift=0` ticks once every CYCLES_PER_TICK instructions
+ *   stack: the deepest the stack went below main's frame (painted before, scanned after) */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "images.h"
+#include "vit_edge.h"
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define PAINT 0xA5A5A5A5u
+#define STACK_WATCH 8192 /* bytes below main's frame that are painted and watched */
+
+#ifdef HOST /* the reference run on the build machine: the same lines, no board registers */
+static uint32_t ticks(void) { return 0; }
+#else
+static uint32_t ticks(void) { return SYST_CVR; }
+#endif
+
+int main(void) {
+    static float pixels[784];
+    volatile uint32_t marker = 0;
+    uint32_t *top = (uint32_t *)((uintptr_t)&marker & ~(uintptr_t)3) - 64;
+#ifndef HOST
+    for (int i = 0; i < STACK_WATCH / 4; i++) top[-i] = PAINT;
+    SYST_RVR = 0xFFFFFFu, SYST_CVR = 0, SYST_CSR = 5; /* enable, processor clock, no interrupt */
+#endif
+    uint32_t worst = 0;
+    for (int n = 0; n < N_IMAGES; n++) {
+        float probs[10];
+        for (int i = 0; i < 784; i++) pixels[i] = IMAGES[n][i] / 255.0f;
+        uint32_t t0 = ticks();
+        int digit = vit_edge_predict(pixels, probs);
+        uint32_t spent = (t0 - ticks()) & 0xFFFFFFu; /* counts down, 24 bits */
+        if (spent > worst) worst = spent;
+        printf("%d %d", n, digit);
+        for (int c = 0; c < 10; c++) printf(" %.6f", (double)probs[c]);
+        printf("\n");
+    }
+    int used = 0;
+#ifndef HOST
+    for (int i = STACK_WATCH / 4 - 1; i >= 0; i--)
+        if (top[-i] != PAINT) { used = i * 4; break; }
+#endif
+    (void)top;
+    printf("ticks %lu stack %d arena %d\n", (unsigned long)worst, used + 256, (int)VIT_EDGE_ARENA_BYTES);
+    exit(0);
+}

@@ -1,0 +1,181 @@
+"""The C engine on emulated Cortex-M4F, M7 and M55 against its host build (see scripts/mcu_check.sh).
+
+    python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100]
+
+The images: the first --digits MNIST test digits and 24 dressed, drawn and photographed digits,
+each made into the 28x28 input by `predict`'s own preprocessing and stored as bytes in the program.
+The host build (cc) gives the reference lines; each core must give the same digit on every image
+and every probability within TOLERANCE. Instructions per inference come from SysTick under
+`qemu -icount shift=0` (one instruction a nanosecond of virtual time; the mps2 SysTick runs at
+25 MHz, the mps3's at 32 MHz): instruction counts, not cycles. Cortex-M7 is also built with the
+plain C dot product (-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD build's answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+# picolibc's expf/erff/tanhf against glibc's: a few float32 ulps in the probabilities; the int8
+# arithmetic itself is exact on every core
+TOLERANCE = 1e-4
+MAP = "-Wl,--defsym=__flash=0x0,--defsym=__flash_size={flash},--defsym=__ram=0x20000000,--defsym=__ram_size={ram}"  # noqa: E501
+MPS2, MPS3 = (0x400000, 0x400000), (0x80000, 0x80000)  # flash and RAM sizes (an547: its two TCMs)
+CORES = {  # name: (qemu machine, compiler flags, memory map, instructions per SysTick tick)
+    "cortex-m4": ("mps2-an386", "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard", MPS2, 40.0),
+    "cortex-m7": ("mps2-an500", "-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard", MPS2, 40.0),
+    "cortex-m55": ("mps3-an547", "-mcpu=cortex-m55 -mfloat-abi=hard", MPS3, 31.25),
+}
+PLAIN = ("cortex-m7-plain-c", "cortex-m7", "-DVIT_EDGE_PLAIN_C")
+INSTALL = "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm"
+
+
+def skip(why: str) -> None:
+    print(f"mcu check: skipped: {why} ({INSTALL})")
+    sys.exit(77)
+
+
+def images(n_digits: int, data_dir: Path) -> np.ndarray:
+    from PIL import Image
+
+    from vit_edge.data import load_split
+    from vit_edge.device import dress, preprocess
+
+    digits, _ = load_split("test", data_dir, allow_download=False)
+    made = [Image.fromarray(d) for d in digits[:n_digits]]
+    for i in range(8):
+        d = digits[n_digits + i]
+        made.append(dress.STYLES[list(dress.STYLES)[i % len(dress.STYLES)]](d))
+        made.append(dress.DRAWING_STYLES[list(dress.DRAWING_STYLES)[i % 4]](d, *dress.drawing_params(i)))
+        made.append(dress.photo(d, *dress.photo_conditions(i), seed=i))
+    inputs = [preprocess.preprocess_image(img) for img in made]
+    return np.round(np.stack(inputs) * 255).astype(np.uint8)
+
+
+def write_images(path: Path, pixels: np.ndarray) -> None:
+    rows = [",".join(map(str, p.ravel())) for p in pixels]
+    path.write_text(
+        f"#define N_IMAGES {len(pixels)}\nstatic const unsigned char IMAGES[{len(pixels)}][784] = {{\n"
+        + ",\n".join(f"{{{r}}}" for r in rows)
+        + "\n};\n"
+    )
+
+
+def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float]]:
+    lines, cost = {}, {}
+    for line in text.splitlines():
+        parts = line.split()
+        if parts[:1] == ["ticks"]:
+            cost = {"ticks": float(parts[1]), "stack": float(parts[3]), "arena": float(parts[5])}
+        elif len(parts) == 12:
+            lines[int(parts[0])] = (int(parts[1]), np.array(parts[2:], float))
+    return lines, cost
+
+
+def build(work: Path, c_dir: Path, name: str, flags: str, memory: tuple[int, int], extra: str = "") -> Path:
+    common = f"-std=c99 -O2 -mthumb {flags} {extra} -I{c_dir} -I{work}".split()
+    elf = work / f"{name}.elf"
+    sources = [str(c_dir / "vit_edge.c"), str(c_dir / "vit_edge_weights.c"), str(HERE / "board.c")]
+    link = MAP.format(flash=hex(memory[0]), ram=hex(memory[1]))
+    cmd = [
+        "arm-none-eabi-gcc",
+        *common,
+        "--specs=picolibc.specs",
+        "--oslib=semihost",
+        "--crt0=semihost",
+        link,
+        "-o",
+        str(elf),
+        *sources,
+        "-lm",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return elf
+
+
+def library_size(work: Path, c_dir: Path, flags: str) -> dict[str, int]:
+    """Flash (code + const data) and static RAM of the library alone, from its object files."""
+    total = {"code": 0, "weights": 0, "ram": 0}
+    for source, key in (("vit_edge.c", "code"), ("vit_edge_weights.c", "weights")):
+        obj = work / (source + ".o")
+        cc = ["arm-none-eabi-gcc", "-std=c99", "-O2", "-mthumb", *flags.split(), f"-I{c_dir}", "-c"]
+        subprocess.run([*cc, str(c_dir / source), "-o", str(obj)], check=True)
+        size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True)
+        text, data, bss = map(int, size.stdout.splitlines()[1].split()[:3])
+        total[key] += text + data
+        total["ram"] += data + bss
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--c-dir", type=Path, default=REPO / "models" / "c")
+    parser.add_argument("--digits", type=int, default=100)
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "mnist")
+    args = parser.parse_args()
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "cc"):
+        if not shutil.which(tool):
+            skip(f"{tool} not found")
+    if not list(Path("/usr/lib/picolibc/arm-none-eabi").glob("picolibc.specs")):
+        skip("picolibc for arm-none-eabi not found")
+    c_dir = args.c_dir.resolve()
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pixels = images(args.digits, args.data_dir)
+        write_images(work / "images.h", pixels)
+        host = work / "host"
+        sources = [str(c_dir / "vit_edge.c"), str(c_dir / "vit_edge_weights.c"), str(HERE / "board.c")]
+        cc = ["cc", "-std=c99", "-O2", "-DHOST", f"-I{c_dir}", f"-I{work}"]
+        subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
+        reference, _ = parse(subprocess.run([str(host)], capture_output=True, text=True, check=True).stdout)
+        answers = {}
+        for name, (machine, flags, memory, per_tick) in [*CORES.items(), (PLAIN[0], CORES[PLAIN[1]])]:
+            extra = PLAIN[2] if name == PLAIN[0] else ""
+            elf = build(work, c_dir, name, flags, memory, extra)
+            qemu = ["qemu-system-arm", "-M", machine, "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
+            semihosting = ["-semihosting-config", "enable=on,target=native"]
+            run = subprocess.run([*qemu, *semihosting], capture_output=True, text=True, timeout=600)
+            lines, cost = parse(run.stdout + run.stderr)  # semihosting writes to stderr
+            answers[name] = lines
+            worst, ok = 0.0, 0
+            for i, (digit, probs) in reference.items():
+                got = lines.get(i)
+                good = got is not None and got[0] == digit and np.abs(got[1] - probs).max() <= TOLERANCE
+                worst = max(worst, np.abs(got[1] - probs).max()) if got else float("inf")
+                ok += good
+            bad = len(reference) - ok
+            passed, failed = passed + ok, failed + bad
+            size = library_size(work, c_dir, f"{flags} {extra}")
+            instructions = cost.get("ticks", float("nan")) * per_tick
+            print(
+                f"mcu check: {name}: flash {(size['code'] + size['weights']) / 1024:.1f} KB (code "
+                f"{size['code'] / 1024:.1f} KB + weights {size['weights'] / 1024:.1f} KB), RAM "
+                f"{(size['ram'] + cost.get('stack', 0)) / 1024:.1f} KB (static {size['ram'] / 1024:.1f} KB + "
+                f"stack {cost.get('stack', 0) / 1024:.1f} KB), {instructions / 1e6:.1f} M instructions per "
+                f"inference (~{instructions / 480e6 * 1000:.0f} ms at 480 MHz if 1 instruction a cycle, an "
+                f"estimate), max |dp| vs host {worst:.1e}, {ok} passed, {bad} failed",
+                flush=True,
+            )
+        smlad, plain = answers["cortex-m7"], answers[PLAIN[0]]
+        same = smlad.keys() == plain.keys() and all(
+            smlad[i][0] == plain[i][0] and np.array_equal(smlad[i][1], plain[i][1]) for i in smlad
+        )
+        print(
+            f"mcu check: SMLAD and plain C give {'identical' if same else 'DIFFERENT'} outputs on cortex-m7"
+        )
+        failed += 0 if same else 1
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
