@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 from vit_edge import checkpoint
 from vit_edge.config import ViTConfig
+from vit_edge.device import dress
 from vit_edge.model import ViT
 
 SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
@@ -48,3 +51,23 @@ def md5s(folder: Path) -> dict[str, str]:
         elif p.is_file():
             out[str(p)] = hashlib.md5(p.read_bytes()).hexdigest()
     return out
+
+
+def shared_images(mnist: np.ndarray) -> dict[str, Image.Image]:
+    """The contract: the examples and synthetic drawings, decoded once by Pillow for both sides."""
+    images = {
+        p.name: Image.open(p)
+        for p in sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.[pj][np]g"))
+    }
+    for i in range(12):
+        pen, side = (1, 3, 6, 8)[i % 4], (300, 600, 1000)[i % 3]
+        name, draw = list(dress.DRAWING_STYLES.items())[i % 4]
+        images[f"{name}-{i}"] = draw(mnist[i], pen, side)
+    for i, (name, dressed) in enumerate(dress.STYLES.items()):
+        images[f"{name}-{i}"] = dressed(mnist[20 + i])
+    for i in range(8):  # phone photos: every light, noise 0-16, two sizes
+        light, noise = dress.LIGHTS[i % 4], dress.NOISES[(i * 3) % 5]
+        size = ((400, 300), (1000, 750))[i % 2]
+        images[f"photo-{light}-{noise}-{i}"] = dress.photo(mnist[40 + i], light, noise, seed=i, size=size)
+    images["photo-two-digits"] = dress.photo(mnist[50:52], "shadow", 8, seed=1)
+    return images

@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, SHARED_MNIST
 
 
+@pytest.mark.slow
 def test_arm64_answers_match_x86():
     env = {**os.environ, "VIT_EDGE_TEST_MNIST": str(SHARED_MNIST)}
     result = subprocess.run(

@@ -19,6 +19,7 @@ def exported(tmp_path_factory) -> tuple[Path, Path]:
     return ckpt, ckpt.with_suffix(".onnx")
 
 
+@pytest.mark.slow
 def test_benchmark_json_measures_three_engines(run_cli, exported):
     ckpt, onnx_path = exported
     code, out, err = run_cli("benchmark", "--checkpoint", ckpt, "--model", onnx_path, "--json")

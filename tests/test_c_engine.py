@@ -18,18 +18,20 @@ from helpers import random_model, save_checkpoint
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
-from vit_edge.device import runtime
+from vit_edge.device import dress, runtime
 from vit_edge.export import c_export
 
 SHIPPED = ROOT / "models" / "c"
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 3e-5 on 2,000 test digits)
+FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 6.0e-6 on 2,000 test digits)
 
 
 def build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False) -> Path:
     """The example program (standard input: float32 28x28 images; --logits: float32 logits out)."""
     flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else [])
-    sources = [c_dir / "vit_edge.c", c_dir / "vit_edge_weights.c", c_dir / "example" / "main.c"]
+    sources = [
+        c_dir / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c", "example/main.c")
+    ]
     subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)
     return out
 
@@ -74,7 +76,13 @@ def test_shipped_folder_is_what_export_makes(run_cli, tmp_path: Path):
 
 
 def test_library_has_no_main_and_no_allocation():
-    for name in ("vit_edge.c", "vit_edge_weights.c", "vit_edge.h", "vit_edge_weights.h"):
+    for name in (
+        "vit_edge.c",
+        "vit_edge_prepare.c",
+        "vit_edge_weights.c",
+        "vit_edge.h",
+        "vit_edge_weights.h",
+    ):
         text = (SHIPPED / name).read_text()
         assert not re.search(r"\bmain\s*\(", text) and not re.search(r"\b(malloc|calloc|free)\s*\(", text), (
             name
@@ -178,3 +186,51 @@ def test_emulated_cortex_m_cores_match_the_host_build():
             line
         )
     assert "SMLAD and plain C give identical outputs" in run.stdout
+
+
+PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (measured 6e-8 at most)
+
+
+def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):
+    """vit_edge_prepare on grey bytes against preprocess.py on the same bytes: the examples, pen
+    drawings, dressed digits and phone photos (the page's contract too), blank pages refused."""
+    from helpers import shared_images
+    from PIL import Image
+
+    from vit_edge.device import preprocess as pp
+
+    images, _ = load_split("test", shared_mnist, allow_download=False)
+    cases = shared_images(images) | {"blank photo": dress.photo([], "vignette", 16, seed=1)}
+    session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
+    worst = 0.0
+    for name, img in cases.items():
+        rgba = img.convert("RGBA")
+        grey = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))  # predict's grey bytes
+        h, w = grey.shape
+        run = subprocess.run([str(programs["int8"]), "--prepare", str(w), str(h)], input=grey.tobytes(),
+                             capture_output=True)  # fmt: skip
+        try:
+            want = pp.preprocess_image(Image.fromarray(grey))
+        except pp.ImageError:
+            assert run.returncode == 1 and run.stdout == b"blank\n", name
+            continue
+        assert run.returncode == 0, (name, run.stdout)
+        got = np.frombuffer(run.stdout, np.float32).reshape(28, 28)
+        worst = max(worst, float(np.abs(got - want).max()))
+        assert np.abs(got - want).max() <= PREPARE_MAX_DIFF, name
+        answers = runtime.run_logits(session, np.stack([got, want])[:, None], 1).argmax(1)
+        assert answers[0] == answers[1], name
+    print(f"\nvit_edge_prepare vs preprocess.py: max |d| {worst:.1e} on {len(cases)} images")
+
+
+def test_prepare_refuses_bad_arguments_and_reports_blank(programs, tmp_path: Path):
+    run = subprocess.run(
+        [str(programs["int8"]), "--gray", "40", "30"], input=bytes([200]) * 1200, capture_output=True
+    )
+    assert run.returncode == 1 and run.stdout == b"blank\n"
+    page = np.full((30, 40), 230, np.uint8)
+    page[5:25, 18:22] = 20  # a "1"
+    run = subprocess.run(
+        [str(programs["int8"]), "--gray", "40", "30"], input=page.tobytes(), capture_output=True
+    )
+    assert run.returncode == 0 and run.stdout.split()[0] == b"1"

@@ -339,6 +339,7 @@ def _finish(proc: subprocess.Popen, seen: list[str]) -> tuple[int, list[str]]:
     return proc.wait(timeout=120), [line.rstrip("\n") for line in seen]
 
 
+@pytest.mark.slow
 def test_sigint_before_the_first_checkpoint_says_nothing_was_saved(tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "m.pt"
     proc = _spawn(["train", "--data-dir", tiny_mnist, "--val-size", 100, "--out", out, "--epochs", 50])
@@ -351,6 +352,7 @@ def test_sigint_before_the_first_checkpoint_says_nothing_was_saved(tiny_mnist: P
     assert "without --resume" in lines[-1] and not list(tmp_path.glob("m.*"))
 
 
+@pytest.mark.slow
 def test_sigint_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(tiny_mnist: Path, tmp_path: Path):
     """Resume is exact: the interrupted-and-resumed run ends with the same metrics to the last digit."""
     args = ["train", "--data-dir", tiny_mnist, "--val-size", 100, "--epochs", 4, *SMALL, "--dropout", "0.1"]
@@ -384,6 +386,7 @@ def test_sigint_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(tiny
 # --- 6. a run killed while saving leaves a temporary file; the next start removes it
 
 
+@pytest.mark.slow
 def test_sigkill_while_saving_leaves_no_lasting_leftover(tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "m.pt"
     killer = (

@@ -85,6 +85,7 @@ def test_bad_shapes_are_rejected():
         ViTConfig(dim=30, heads=4)
 
 
+@pytest.mark.slow
 def test_overfits_one_batch():
     torch.manual_seed(0)
     model = ViT(SMALL)

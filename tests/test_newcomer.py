@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import onnx
+import pytest
 from conftest import ROOT
 
 SHIPPED = ROOT / "models" / "vit-edge.pt"
@@ -45,6 +46,7 @@ def test_export_the_shipped_checkpoint_elsewhere(run_cli, tiny_mnist: Path, tmp_
     assert SHIPPED.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_benchmark_accepts_few_runs_with_a_warning(run_cli):
     code, out, err = run_cli("benchmark", "--runs", 5, "--json")
     assert code == 0 and "warning: --runs 5: medians of fewer than 100 calls are noisy" in err

@@ -15,6 +15,7 @@ spec.loader.exec_module(sweep)
 TINY = "--patch-size 7 --dim 32 --depth 2 --heads 2 --val-size 100 --degrees 0 --translate 0 --scale 0"
 
 
+@pytest.mark.slow
 def test_sweep_trains_each_run_and_tables_them(tiny_mnist: Path, tmp_path: Path, capsys):
     out = tmp_path / "sweep"
     runs = [f"a={TINY} --epochs 1", f"b-2={TINY} --epochs 2 --seed 1"]

@@ -18,6 +18,8 @@ from conftest import ROOT
 from vit_edge.data import load_split
 from vit_edge.device.dress import STYLES, save
 
+pytestmark = pytest.mark.slow  # builds a fresh torch-free environment
+
 
 @pytest.fixture(scope="session")
 def runtime_bin(tmp_path_factory) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT
+from helpers import shared_images
 from PIL import Image
 
 from vit_edge.device import dress, preprocess, runtime, webpage
@@ -46,7 +47,10 @@ def _why_no_browser() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_why_no_browser() is not None, reason=str(_why_no_browser()))
+pytestmark = [
+    pytest.mark.slow,  # a real browser
+    pytest.mark.skipif(_why_no_browser() is not None, reason=str(_why_no_browser())),
+]
 
 
 @pytest.fixture(scope="module")
@@ -127,23 +131,6 @@ def _rgba(img: Image.Image) -> tuple[str, int, int]:
 READ = """([b64, w, h]) => window.vitEdge.read(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), w, h)"""
 
 
-def _shared_images(mnist: np.ndarray) -> dict[str, Image.Image]:
-    """The contract: the examples and synthetic drawings, decoded once by Pillow for both sides."""
-    images = {p.name: Image.open(p) for p in sorted((ROOT / "examples").glob("*.[pj][np]g"))}
-    for i in range(12):
-        pen, side = (1, 3, 6, 8)[i % 4], (300, 600, 1000)[i % 3]
-        name, draw = list(dress.DRAWING_STYLES.items())[i % 4]
-        images[f"{name}-{i}"] = draw(mnist[i], pen, side)
-    for i, (name, dressed) in enumerate(dress.STYLES.items()):
-        images[f"{name}-{i}"] = dressed(mnist[20 + i])
-    for i in range(8):  # phone photos: every light, noise 0-16, two sizes
-        light, noise = dress.LIGHTS[i % 4], dress.NOISES[(i * 3) % 5]
-        size = ((400, 300), (1000, 750))[i % 2]
-        images[f"photo-{light}-{noise}-{i}"] = dress.photo(mnist[40 + i], light, noise, seed=i, size=size)
-    images["photo-two-digits"] = dress.photo(mnist[50:52], "shadow", 8, seed=1)
-    return images
-
-
 @pytest.fixture(scope="module")
 def mnist(shared_mnist: Path):
     from vit_edge.data import load_split
@@ -155,7 +142,7 @@ def test_page_preprocessing_and_logits_agree_with_python(served, mnist, record_p
     kind, page = served
     session = runtime.make_session(MODELS[kind])
     worst_input, worst_logit, answers = 0.0, 0.0, []
-    for name, img in _shared_images(mnist[0]).items():
+    for name, img in shared_images(mnist[0]).items():
         reading = preprocess.read_image(img.convert("RGBA"))
         want = reading.pixels
         page_reading = page.js(READ, _rgba(img))

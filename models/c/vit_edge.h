@@ -18,6 +18,19 @@
 extern "C" {
 #endif
 
+/* vit_edge_prepare's return codes */
+#define VIT_EDGE_BLANK (-1)        /* no ink: a blank page */
+#define VIT_EDGE_TOO_LARGE (-2)    /* the working image does not fit VIT_EDGE_PREPARE_BYTES */
+#define VIT_EDGE_BAD_ARGUMENT (-3) /* no buffer, a size under 1, or stride < width */
+
+/* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
+   does beyond 1024 px. Its static pool: 20 floats a working pixel, and room for the small steps
+   (80 MB of bss at 1024, 315 KB at -DVIT_EDGE_WORK_SIDE=48 for a microcontroller). */
+#ifndef VIT_EDGE_WORK_SIDE
+#define VIT_EDGE_WORK_SIDE VE_PP_WORK_SIDE
+#endif
+#define VIT_EDGE_PREPARE_BYTES (4 * (20L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 32768L))
+
 /* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
 #define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
 
@@ -32,6 +45,11 @@ int vit_edge_predict(const float pixels[784], float probs[10]);
 
 /* The same forward pass, giving the 10 calibrated logits (softmax of them is probs). */
 void vit_edge_logits(const float pixels[784], float logits[10]);
+
+/* gray: width x height bytes (0 black .. 255 white, either polarity), rows stride bytes apart.
+   Fills pixels as predict's preprocessing would; returns 0, or a negative code (VIT_EDGE_BLANK when
+   there is no ink). Uses its own static pool (VIT_EDGE_PREPARE_BYTES), not the model's arena. */
+int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /* The C engine on an emulated Cortex-M board: every image in images.h through vit_edge_predict,
- * one line each ("i digit p0 ... p9"), then the cost of one inference:
+ * one line each ("i digit p0 ... p9"), then every grey buffer in images.h through vit_edge_prepare
+ * and vit_edge_predict (the same lines), then the cost of one inference:
  *   instructions: SysTick under `qemu -icount shift=0` ticks once every CYCLES_PER_TICK instructions
  *   stack: the deepest the stack went below main's frame (painted before, scanned after) */
 #include <stdint.h>
@@ -47,6 +48,14 @@ int main(void) {
         if (top[-i] != PAINT) { used = i * 4; break; }
 #endif
     (void)top;
+    for (int n = 0; n < N_GRAYS; n++) { /* grey buffers, as a camera or touch panel gives them */
+        float probs[10];
+        int status = vit_edge_prepare(GRAYS[n].pixels, GRAYS[n].width, GRAYS[n].height, GRAYS[n].width, pixels);
+        int digit = status == 0 ? vit_edge_predict(pixels, probs) : status;
+        printf("%d %d", N_IMAGES + n, digit);
+        for (int c = 0; c < 10; c++) printf(" %.6f", status == 0 ? (double)probs[c] : 0.0);
+        printf("\n");
+    }
     printf("ticks %lu stack %d arena %d\n", (unsigned long)worst, used + 256, (int)VIT_EDGE_ARENA_BYTES);
     exit(0);
 }

@@ -35,6 +35,7 @@ CORES = {  # name: (qemu machine, compiler flags, memory map, instructions per S
     "cortex-m55": ("mps3-an547", "-mcpu=cortex-m55 -mfloat-abi=hard", MPS3, 31.25),
 }
 PLAIN = ("cortex-m7-plain-c", "cortex-m7", "-DVIT_EDGE_PLAIN_C")
+LIBRARY = ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")
 INSTALL = "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm"
 
 
@@ -43,7 +44,14 @@ def skip(why: str) -> None:
     sys.exit(77)
 
 
-def images(n_digits: int, data_dir: Path) -> np.ndarray:
+GRAY_SIDE = 64  # the grey buffers' longer side: a small camera or a touch panel's scan
+BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (315 KB): larger buffers are pooled
+WORK = f"-DVIT_EDGE_WORK_SIDE={BOARD_WORK_SIDE}"
+
+
+def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+    """28x28 inputs (the MNIST digits and dressed ones, by predict's preprocessing), and grey
+    buffers of dressed, drawn and photographed digits for vit_edge_prepare on the board."""
     from PIL import Image
 
     from vit_edge.data import load_split
@@ -57,15 +65,28 @@ def images(n_digits: int, data_dir: Path) -> np.ndarray:
         made.append(dress.DRAWING_STYLES[list(dress.DRAWING_STYLES)[i % 4]](d, *dress.drawing_params(i)))
         made.append(dress.photo(d, *dress.photo_conditions(i), seed=i))
     inputs = [preprocess.preprocess_image(img) for img in made]
-    return np.round(np.stack(inputs) * 255).astype(np.uint8)
+    grays = []
+    for img in made[n_digits:]:
+        img = img.convert("RGBA")
+        grey = Image.fromarray(preprocess._integer_grey(img, 255, preprocess._alpha_paper(img)))
+        grey.thumbnail((GRAY_SIDE, GRAY_SIDE), Image.Resampling.BOX)
+        grays.append(np.asarray(grey))
+    return np.round(np.stack(inputs) * 255).astype(np.uint8), grays
 
 
-def write_images(path: Path, pixels: np.ndarray) -> None:
+def write_images(path: Path, pixels: np.ndarray, grays: list[np.ndarray]) -> None:
     rows = [",".join(map(str, p.ravel())) for p in pixels]
+    buffers = [
+        f"{{{g.shape[1]}, {g.shape[0]}, (const unsigned char[]){{{','.join(map(str, g.ravel()))}}}}}"
+        for g in grays
+    ]
     path.write_text(
         f"#define N_IMAGES {len(pixels)}\nstatic const unsigned char IMAGES[{len(pixels)}][784] = {{\n"
         + ",\n".join(f"{{{r}}}" for r in rows)
         + "\n};\n"
+        + "static const struct { int width, height; const unsigned char *pixels; } GRAYS[] = {\n"
+        + ",\n".join(buffers)
+        + f"\n}};\n#define N_GRAYS {len(grays)}\n"
     )
 
 
@@ -81,9 +102,9 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
 
 
 def build(work: Path, c_dir: Path, name: str, flags: str, memory: tuple[int, int], extra: str = "") -> Path:
-    common = f"-std=c99 -O2 -mthumb {flags} {extra} -I{c_dir} -I{work}".split()
+    common = f"-std=c99 -O2 -funroll-loops -mthumb {flags} {extra} {WORK} -I{c_dir} -I{work}".split()
     elf = work / f"{name}.elf"
-    sources = [str(c_dir / "vit_edge.c"), str(c_dir / "vit_edge_weights.c"), str(HERE / "board.c")]
+    sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
     link = MAP.format(flash=hex(memory[0]), ram=hex(memory[1]))
     cmd = [
         "arm-none-eabi-gcc",
@@ -103,13 +124,30 @@ def build(work: Path, c_dir: Path, name: str, flags: str, memory: tuple[int, int
 
 def library_size(work: Path, c_dir: Path, flags: str) -> dict[str, int]:
     """Flash (code + const data) and static RAM of the library alone, from its object files."""
-    total = {"code": 0, "weights": 0, "ram": 0}
-    for source, key in (("vit_edge.c", "code"), ("vit_edge_weights.c", "weights")):
+    total = {"code": 0, "weights": 0, "ram": 0, "prepare_code": 0, "prepare_ram": 0}
+    for source, key in (
+        ("vit_edge.c", "code"),
+        ("vit_edge_weights.c", "weights"),
+        ("vit_edge_prepare.c", "prepare"),
+    ):
         obj = work / (source + ".o")
-        cc = ["arm-none-eabi-gcc", "-std=c99", "-O2", "-mthumb", *flags.split(), f"-I{c_dir}", "-c"]
+        cc = [
+            "arm-none-eabi-gcc",
+            "-std=c99",
+            "-O2",
+            "-funroll-loops",
+            "-mthumb",
+            *flags.split(),
+            WORK,
+            f"-I{c_dir}",
+            "-c",
+        ]
         subprocess.run([*cc, str(c_dir / source), "-o", str(obj)], check=True)
         size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True)
         text, data, bss = map(int, size.stdout.splitlines()[1].split()[:3])
+        if key == "prepare":
+            total["prepare_code"], total["prepare_ram"] = text + data, data + bss
+            continue
         total[key] += text + data
         total["ram"] += data + bss
     return total
@@ -130,11 +168,11 @@ def main() -> int:
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pixels = images(args.digits, args.data_dir)
-        write_images(work / "images.h", pixels)
+        pixels, grays = images(args.digits, args.data_dir)
+        write_images(work / "images.h", pixels, grays)
         host = work / "host"
-        sources = [str(c_dir / "vit_edge.c"), str(c_dir / "vit_edge_weights.c"), str(HERE / "board.c")]
-        cc = ["cc", "-std=c99", "-O2", "-DHOST", f"-I{c_dir}", f"-I{work}"]
+        sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
+        cc = ["cc", "-std=c99", "-O2", "-DHOST", WORK, f"-I{c_dir}", f"-I{work}"]
         subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
         reference, _ = parse(subprocess.run([str(host)], capture_output=True, text=True, check=True).stdout)
         answers = {}
@@ -162,7 +200,9 @@ def main() -> int:
                 f"{(size['ram'] + cost.get('stack', 0)) / 1024:.1f} KB (static {size['ram'] / 1024:.1f} KB + "
                 f"stack {cost.get('stack', 0) / 1024:.1f} KB), {instructions / 1e6:.1f} M instructions per "
                 f"inference (~{instructions / 480e6 * 1000:.0f} ms at 480 MHz if 1 instruction a cycle, an "
-                f"estimate), max |dp| vs host {worst:.1e}, {ok} passed, {bad} failed",
+                f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, pool "
+                f"{size['prepare_ram'] / 1024:.0f} KB at work side {BOARD_WORK_SIDE}; max |dp| vs host "
+                f"{worst:.1e}, {ok} passed, {bad} failed",
                 flush=True,
             )
         smlad, plain = answers["cortex-m7"], answers[PLAIN[0]]

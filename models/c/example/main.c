@@ -3,10 +3,14 @@
  *   ./vit_edge_example < images.f32          28x28 float32 images in [0,1], one after another:
  *                                            "digit confidence [?]" per image
  *   ./vit_edge_example --logits < images.f32 the 10 logits per image, as float32 on stdout
+ *   ./vit_edge_example --gray W H < img.u8   a W x H grey image (bytes, row by row): prepared by
+ *                                            vit_edge_prepare, then predicted ("blank" when no ink)
+ *   ./vit_edge_example --prepare W H < img.u8  the same image's 28x28 input, as float32 on stdout
  *
- * On a board, fill the 28x28 input as `vit-edge predict` prepares it and call vit_edge_predict();
- * nothing else is needed. */
+ * On a board, call vit_edge_prepare() on the camera's or touch panel's grey buffer, then
+ * vit_edge_predict(); nothing else is needed. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../vit_edge.h"
@@ -17,8 +21,23 @@ static void answer(const float pixels[784]) {
     printf("%d %.4f%s\n", digit, probs[digit], probs[digit] < VIT_EDGE_MIN_CONFIDENCE ? " ?" : "");
 }
 
+static unsigned char gray[4096 * 4096]; /* the host's buffer: the library allocates nothing */
+
 int main(int argc, char **argv) {
     static float pixels[784];
+    if (argc == 4 && (strcmp(argv[1], "--gray") == 0 || strcmp(argv[1], "--prepare") == 0)) {
+        int w = atoi(argv[2]), h = atoi(argv[3]);
+        if (w < 1 || h < 1 || (long)w * h > (long)sizeof gray) return 2;
+        if (fread(gray, 1, (size_t)w * (size_t)h, stdin) != (size_t)w * (size_t)h) return 2;
+        int status = vit_edge_prepare(gray, w, h, w, pixels);
+        if (status != 0) {
+            printf(status == VIT_EDGE_BLANK ? "blank\n" : "error %d\n", status);
+            return 1;
+        }
+        if (argv[1][2] == 'p') fwrite(pixels, sizeof(float), 784, stdout);
+        else answer(pixels);
+        return 0;
+    }
     int logits = argc == 2 && strcmp(argv[1], "--logits") == 0;
     while (fread(pixels, sizeof(float), 784, stdin) == 784) {
         if (logits) {

@@ -1,0 +1,556 @@
+/* vit_edge_prepare: a grey image (a camera's or touch panel's buffer) to the model's 28x28 input,
+ * step by step as vit_edge/device/preprocess.py does it (and web/preprocess.js), with its constants
+ * (VE_PP_*, generated from Python into vit_edge_model.h):
+ *
+ *   grey bytes -> [0,1], pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> white ink on
+ *   black, the paper's light divided away, ink judged against the paper's local noise -> pieces of
+ *   ink, specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
+ *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
+ *
+ * Memory: one static pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE:
+ * 1024 by default, as predict; a microcontroller sets less (-DVIT_EDGE_WORK_SIDE=48: 315 KB).
+ * Larger images are pooled toward the ink to fit, as predict pools beyond 1024 px. */
+#include <math.h>
+#include <string.h>
+
+#include "vit_edge.h"
+
+#define WS VIT_EDGE_WORK_SIDE
+#define PI 3.14159265358979323846 /* C99 has no PI */
+
+typedef struct {
+    int w, h;
+    float *a;
+} image;
+
+/* One pool; each call to vit_edge_prepare starts it empty. Every size below is bounded by the
+   working image (at most WS x WS), checked as it is taken. */
+static float pool[VIT_EDGE_PREPARE_BYTES / sizeof(float)];
+static size_t used;
+
+static float *take(size_t n) {
+    if (used + n > sizeof pool / sizeof pool[0]) return NULL;
+    float *p = pool + used;
+    used += n;
+    return p;
+}
+
+static int pyround(double x) { return (int)rint(x); } /* Python's round(): halves to even */
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* The k-th smallest (0-based) by quickselect; leaves a[k+1 ...] >= a[k]. */
+static double select_k(double *a, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (hi > lo) {
+        double pivot = a[(lo + hi) >> 1];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j], a[j] = t, i++, j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k];
+    }
+    return a[k];
+}
+
+static double next_above(const double *a, int n, int k) {
+    double m = INFINITY;
+    for (int i = k + 1; i < n; i++) m = a[i] < m ? a[i] : m;
+    return m;
+}
+
+/* numpy's median of a float32 array (the middle pair averaged in float32); scratch: n doubles */
+static float median32(const float *v, int n, double *scratch) {
+    for (int i = 0; i < n; i++) scratch[i] = v[i];
+    int k = (n - 1) >> 1;
+    double lo = select_k(scratch, n, k);
+    return n % 2 ? (float)lo : (float)(lo + next_above(scratch, n, k)) / 2.0f;
+}
+
+/* numpy's percentile (linear interpolation) of n doubles, reordering them */
+static double percentile(double *a, int n, double q) {
+    double pos = q / 100.0 * (n - 1);
+    int k = (int)floor(pos);
+    double lo = select_k(a, n, k);
+    return pos == k ? lo : lo + (next_above(a, n, k) - lo) * (pos - k);
+}
+
+/* ---- step 1: grey levels in [0,1], pooled toward the ink when larger than WS ---- */
+
+/* Dark ink on light paper when the darkest grey lies further below the median than the lightest
+   above it (Python's _dark_on_light, here from a histogram of the bytes). */
+static int dark_on_light_bytes(const unsigned char *g, int w, int h, int stride) {
+    long hist[256] = {0}, n = (long)w * h, seen = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) hist[g[(long)y * stride + x]]++;
+    int lo = 0, hi = 255, below = -1, above = -1;
+    while (!hist[lo]) lo++;
+    while (!hist[hi]) hi--;
+    for (int v = 0; v < 256; v++) {
+        seen += hist[v];
+        if (below < 0 && seen >= (n - 1) / 2 + 1) below = v;
+        if (above < 0 && seen >= n / 2 + 1) above = v;
+    }
+    double mid = (below + above) / 2.0;
+    return mid - lo > hi - mid;
+}
+
+static int to_grey(const unsigned char *g, int w, int h, int stride, image *out) {
+    int factor = (imax(w, h) + WS - 1) / WS;
+    int dark = factor > 1 ? dark_on_light_bytes(g, w, h, stride) : 0;
+    unsigned char paper = dark ? 0 : 255;
+    if (factor > 1) { /* the paper's shade pads the last blocks: it never wins the pooling */
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                unsigned char v = g[(long)y * stride + x];
+                paper = dark ? (v > paper ? v : paper) : (v < paper ? v : paper);
+            }
+    }
+    out->w = (w + factor - 1) / factor, out->h = (h + factor - 1) / factor;
+    if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    for (int oy = 0; oy < out->h; oy++)
+        for (int ox = 0; ox < out->w; ox++) {
+            int best = dark ? 256 : -1;
+            for (int y = oy * factor; y < (oy + 1) * factor; y++)
+                for (int x = ox * factor; x < (ox + 1) * factor; x++) {
+                    int v = (y < h && x < w) ? g[(long)y * stride + x] : paper;
+                    best = dark ? imin(best, v) : imax(best, v);
+                }
+            out->a[oy * out->w + ox] = (float)best / 255.0f;
+        }
+    return 1;
+}
+
+/* ---- steps 2-4: find the ink (Python's find_ink) ---- */
+
+static int radius_cells(int shorter, int cell) {
+    return imax(1, pyround((double)shorter * VE_PP_LIGHT_RADIUS / cell));
+}
+
+typedef float (*reducer)(float *block, int n, double *scratch);
+
+static float median_of(float *b, int n, double *s) { return median32(b, n, s); }
+
+static float mad_of(float *b, int n, double *s) {
+    float m = median32(b, n, s);
+    for (int i = 0; i < n; i++) b[i] = fabsf(b[i] - m);
+    return 1.4826f * median32(b, n, s);
+}
+
+/* Each cell x cell block reduced to one value, the last rows and columns repeated to fill it. */
+static int cell_values(const image *img, int cell, reducer f, image *out, float *block, double *scratch) {
+    out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
+    if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    for (int gy = 0; gy < out->h; gy++)
+        for (int gx = 0; gx < out->w; gx++) {
+            int k = 0;
+            for (int y = gy * cell; y < (gy + 1) * cell; y++)
+                for (int x = gx * cell; x < (gx + 1) * cell; x++)
+                    block[k++] = img->a[imin(y, img->h - 1) * img->w + imin(x, img->w - 1)];
+            out->a[gy * out->w + gx] = f(block, k, scratch);
+        }
+    return 1;
+}
+
+/* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first; tmp: w*h */
+static void filter(image *g, int r, int is_min, float *tmp) {
+    for (int pass = 0; pass < 2; pass++) {
+        const float *src = pass ? tmp : g->a;
+        float *dst = pass ? g->a : tmp;
+        for (int y = 0; y < g->h; y++)
+            for (int x = 0; x < g->w; x++) {
+                int c = pass ? x : y, n = pass ? g->w : g->h;
+                float best = is_min ? INFINITY : -INFINITY;
+                for (int t = imax(0, c - r); t <= imin(n - 1, c + r); t++) {
+                    float v = pass ? src[y * g->w + t] : src[t * g->w + x];
+                    best = is_min ? fminf(best, v) : fmaxf(best, v);
+                }
+                dst[y * g->w + x] = best;
+            }
+    }
+}
+
+static int opening(image *g, int r) {
+    float *tmp = take((size_t)g->w * g->h);
+    if (!tmp) return 0;
+    filter(g, r, 1, tmp);
+    filter(g, r, 0, tmp);
+    return 1;
+}
+
+/* Python's _light_opening: the grid extended 2r cells past each edge (linearly where the light
+   rises toward the edge, flat where it falls), opened, and cut back. */
+static int light_opening(image *g, int r) {
+    int p = 2 * r, pw = g->w + 2 * p, ph = g->h + 2 * p;
+    float *a = take((size_t)pw * ph);
+    if (!a) return 0;
+#define AT(y, x) a[(y) * pw + (x)]
+    for (int y = 0; y < g->h; y++)
+        for (int x = 0; x < g->w; x++) AT(y + p, x + p) = g->a[y * g->w + x];
+    for (int y = p; y < p + g->h; y++) /* along rows: the columns beyond the left and right edges */
+        for (int k = 1; k <= p; k++) {
+            int m = imin(k, g->w - 1);
+            float e0 = AT(y, p), e1 = AT(y, p + g->w - 1);
+            AT(y, p - k) = fmaxf(2.0f * e0 - AT(y, p + m), e0);
+            AT(y, p + g->w - 1 + k) = fmaxf(2.0f * e1 - AT(y, p + g->w - 1 - m), e1);
+        }
+    for (int x = 0; x < pw; x++) /* then the rows above and below, over the widened grid */
+        for (int k = 1; k <= p; k++) {
+            int m = imin(k, g->h - 1);
+            float e0 = AT(p, x), e1 = AT(p + g->h - 1, x);
+            AT(p - k, x) = fmaxf(2.0f * e0 - AT(p + m, x), e0);
+            AT(p + g->h - 1 + k, x) = fmaxf(2.0f * e1 - AT(p + g->h - 1 - m, x), e1);
+        }
+    image padded = {pw, ph, a};
+    if (!opening(&padded, r)) return 0;
+    for (int y = 0; y < g->h; y++)
+        for (int x = 0; x < g->w; x++) g->a[y * g->w + x] = AT(y + p, x + p);
+#undef AT
+    return 1;
+}
+
+/* Bilinear between cell centres at pixel (x, y) (Python's _upsample, float32 as numpy) */
+static void cell_weight(int k, int cell, int size, int *i0, int *i1, float *t) {
+    double u = (k + 0.5) / cell - 0.5;
+    u = u < 0 ? 0 : (u > size - 1 ? size - 1 : u);
+    *i0 = (int)floor(u), *i1 = imin(*i0 + 1, size - 1), *t = (float)(u - *i0);
+}
+
+static int upsample(const image *g, int cell, int w, int h, image *out) {
+    float *rows = take((size_t)h * g->w);
+    out->w = w, out->h = h;
+    if (!rows || !(out->a = take((size_t)w * h))) return 0;
+    for (int y = 0; y < h; y++) {
+        int y0, y1;
+        float ty;
+        cell_weight(y, cell, g->h, &y0, &y1, &ty);
+        for (int x = 0; x < g->w; x++)
+            rows[y * g->w + x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
+    }
+    for (int x = 0; x < w; x++) {
+        int x0, x1;
+        float tx;
+        cell_weight(x, cell, g->w, &x0, &x1, &tx);
+        for (int y = 0; y < h; y++)
+            out->a[y * w + x] = rows[y * g->w + x0] * (1.0f - tx) + rows[y * g->w + x1] * tx;
+    }
+    return 1;
+}
+
+/* Mean over a (2r+1)-square, edge pixels repeated past the border: float64 sums, as numpy's */
+static int box_mean(image *img, int r) {
+    int w = img->w, h = img->h, pw = w + 2 * r + 1, ph = h + 2 * r + 1, k = 2 * r + 1;
+    double *c = (double *)take((size_t)pw * ph * 2); /* two floats hold a double */
+    if (!c) return 0;
+    for (int x = 0; x < pw; x++) c[x] = 0.0;
+    for (int y = 1; y < ph; y++) {
+        c[y * pw] = 0.0;
+        for (int x = 1; x < pw; x++) { /* down the columns first, then along the rows, as cumsum(0).cumsum(1) */
+            int sy = imin(imax(y - 1 - r, 0), h - 1), sx = imin(imax(x - 1 - r, 0), w - 1);
+            c[y * pw + x] = img->a[sy * w + sx] + c[(y - 1) * pw + x];
+        }
+    }
+    for (int y = 1; y < ph; y++)
+        for (int x = 1; x < pw; x++) c[y * pw + x] += c[y * pw + x - 1];
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double total = c[(y + k) * pw + x + k] - c[y * pw + x + k] - c[(y + k) * pw + x] + c[y * pw + x];
+            img->a[y * w + x] = (float)(total / (k * k));
+        }
+    return 1;
+}
+
+static int noise_map(const image *dev, int shorter, image *out, float *block, double *scratch) {
+    int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
+    image g;
+    return cell_values(dev, cell, mad_of, &g, block, scratch) && opening(&g, radius_cells(shorter, cell)) &&
+           upsample(&g, cell, dev->w, dev->h, out);
+}
+
+/* 8-connected pieces of a mask: labels 1..n in order of each piece's first pixel (row by row),
+   as Python numbers them. Two passes with union-find on provisional labels; parent: w*h+1 ints. */
+static int label_pieces(const unsigned char *mask, int w, int h, int *labels, int *parent) {
+    int next = 1;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int i = y * w + x, root = 0;
+            labels[i] = 0;
+            if (!mask[i]) continue;
+            const int nb[4][2] = {{0, -1}, {-1, -1}, {-1, 0}, {-1, 1}}; /* W, NW, N, NE: seen already */
+            for (int k = 0; k < 4; k++) {
+                int yy = y + nb[k][0], xx = x + nb[k][1];
+                if (yy < 0 || xx < 0 || xx >= w || !labels[yy * w + xx]) continue;
+                int other = labels[yy * w + xx];
+                while (parent[other] != other) other = parent[other] = parent[parent[other]];
+                if (!root) root = other;
+                else if (other != root) {
+                    int lo = imin(root, other);
+                    parent[imax(root, other)] = lo, root = lo;
+                }
+            }
+            if (!root) root = next, parent[next] = next, next++;
+            labels[i] = root;
+        }
+    /* Roots renumbered 1..n in order (a root is its piece's first provisional label). A parent is
+       never above its child, so in ascending order each parent's final number is known already. */
+    int n = 0;
+    for (int l = 1; l < next; l++) parent[l] = parent[l] == l ? -(++n) : parent[parent[l]];
+    for (int i = 0; i < w * h; i++)
+        if (labels[i]) labels[i] = -parent[labels[i]];
+    return n;
+}
+
+typedef struct {
+    image ink; /* the stretched ink, white on black in [0,1] */
+    int *labels, n;
+    int *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
+    unsigned char *kept;
+} ink_map;
+
+/* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
+static int find_ink(const image *grey, ink_map *m) {
+    const int w = grey->w, h = grey->h, n = w * h, shorter = imin(w, h);
+    double *scratch = (double *)take((size_t)2 * n + 2);
+    float *block = take((size_t)n + 1);
+    if (!scratch || !block) return VIT_EDGE_TOO_LARGE;
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) lo = fminf(lo, grey->a[i]), hi = fmaxf(hi, grey->a[i]);
+    double mid = median32(grey->a, n, scratch);
+    const int dark = mid - lo > hi - mid;
+
+    image ink = {w, h, take((size_t)n)}, cells, background, noise;
+    if (!ink.a) return VIT_EDGE_TOO_LARGE;
+    for (int i = 0; i < n; i++) ink.a[i] = dark ? 1.0f - grey->a[i] : grey->a[i];
+    const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS);
+    if (!cell_values(&ink, cell, median_of, &cells, block, scratch) ||
+        !light_opening(&cells, radius_cells(shorter, cell)) || !upsample(&cells, cell, w, h, &background))
+        return VIT_EDGE_TOO_LARGE;
+    image dev = ink; /* the deviation replaces the ink in place */
+    for (int i = 0; i < n; i++) {
+        const float b = background.a[i];
+        dev.a[i] = dark ? (ink.a[i] - b) / fmaxf(1.0f - b, 1.0f / 255.0f) : ink.a[i] - b;
+    }
+    const size_t mark = used; /* a smoothed page measures its noise again: the first map goes */
+    if (!noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
+    const float level = median32(noise.a, n, scratch);
+    int smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
+    const int smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
+    if (smoothed) {
+        used = mark;
+        if (!box_mean(&dev, smooth) || !noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
+    }
+
+    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1);
+    int *labels = (int *)take((size_t)n), *parent = (int *)take((size_t)n + 2);
+    if (!mask || !labels || !parent) return VIT_EDGE_TOO_LARGE;
+    int strong = 0;
+    for (int i = 0; i < n; i++) {
+        const float floor_ = fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+        if (dev.a[i] > floor_) scratch[strong++] = dev.a[i];
+    }
+    if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
+    const float strongest = (float)percentile(scratch, strong, 90.0);
+    for (int i = 0; i < n; i++) {
+        const int candidate = dev.a[i] > fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+        const float fl = (float)VE_PP_FLOOR_SIGMAS * noise.a[i];
+        float v = (dev.a[i] - fl) / fmaxf(strongest - fl, 1e-6f);
+        dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+        mask[i] = (unsigned char)(candidate && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
+    }
+    m->ink = dev, m->labels = labels;
+    m->n = label_pieces(mask, w, h, labels, parent);
+    /* per piece: area and box, in the mask's memory and after it (pieces <= n / 2 + 1) */
+    m->area = parent, m->box = (int (*)[4])take((size_t)4 * m->n + 4), m->kept = mask;
+    if (!m->box) return VIT_EDGE_TOO_LARGE;
+    for (int k = 0; k < m->n; k++) m->area[k] = 0, m->box[k][0] = h, m->box[k][1] = 0, m->box[k][2] = w, m->box[k][3] = 0;
+    int largest = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int l = labels[y * w + x] - 1;
+            if (l < 0) continue;
+            int *b = m->box[l];
+            m->area[l]++, b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
+        }
+    for (int k = 0; k < m->n; k++) largest = imax(largest, m->area[k]);
+    double speck = fmax(smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, VE_PP_SPECK_FRACTION * largest);
+    long total = 0;
+    for (int k = 0; k < m->n; k++) {
+        int extent = imax(m->box[k][1] - m->box[k][0], m->box[k][3] - m->box[k][2]);
+        m->kept[k] = m->area[k] > speck && extent >= VE_PP_SPECK_EXTENT * shorter;
+        total += m->kept[k] ? m->area[k] : 0;
+    }
+    return total < VE_PP_MIN_INK_PIXELS ? VIT_EDGE_BLANK : 0;
+}
+
+/* The ink around every kept piece, specks removed (Python's InkMap.crop with no box). */
+static int crop_ink(const ink_map *m, image *out) {
+    int top = m->ink.h, bottom = 0, left = m->ink.w, right = 0;
+    for (int k = 0; k < m->n; k++)
+        if (m->kept[k])
+            top = imin(top, m->box[k][0]), bottom = imax(bottom, m->box[k][1]),
+            left = imin(left, m->box[k][2]), right = imax(right, m->box[k][3]);
+    out->w = right - left, out->h = bottom - top;
+    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
+    for (int y = top; y < bottom; y++)
+        for (int x = left; x < right; x++) {
+            int l = m->labels[y * m->ink.w + x];
+            out->a[(y - top) * out->w + x - left] = (l > 0 && !m->kept[l - 1]) ? 0.0f : m->ink.a[y * m->ink.w + x];
+        }
+    return 0;
+}
+
+/* ---- steps 5-6: thicken thin strokes, fit to 20 px, centre by mass ---- */
+
+/* Crop to the pixels above INK_THRESHOLD (Python's _crop); 0 if there are none. */
+static int crop_threshold(const image *in, image *out) {
+    int top = in->h, bottom = -1, left = in->w, right = -1;
+    for (int y = 0; y < in->h; y++)
+        for (int x = 0; x < in->w; x++)
+            if (in->a[y * in->w + x] > (float)VE_PP_INK_THRESHOLD)
+                top = imin(top, y), bottom = imax(bottom, y), left = imin(left, x), right = imax(right, x);
+    if (bottom < 0) return 0;
+    out->w = right - left + 1, out->h = bottom - top + 1;
+    if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    for (int y = 0; y < out->h; y++) memcpy(out->a + y * out->w, in->a + (top + y) * in->w + left, sizeof(float) * out->w);
+    return 1;
+}
+
+static double stroke_width(const image *c) { /* 2 x area / perimeter of the mask > 0.5 */
+    long area = 0, edges = 0;
+    for (int y = -1; y < c->h; y++)
+        for (int x = -1; x < c->w; x++) {
+            int here = y >= 0 && x >= 0 && c->a[y * c->w + x] > 0.5f;
+            int right = y >= 0 && x + 1 < c->w && c->a[y * c->w + x + 1] > 0.5f;
+            int below = x >= 0 && y + 1 < c->h && c->a[(y + 1) * c->w + x] > 0.5f;
+            area += here, edges += (here != right) + (here != below);
+        }
+    return 2.0 * area / fmax(edges * PI / 4, 1e-9);
+}
+
+static double filter_bilinear(double x) { x = fabs(x); return x < 1 ? 1 - x : 0; }
+
+static double sinc(double t) { return t == 0 ? 1 : sin(t * PI) / (t * PI); }
+
+static double filter_lanczos(double x) { return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0; }
+
+/* Pillow's resampling of a float image (ImagingResample): separable, horizontal pass first. */
+static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
+    double (*f)(double) = lanczos ? filter_lanczos : filter_bilinear;
+    const double support0 = lanczos ? 3.0 : 1.0;
+    image cur = *in;
+    for (int pass = 0; pass < 2; pass++) {
+        int in_size = pass ? cur.h : cur.w, out_size = pass ? oh : ow;
+        if (in_size == out_size) continue;
+        image next = {pass ? cur.w : ow, pass ? oh : cur.h, NULL};
+        if (!(next.a = take((size_t)next.w * next.h))) return 0;
+        double scale = (double)in_size / out_size, fs = fmax(scale, 1.0), support = support0 * fs;
+        double *k = (double *)take(2 * ((size_t)(2 * support) + 3)); /* the taps of one output pixel */
+        if (!k) return 0;
+        for (int i = 0; i < out_size; i++) {
+            double center = (i + 0.5) * scale, ww = 0;
+            int xmin = imax((int)(center - support + 0.5), 0);
+            int xmax = imin((int)(center + support + 0.5), in_size) - xmin;
+            for (int t = 0; t < xmax; t++) ww += k[t] = f((t + xmin - center + 0.5) / fs);
+            for (int t = 0; t < xmax && ww != 0; t++) k[t] /= ww;
+            int across = pass ? cur.w : cur.h;
+            for (int j = 0; j < across; j++) {
+                double s = 0;
+                for (int t = 0; t < xmax; t++)
+                    s += (pass ? cur.a[(xmin + t) * cur.w + j] : cur.a[j * cur.w + xmin + t]) * k[t];
+                next.a[pass ? i * next.w + j : j * next.w + i] = (float)s;
+            }
+        }
+        cur = next;
+    }
+    *out = cur;
+    return 1;
+}
+
+static int thicken(image *c) {
+    double out_width = stroke_width(c) * VE_PP_BOX / imax(c->w, c->h);
+    if (out_width >= VE_PP_MNIST_THIN) return 1;
+    int side = imax(c->w, c->h);
+    if (side > VE_PP_FINE_SIDE) { /* max pooling toward the ink, padded with the crop's least value */
+        int f = (side + VE_PP_FINE_SIDE - 1) / VE_PP_FINE_SIDE;
+        image p = {(c->w + f - 1) / f, (c->h + f - 1) / f, NULL};
+        float least = INFINITY;
+        if (!(p.a = take((size_t)p.w * p.h))) return 0;
+        for (int i = 0; i < c->w * c->h; i++) least = fminf(least, c->a[i]);
+        for (int oy = 0; oy < p.h; oy++)
+            for (int ox = 0; ox < p.w; ox++) {
+                float best = -INFINITY;
+                for (int y = oy * f; y < (oy + 1) * f; y++)
+                    for (int x = ox * f; x < (ox + 1) * f; x++)
+                        best = fmaxf(best, (y < c->h && x < c->w) ? c->a[y * c->w + x] : least);
+                p.a[oy * p.w + ox] = best;
+            }
+        *c = p;
+    } else if (side < VE_PP_FINE_SIDE) {
+        double f = (double)VE_PP_FINE_SIDE / side;
+        if (!resize(c, imax(1, pyround(c->w * f)), imax(1, pyround(c->h * f)), 0, c)) return 0;
+        for (int i = 0; i < c->w * c->h; i++) c->a[i] = fminf(1.0f, fmaxf(0.0f, c->a[i]));
+    }
+    double width = stroke_width(c), s = imax(c->w, c->h);
+    double target = VE_PP_MNIST_THIN + (VE_PP_MNIST_STROKE - VE_PP_MNIST_THIN) * (1 - out_width / VE_PP_MNIST_THIN);
+    double radius = (target * s / VE_PP_BOX - width) / (1 - target / VE_PP_BOX) / 2;
+    if (radius < 0.5) return 1;
+    int pad = (int)ceil(radius), r = (int)floor(radius);
+    image d = {c->w + 2 * pad, c->h + 2 * pad, NULL};
+    if (!(d.a = take((size_t)d.w * d.h))) return 0;
+    memset(d.a, 0, sizeof(float) * d.w * d.h);
+    for (int y = 0; y < c->h; y++) memcpy(d.a + (y + pad) * d.w + pad, c->a + y * c->w, sizeof(float) * c->w);
+    image src = {d.w, d.h, take((size_t)d.w * d.h)};
+    if (!src.a) return 0;
+    memcpy(src.a, d.a, sizeof(float) * d.w * d.h);
+    for (int dy = -r; dy <= r; dy++) /* grey dilation by a disk: a round pen */
+        for (int dx = -r; dx <= r; dx++) {
+            if (!(dy || dx) || dy * dy + dx * dx > radius * radius) continue;
+            for (int y = imax(0, dy); y < d.h + imin(0, dy); y++)
+                for (int x = imax(0, dx); x < d.w + imin(0, dx); x++)
+                    d.a[y * d.w + x] = fmaxf(d.a[y * d.w + x], src.a[(y - dy) * d.w + x - dx]);
+        }
+    *c = d;
+    return 1;
+}
+
+static int mnist_style(const image *ink, float pixels[784]) {
+    image c, t, small;
+    if (!crop_threshold(ink, &c)) return VIT_EDGE_BLANK;
+    if (!thicken(&c)) return VIT_EDGE_TOO_LARGE;
+    if (!crop_threshold(&c, &t)) return VIT_EDGE_BLANK;
+    double scale = (double)VE_PP_BOX / imax(t.w, t.h);
+    if (!resize(&t, imax(1, pyround(t.w * scale)), imax(1, pyround(t.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
+    double total = 0, cy = 0, cx = 0;
+    for (int y = 0; y < small.h; y++)
+        for (int x = 0; x < small.w; x++) {
+            float v = fminf(1.0f, fmaxf(0.0f, small.a[y * small.w + x]));
+            small.a[y * small.w + x] = v, total += v, cy += v * y, cx += v * x;
+        }
+    if (total <= 0) return VIT_EDGE_BLANK;
+    int top = imin(imax(pyround(VE_PP_CENTRE - cy / total), 0), VE_PP_SIDE - small.h);
+    int left = imin(imax(pyround(VE_PP_CENTRE - cx / total), 0), VE_PP_SIDE - small.w);
+    memset(pixels, 0, sizeof(float) * 784);
+    for (int y = 0; y < small.h; y++)
+        for (int x = 0; x < small.w; x++) pixels[(top + y) * VE_PP_SIDE + left + x] = small.a[y * small.w + x];
+    return 0;
+}
+
+int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
+    image grey, crop;
+    ink_map m;
+    used = 0;
+    if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
+    if (!to_grey(gray, width, height, stride, &grey)) return VIT_EDGE_TOO_LARGE;
+    int status = find_ink(&grey, &m);
+    if (status) return status;
+    if ((status = crop_ink(&m, &crop))) return status;
+    return mnist_style(&crop, pixels);
+}
+
