@@ -77,7 +77,12 @@ static long dot_plain(const signed char *w, int from, int n) {
 }
 
 #ifdef VE_SMLAD
-static uint32_t ror8(uint32_t x) { return (x >> 8) | (x << 24); } /* folds into SXTB16's rotation */
+/* bytes 1 and 3, sign-extended: SXTB16 with its own rotation (the intrinsic would add a ROR) */
+static uint32_t sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
 
 /* Two output channels at once, 4 weights a word: the widened input is loaded once for both. */
 static void dot2_smlad(const signed char *w0, const signed char *w1, int n, long *a0, long *a1) {
@@ -87,8 +92,8 @@ static void dot2_smlad(const signed char *w0, const signed char *w1, int n, long
         uint32_t p, q, x02, x13;
         memcpy(&p, w0 + i, 4), memcpy(&q, w1 + i, 4);
         memcpy(&x02, arena.x16 + i, 4), memcpy(&x13, arena.x16 + i + 2, 4);
-        acc0 = __smlad(__sxtb16(p), x02, acc0), acc0 = __smlad(__sxtb16(ror8(p)), x13, acc0);
-        acc1 = __smlad(__sxtb16(q), x02, acc1), acc1 = __smlad(__sxtb16(ror8(q)), x13, acc1);
+        acc0 = __smlad(__sxtb16(p), x02, acc0), acc0 = __smlad(sxtb16_ror8(p), x13, acc0);
+        acc1 = __smlad(__sxtb16(q), x02, acc1), acc1 = __smlad(sxtb16_ror8(q), x13, acc1);
     }
     *a0 = acc0 + dot_plain(w0, i, n), *a1 = acc1 + dot_plain(w1, i, n);
 }
@@ -163,10 +168,12 @@ static void attend(const ve_block *b, int n) {
         }
         for (int j = 0; j < VE_TOKENS; j++) total += arena.scores[j] = expf(arena.scores[j] - top);
         const float inv = 1.0f / total;
-        for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] = 0.0f;
-        for (int j = 0; j < VE_TOKENS; j++) {
-            const float p = arena.scores[j] * inv, *v = arena.qkv[j] + 2 * VE_DIM + off;
-            for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] += p * v[i];
+        for (int j = 0; j < VE_TOKENS; j++) arena.scores[j] *= inv;
+        for (int i = 0; i < VE_HEAD_DIM; i++) { /* one output at a time: its sum stays in a register */
+            const float *v = &arena.qkv[0][2 * VE_DIM + off + i];
+            float acc = 0.0f;
+            for (int j = 0; j < VE_TOKENS; j++) acc += arena.scores[j] * v[j * 3 * VE_DIM];
+            arena.y[off + i] = acc;
         }
     }
     linear(&b->proj, arena.y, arena.out);
