@@ -94,8 +94,10 @@ def fold_temperature(model: ViT, temperature: float) -> ViT:
 
     No extra node in the graph, and softmax of the exported `logits` is calibrated for every consumer.
     """
-    last = model.head[-1]
+    # a distilled model averages two heads: both are divided, so the average is divided too
+    heads = [model.head[-1]] + ([model.head_dist] if model.cfg.distill else [])
     with torch.no_grad():
-        last.weight.div_(temperature)
-        last.bias.div_(temperature)
+        for last in heads:
+            last.weight.div_(temperature)
+            last.bias.div_(temperature)
     return model

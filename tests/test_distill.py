@@ -229,3 +229,17 @@ def test_a_checkpoint_is_no_teacher(run_cli, tiny_mnist: Path, tmp_path: Path):
         "train", "--data-dir", tiny_mnist, "--val-size", 100, "--teacher", ckpt, *SMALL_ARGS
     )
     assert code == 1 and "is not a vit-edge teacher" in one_line_error(err)
+
+
+def test_temperature_folds_into_both_heads_of_a_distilled_model():
+    """The graph's logits are the two heads averaged: folding T must divide that average by T."""
+    from helpers import random_model
+
+    from vit_edge.export.onnx_export import fold_temperature
+
+    model = random_model(ViTConfig(patch_size=7, dim=32, depth=1, heads=2, distill=True))
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        before = model(x)
+        after = fold_temperature(model, 2.5)(x)
+    torch.testing.assert_close(after, before / 2.5, rtol=1e-5, atol=1e-6)
