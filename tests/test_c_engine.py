@@ -26,9 +26,10 @@ STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 6.0e-6 on 2,000 test digits)
 
 
-def build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False) -> Path:
-    """The example program (standard input: float32 28x28 images; --logits: float32 logits out)."""
-    flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else [])
+def build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False, fast: bool = False) -> Path:
+    """The example program (standard input: float32 28x28 images; --logits: float32 logits out).
+    fast: -O3 for this CPU; float sums keep their order (no -ffast-math), so the outputs are the same."""
+    flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
     sources = [
         c_dir / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c", "example/main.c")
     ]
@@ -51,7 +52,10 @@ def test_set(shared_mnist: Path) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def programs(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("c")
-    return {"int8": build(SHIPPED, work / "int8"), "fp32": build(SHIPPED, work / "fp32", fp32=True)}
+    return {
+        "int8": build(SHIPPED, work / "int8", fast=True),
+        "fp32": build(SHIPPED, work / "fp32", fp32=True, fast=True),
+    }
 
 
 def test_shipped_folder_is_what_export_makes(run_cli, tmp_path: Path):
@@ -110,10 +114,12 @@ def test_float_build_matches_onnx_runtime(programs, test_set):
 @pytest.mark.slow
 def test_int8_build_on_the_whole_test_set(programs, test_set, record_property):
     """INT8 C (per-channel weights, per-token activations) on all 10,000 test digits: accuracy
-    within 0.1 pp of the float build, and ORT INT8's answer on at least 99.8% of the images
+    within 0.1 pp of the FP32 model (ORT FP32: the float build matches it), and ORT INT8's answer on
+    at least 99.8% of the images
     (measured: 99.57% against 99.58%, 100.00% the same answers as ORT INT8)."""
     pixels, labels = test_set
-    int8, fp32 = logits(programs["int8"], pixels), logits(programs["fp32"], pixels)
+    int8 = logits(programs["int8"], pixels)
+    fp32 = runtime.run_logits(runtime.make_session(ROOT / "models" / "vit-edge.onnx"), pixels[:, None])
     session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
     ort = np.concatenate(
         [runtime.run_logits(session, pixels[i : i + 1, None], 1) for i in range(len(pixels))]
@@ -122,7 +128,7 @@ def test_int8_build_on_the_whole_test_set(programs, test_set, record_property):
     agreement = float((int8.argmax(1) == ort.argmax(1)).mean())
     record_property("c_int8_accuracy", accuracy["int8"])
     record_property("c_int8_agreement_with_ort_int8", agreement)
-    print(f"\nC INT8 {accuracy['int8']:.2%}, C FP32 {accuracy['fp32']:.2%}, same as ORT INT8 {agreement:.2%}")
+    print(f"\nC INT8 {accuracy['int8']:.2%}, FP32 {accuracy['fp32']:.2%}, same as ORT INT8 {agreement:.2%}")
     assert accuracy["fp32"] - accuracy["int8"] <= 0.001
     assert agreement >= 0.998
 
