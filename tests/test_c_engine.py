@@ -240,3 +240,24 @@ def test_prepare_refuses_bad_arguments_and_reports_blank(programs, tmp_path: Pat
         [str(programs["int8"]), "--gray", "40", "30"], input=page.tobytes(), capture_output=True
     )
     assert run.returncode == 0 and run.stdout.split()[0] == b"1"
+
+
+def test_example_makefile_builds_for_the_host_and_a_cortex_m7(tmp_path: Path):
+    """The README's commands: `make` (host) reads a grey image; `make cortex-m7` links for a board."""
+    shutil.copytree(SHIPPED, tmp_path / "c")
+    example = tmp_path / "c" / "example"
+    subprocess.run(["make", "-s"], cwd=example, check=True, capture_output=True)
+    page = np.full((30, 40), 230, np.uint8)
+    page[5:25, 18:22] = 20
+    run = subprocess.run([str(example / "vit_edge_example"), "--gray", "40", "30"], input=page.tobytes(),
+                         capture_output=True)  # fmt: skip
+    assert run.returncode == 0 and run.stdout.split()[0] == b"1"
+    if (
+        not shutil.which("arm-none-eabi-gcc")
+        or not Path("/usr/lib/picolibc/arm-none-eabi/picolibc.specs").exists()
+    ):
+        pytest.skip(
+            "no arm-none-eabi-gcc with picolibc (apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi)"
+        )
+    subprocess.run(["make", "-s", "cortex-m7"], cwd=example, check=True, capture_output=True)
+    assert (example / "vit_edge_example.elf").read_bytes()[:4] == b"\x7fELF"

@@ -21,7 +21,8 @@ static void answer(const float pixels[784]) {
     printf("%d %.4f%s\n", digit, probs[digit], probs[digit] < VIT_EDGE_MIN_CONFIDENCE ? " ?" : "");
 }
 
-static unsigned char gray[4096 * 4096]; /* the host's buffer: the library allocates nothing */
+/* the program's input buffer (the library allocates nothing): up to 4x the working image */
+static unsigned char gray[4L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE];
 
 int main(int argc, char **argv) {
     static float pixels[784];
