@@ -23,7 +23,7 @@ from vit_edge.export import c_export
 
 SHIPPED = ROOT / "models" / "c"
 STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 6.0e-6 on 2,000 test digits)
+FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 9.1e-6 on 2,000 test digits)
 
 
 def build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False, fast: bool = False) -> Path:

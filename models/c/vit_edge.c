@@ -57,10 +57,8 @@ static float quantize(const float *x, int n) {
     float top = 0.0f;
     for (int i = 0; i < n; i++) top = fmaxf(top, fabsf(x[i]));
     float scale = top > 0.0f ? top / 127.0f : 1.0f, inv = 1.0f / scale;
-    for (int i = 0; i < n; i++) { /* round half away from zero (lrintf is a libm call on most cores) */
-        const float v = x[i] * inv;
-        arena.xq[i] = (signed char)(v >= 0.0f ? (int)(v + 0.5f) : -(int)(0.5f - v));
-    }
+    /* round half up, branch-free: |v| <= 127, so v + 128.5 is positive and truncation floors it */
+    for (int i = 0; i < n; i++) arena.xq[i] = (signed char)((int)(x[i] * inv + 128.5f) - 128);
 #ifdef VE_SMLAD
     for (int i = 0; i + 3 < n; i += 4) { /* (x0, x2), (x1, x3): the halves SXTB16 makes of a weight word */
         arena.x16[i] = arena.xq[i], arena.x16[i + 1] = arena.xq[i + 2];
@@ -86,12 +84,13 @@ static uint32_t sxtb16_ror8(uint32_t x) {
 
 /* Two output channels at once, 4 weights a word: the widened input is loaded once for both. */
 static void dot2_smlad(const signed char *w0, const signed char *w1, int n, long *a0, long *a1) {
+    const short *x16 = arena.x16; /* a local pointer: the loop keeps it in a register */
     int32_t acc0 = 0, acc1 = 0;
     int i = 0;
     for (; i + 3 < n; i += 4) {
         uint32_t p, q, x02, x13;
         memcpy(&p, w0 + i, 4), memcpy(&q, w1 + i, 4);
-        memcpy(&x02, arena.x16 + i, 4), memcpy(&x13, arena.x16 + i + 2, 4);
+        memcpy(&x02, x16 + i, 4), memcpy(&x13, x16 + i + 2, 4);
         acc0 = __smlad(__sxtb16(p), x02, acc0), acc0 = __smlad(sxtb16_ror8(p), x13, acc0);
         acc1 = __smlad(__sxtb16(q), x02, acc1), acc1 = __smlad(sxtb16_ror8(q), x13, acc1);
     }
@@ -119,7 +118,35 @@ static void linear(const ve_linear *l, const float *x, float *y) {
 
 #endif
 
-static float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
+/* e^x for x <= 0 (softmax's arguments), to about 1 ulp: Cody and Waite's reduction to 2^k e^r,
+   |r| <= ln2/2, and Cephes' polynomial for e^r. A libm expf costs about 4x as many instructions. */
+static float exp_neg(float x) {
+    if (x < -87.0f) return 0.0f;
+    const int k = (int)(x * 1.44269504f - 0.5f); /* round(x / ln 2), x <= 0 */
+    const float r = x - (float)k * 0.693359375f - (float)k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f, p = p * r + 8.3334519073e-3f, p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f, p = p * r + 5.0000001201e-1f;
+    const uint32_t bits = (uint32_t)(k + 127) << 23; /* 2^k, k >= -126 */
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return (p * r * r + r + 1.0f) * scale;
+}
+
+/* erf(x) by Abramowitz and Stegun 7.1.28: 1 - 1/(1 + a1 x + ... + a6 x^6)^16, absolute error
+   under 3e-7, odd in x; no exponential, one division. */
+static float erf_approx(float x) {
+    const float a = fabsf(x);
+    float d = ((((0.0000430638f * a + 0.0002765672f) * a + 0.0001520143f) * a + 0.0092705272f) * a +
+               0.0422820123f) * a + 0.0705230784f;
+    d = 1.0f + d * a;
+    d *= d, d *= d, d *= d, d *= d; /* ^16 */
+    const float y = 1.0f - 1.0f / d;
+    return x < 0.0f ? -y : y;
+}
+
+/* GELU as torch computes it (the exact, erf form) */
+static float gelu(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678f)); }
 
 /* SPT's shifted copies: channel 0 is the image, 1-4 the image moved diagonally by half a patch
    (zeros, MNIST's black, where it moves in), as model.py's `shifted` stacks them. */
@@ -154,27 +181,24 @@ static void embed_patches(const float *pixels) {
 
 /* x + MHSA(LN(x)) for token n, once every token's query, key and value are known. */
 static void attend(const ve_block *b, int n) {
-    float *q = arena.qkv[n];
-    for (int i = 0; i < VE_DIM; i++) q[i] *= b->attn_scale; /* (q * scale) @ k, as the model does */
     for (int h = 0; h < VE_HEADS; h++) {
         const int off = h * VE_HEAD_DIM;
-        float top = -INFINITY, total = 0.0f;
-        for (int j = 0; j < VE_TOKENS; j++) {
+        float q[VE_HEAD_DIM], acc[VE_HEAD_DIM], top = -INFINITY, total = 0.0f;
+        for (int i = 0; i < VE_HEAD_DIM; i++) q[i] = arena.qkv[n][off + i] * b->attn_scale, acc[i] = 0.0f;
+        for (int j = 0; j < VE_TOKENS; j++) { /* (q * scale) @ k, as the model does */
             const float *k = arena.qkv[j] + VE_DIM + off;
             float s = 0.0f;
-            for (int i = 0; i < VE_HEAD_DIM; i++) s += q[off + i] * k[i];
+            for (int i = 0; i < VE_HEAD_DIM; i++) s += q[i] * k[i];
             arena.scores[j] = (VE_LSA && j == n) ? -INFINITY : s; /* LSA: no token attends to itself */
-            top = fmaxf(top, arena.scores[j]);
+            top = top > arena.scores[j] ? top : arena.scores[j];
         }
-        for (int j = 0; j < VE_TOKENS; j++) total += arena.scores[j] = expf(arena.scores[j] - top);
+        for (int j = 0; j < VE_TOKENS; j++) total += arena.scores[j] = exp_neg(arena.scores[j] - top);
+        for (int j = 0; j < VE_TOKENS; j++) { /* the head's sums stay in registers */
+            const float p = arena.scores[j], *v = arena.qkv[j] + 2 * VE_DIM + off;
+            for (int i = 0; i < VE_HEAD_DIM; i++) acc[i] += p * v[i];
+        }
         const float inv = 1.0f / total;
-        for (int j = 0; j < VE_TOKENS; j++) arena.scores[j] *= inv;
-        for (int i = 0; i < VE_HEAD_DIM; i++) { /* one output at a time: its sum stays in a register */
-            const float *v = &arena.qkv[0][2 * VE_DIM + off + i];
-            float acc = 0.0f;
-            for (int j = 0; j < VE_TOKENS; j++) acc += arena.scores[j] * v[j * 3 * VE_DIM];
-            arena.y[off + i] = acc;
-        }
+        for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] = acc[i] * inv;
     }
     linear(&b->proj, arena.y, arena.out);
     for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
@@ -189,12 +213,15 @@ static void feed_forward(const ve_block *b, int n) {
     for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
 }
 
-static void encoder_block(const ve_block *b) {
+/* One encoder block; `outputs` tokens go on through it. After the last block only the CLS (and
+   distillation) token is read, so that block finishes just those: every token's key and value are
+   still needed, but the other tokens' attention and MLP would be thrown away. */
+static void encoder_block(const ve_block *b, int outputs) {
     for (int n = 0; n < VE_TOKENS; n++) { /* queries, keys and values, all from the block's input */
         layer_norm(&b->norm1, arena.x[n], arena.in, VE_DIM);
         linear(&b->qkv, arena.in, arena.qkv[n]);
     }
-    for (int n = 0; n < VE_TOKENS; n++) {
+    for (int n = 0; n < outputs; n++) {
         attend(b, n);
         feed_forward(b, n);
     }
@@ -203,7 +230,7 @@ static void encoder_block(const ve_block *b) {
 void vit_edge_logits(const float pixels[784], float logits[10]) {
     const ve_model *m = &ve_weights;
     embed_patches(pixels);
-    for (int l = 0; l < VE_DEPTH; l++) encoder_block(&m->blocks[l]);
+    for (int l = 0; l < VE_DEPTH; l++) encoder_block(&m->blocks[l], l + 1 < VE_DEPTH ? VE_TOKENS : VE_EXTRA);
     layer_norm(&m->norm, arena.x[0], arena.in, VE_DIM);
     linear(&m->head_hidden, arena.in, arena.head);
     for (int i = 0; i < VE_DIM; i++) arena.head[i] = tanhf(arena.head[i]);
