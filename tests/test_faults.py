@@ -455,3 +455,31 @@ def test_failed_parity_is_recorded_and_predict_warns(run_cli, ckpt, tmp_path, ti
     ] == "skipped"
     code, _, err = run_cli("predict", digit, "--model", tmp_path / "small.onnx")
     assert "skipped the parity check" in err
+
+
+def test_a_model_that_fails_when_run_is_one_line(tmp_path: Path):
+    """A graph that passes the contract (float32 N x 1 x 28 x 28 -> N x 10) but whose Reshape cannot
+    apply to 784 values: one line naming the model, exit 1, no ORT log lines and no traceback."""
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 157])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [157, 10], [0.0] * 1570)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", ["pixels", "shape"], ["flat"]),
+            helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+        ],
+        "cannot-run",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        [shape, w],
+    )
+    model = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.pad(np.full((20, 4), 255, np.uint8), ((4, 4), (12, 12)))).save(image)
+    run = subprocess.run(
+        [VIT_EDGE, "predict", "--model", str(model), str(image)], capture_output=True, text=True
+    )
+    errors = [line for line in run.stderr.splitlines() if not line.startswith("model: ")]
+    assert run.returncode == 1 and run.stdout == "", run
+    assert len(errors) == 1 and errors[0].startswith(f"vit-edge: error: model {model} failed to run"), errors
+    assert "cannot be reshaped" in errors[0] and "onnxruntime" not in run.stderr.replace(str(model), "")

@@ -33,13 +33,14 @@ def make_session(path: Path, threads: int = DEFAULT_THREADS):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: a failure becomes our one line, not ORT's log lines
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as e:  # ORT raises its own exception types for foreign or truncated files
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelFileError(f"model {path} is not a readable ONNX model ({reason[:160]})") from None
     check_contract(session, path)
+    session.vit_edge_path = path  # named by run_logits if the model fails when run
     return session
 
 
@@ -85,8 +86,20 @@ def run_logits(session, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray
         n = len(chunk)
         if fixed and n < fixed:
             chunk = np.concatenate([chunk, np.zeros((fixed - n,) + chunk.shape[1:], np.float32)])
-        out.append(session.run(None, {name: chunk})[0][:n])
+        try:
+            out.append(session.run(None, {name: chunk})[0][:n])
+        except Exception as e:  # ORT's own types: a graph that passes the contract but cannot run
+            reason = _reason(e)
+            model = getattr(session, "vit_edge_path", "the model")
+            raise ModelFileError(f"model {model} failed to run on an image ({reason[:160]})") from None
     return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+def _reason(e: Exception) -> str:
+    """The readable end of an ORT run error: its status message, without the C++ source location."""
+    text = str(e).strip() or type(e).__name__
+    text = text.split("Status Message:")[-1].split(" was false. ")[-1]
+    return text.strip().splitlines()[0]
 
 
 def metadata(session) -> dict[str, str]:
