@@ -134,6 +134,7 @@ class Trainer:
         teachers: list | None = None,
     ):
         self.cfg, self.data, self.dev = cfg, data, dev
+        self.precision = resolve_precision(cfg.precision, dev)  # once: autocast() runs every step
         self.teachers = teachers or []
         torch.manual_seed(cfg.seed)
         self.model = ViT(model_cfg).to(dev)
@@ -152,8 +153,7 @@ class Trainer:
 
     def autocast(self):
         """bf16 autocast of the forward pass when the run's precision says so (see resolve_precision)."""
-        bf16 = resolve_precision(self.cfg.precision, self.dev) == "bf16"
-        return torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=bf16)
+        return torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     @property
     def eval_model(self) -> ViT:
@@ -324,7 +324,7 @@ def _run(
         "config": model_cfg.to_dict(), "train": asdict(cfg), "history": [],
         "best_epoch": 0, "best_val_accuracy": 0.0, "train_seconds": 0.0,
         "params": count_parameters(trainer.model), "device": str(dev), "threads": torch.get_num_threads(),
-        "precision": resolve_precision(cfg.precision, dev),
+        "precision": trainer.precision,
         "n_train": len(data.y_train), "n_val": len(data.y_val),
         "teachers": [{"path": str(p), "sha256": fileio.sha256(p)} for p in teacher_paths],
     }  # fmt: skip

@@ -351,18 +351,17 @@ static int find_ink(const image *grey, ink_map *m) {
     int *labels = (int *)take((size_t)n), *parent = (int *)take((size_t)n + 2);
     if (!mask || !labels || !parent) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
-    for (int i = 0; i < n; i++) {
-        const float floor_ = fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
-        if (dev.a[i] > floor_) scratch[strong++] = dev.a[i];
+    for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise */
+        mask[i] = dev.a[i] > fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+        if (mask[i]) scratch[strong++] = dev.a[i];
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
     const float strongest = (float)percentile(scratch, strong, 90.0);
-    for (int i = 0; i < n; i++) {
-        const int candidate = dev.a[i] > fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+    for (int i = 0; i < n; i++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
         const float fl = (float)VE_PP_FLOOR_SIGMAS * noise.a[i];
         float v = (dev.a[i] - fl) / fmaxf(strongest - fl, 1e-6f);
         dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-        mask[i] = (unsigned char)(candidate && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
+        mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
     }
     m->ink = dev, m->labels = labels;
     m->n = label_pieces(mask, w, h, labels, parent);

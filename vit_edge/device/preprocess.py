@@ -267,8 +267,13 @@ def find_ink(grey: np.ndarray) -> InkMap:
     deviation = deviation.astype(np.float32)
     noise = _noise(deviation, short)
     level = float(np.median(noise))
-    smooth = min(MAX_SMOOTH, math.ceil((level / SMOOTH_NOISE - 1) / 2), short // 100)
-    if level > SMOOTH_NOISE and smooth > 0:
+    # the box's radius: 1 px per 2 x SMOOTH_NOISE of noise, 0 on a quiet or a small page
+    smooth = (
+        min(MAX_SMOOTH, math.ceil((level / SMOOTH_NOISE - 1) / 2), short // 100)
+        if level > SMOOTH_NOISE
+        else 0
+    )
+    if smooth:
         deviation = _box_mean(deviation, smooth)
         noise = _noise(deviation, short)
     candidates = deviation > np.maximum(MIN_CONTRAST, NOISE_SIGMAS * noise)
@@ -280,7 +285,7 @@ def find_ink(grey: np.ndarray) -> InkMap:
     labels, areas, boxes = label_pieces(candidates & (stretched > INK_THRESHOLD))
     # specks: pieces no larger than the smoothing box (1 px unsmoothed), small beside the largest,
     # or shorter than SPECK_EXTENT of the page (texture and noise peaks, not strokes)
-    speck = max((2 * smooth + 1) ** 2 if level > SMOOTH_NOISE else 1, SPECK_FRACTION * areas.max(initial=0))
+    speck = max((2 * smooth + 1) ** 2, SPECK_FRACTION * areas.max(initial=0))
     extent = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
     kept = (areas > speck) & (extent >= SPECK_EXTENT * short)
     if areas[kept].sum() < MIN_INK_PIXELS:
