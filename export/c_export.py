@@ -156,6 +156,11 @@ def c_files(model: ViT, min_confidence: float, temperature: float) -> Iterator[t
     yield "vit_edge_weights.c", _weights_source(model).encode()
 
 
+def unsupported(cfg: ViTConfig) -> list[str]:
+    """The model's options that the C engine does not run (empty: it runs this model)."""
+    return [f"--{k} {v}" for k, v in (("stem", cfg.stem), ("pool", cfg.pool)) if v not in ("patch", "cls")]
+
+
 def write_c(model: ViT, out: Path, min_confidence: float, temperature: float) -> list[Path]:
     """Write the C folder for an eval-mode model whose temperature is already folded in."""
     model.eval()

@@ -7,6 +7,7 @@ GELU and a 16-20% slower batch-256 run. See the README's export section.
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import warnings
@@ -21,7 +22,7 @@ from vit_edge.config import DEFAULT_OPSET
 from vit_edge.device.fileio import atomic_write, sha256
 from vit_edge.device.runtime import INPUT_NAME, OUTPUT_NAME
 from vit_edge.errors import UsageError
-from vit_edge.model import ViT
+from vit_edge.model import ViT, fold_batchnorm
 
 
 def model_metadata(model: ViT, checkpoint: Path | None, test_accuracy: float | None) -> dict[str, str]:
@@ -59,7 +60,8 @@ def export_fp32(model: ViT, meta: dict[str, Any], opset: int = DEFAULT_OPSET) ->
 
     The exporter writes to a private temporary folder; the caller saves the checked model.
     """
-    model = model.eval().set_explicit_attention(True)
+    # a copy, with the conv stem's BatchNorms folded into its convolutions (no BN node in the graph)
+    model = fold_batchnorm(copy.deepcopy(model)).eval().set_explicit_attention(True)
     # batch 2: an exporter may specialise a batch of 1 into a constant
     example = torch.rand(2, model.cfg.channels, model.cfg.image_size, model.cfg.image_size)
     try:
@@ -82,8 +84,6 @@ def export_fp32(model: ViT, meta: dict[str, Any], opset: int = DEFAULT_OPSET) ->
         raise UsageError(
             f"--opset {opset}: the installed exporter cannot produce it ({first[:160]})"
         ) from None
-    finally:
-        model.set_explicit_attention(None)
     set_metadata(proto, meta)
     onnx.checker.check_model(proto, full_check=True)
     return proto

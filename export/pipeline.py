@@ -208,7 +208,7 @@ def run_c_export(
 ) -> dict[str, Any]:
     """`export --format c`: the checkpoint as a folder of C99 (see export/c_export.py), with the
     same calibration as the ONNX export (the temperature given, or fitted on its validation split)."""
-    from .c_export import write_c
+    from .c_export import unsupported, write_c
 
     checkpoint = Path(checkpoint)
     out = Path(out) if out else checkpoint.with_name(checkpoint.stem + "_c")
@@ -217,6 +217,11 @@ def run_c_export(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: --format c writes a folder, and this is a file")
     model, state = load_model(checkpoint)
+    if missing := unsupported(model.cfg):
+        raise UsageError(
+            f"{checkpoint}: the C engine does not run {' or '.join(missing)} yet; "
+            "export it as ONNX (--format onnx)"
+        )
     temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)
     fold_temperature(model, temperature_used)
     written = write_c(model, out, min_confidence, temperature_used)

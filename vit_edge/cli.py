@@ -153,6 +153,18 @@ def cli(ctx: click.Context) -> None:
     help="LayerNorm on each flattened patch (in SPT's paper); makes the model fragile to faint noise.",
 )
 @click.option(
+    "--stem",
+    type=click.Choice(["patch", "conv"]),
+    default=MODEL_DEFAULTS["stem"],
+    help="Tokenizer: PxP patches, or the hybrid's 3x3 convolutions to a 7x7 grid (turns --spt off).",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["cls", "seq"]),
+    default=MODEL_DEFAULTS["pool"],
+    help="The head reads the CLS token, or an attention-weighted mean of all tokens (sequence pooling).",
+)
+@click.option(
     "--teacher",
     "teachers",
     multiple=True,
@@ -179,7 +191,10 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
     require_torch("train")
     from vit_edge.train import train as run_training
 
-    opts = apply_recipe(recipe, opts, click.get_current_context())
+    ctx = click.get_current_context()
+    opts = apply_recipe(recipe, opts, ctx)
+    if opts["stem"] == "conv" and ctx.get_parameter_source("spt") is click.core.ParameterSource.DEFAULT:
+        opts["spt"] = False  # the default recipe's SPT is a patch tokenizer, which the conv stem replaces
     model_cfg = _model_config(opts)
     train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k in TRAIN_DEFAULTS}, ema_decay=opts["ema"])
     check_threads(threads)

@@ -40,9 +40,23 @@ class ViTConfig:
     # it scales a near-empty patch's faint noise up to unit variance, and a model trained with it fell
     # from 99.45% to 41% on validation digits with noise of 2/255 added (docs/distillation.md).
     patch_norm: bool = False
+    # The tokenizer: "patch" cuts PxP patches (with SPT's shifted copies under spt); "conv" is the
+    # paper's hybrid (section 3.1) with Xiao et al.'s (2021) early convolutions: 3x3 convolutions
+    # with BatchNorm, 28x28 -> 14x14 -> 7x7, each of the 49 positions a token (so 4x4 pixels each).
+    stem: str = "patch"
+    # "cls": the head reads the CLS token (the paper); "seq": an attention-weighted mean of all the
+    # output tokens (sequence pooling, Hassani et al., 2021), the CLS token kept as one of them.
+    pool: str = "cls"
 
     def __post_init__(self) -> None:
+        conv = self.stem == "conv"
         checks = {
+            "stem must be patch or conv": self.stem in ("patch", "conv"),
+            "pool must be cls or seq": self.pool in ("cls", "seq"),
+            "the conv stem makes 4x4-pixel tokens: patch_size must be 4": not conv or self.patch_size == 4,
+            "the conv stem replaces the patches: spt and patch_norm do not apply": not (
+                conv and (self.spt or self.patch_norm)
+            ),
             "image_size must be a multiple of patch_size": self.image_size % self.patch_size == 0,
             "dim must be a multiple of heads": self.dim % self.heads == 0,
             "sizes must be positive": min(self.patch_size, self.dim, self.depth, self.heads) > 0,
@@ -65,6 +79,11 @@ class ViTConfig:
     @property
     def num_tokens(self) -> int:
         return self.num_patches + 1 + int(self.distill)  # + CLS (+ distillation token)
+
+    @property
+    def stem_channels(self) -> tuple[int, int]:
+        """The conv stem's two hidden widths (its last convolution outputs dim)."""
+        return (32, 64)
 
     @property
     def patch_dim(self) -> int:

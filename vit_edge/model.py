@@ -103,13 +103,49 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+class ConvStem(nn.Module):
+    """The hybrid's tokenizer: a small CNN whose 7x7 feature map is the token sequence.
+
+    conv3x3 1->32 (BN, ReLU) at 28x28, conv3x3/2 32->64 (BN, ReLU) to 14x14, conv3x3/2 64->dim (BN)
+    to 7x7; export folds each BatchNorm into its convolution (fold_batchnorm).
+    """
+
+    def __init__(self, cfg: ViTConfig):
+        super().__init__()
+        c1, c2 = cfg.stem_channels
+        widths = [(cfg.channels, c1, 1), (c1, c2, 2), (c2, cfg.dim, 2)]
+        self.convs = nn.ModuleList(nn.Conv2d(i, o, 3, s, 1, bias=False) for i, o, s in widths)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(o) for _, o, _ in widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, 28, 28) -> (B, 49, dim)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms, strict=True)):
+            x = norm(conv(x))
+            x = F.relu(x) if i < len(self.convs) - 1 else x
+        return x.flatten(2).transpose(1, 2)
+
+
+class SeqPool(nn.Module):
+    """Sequence pooling (Hassani et al., 2021): a learned softmax weight per token, then the mean."""
+
+    def __init__(self, cfg: ViTConfig):
+        super().__init__()
+        self.score = nn.Linear(cfg.dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, C) -> (B, C)
+        weights = self.score(x).softmax(dim=1)  # (B, N, 1)
+        return (weights * x).sum(dim=1)
+
+
 class ViT(nn.Module):
     """Takes pixels in [0, 1], shape (B, C, H, W); returns class logits (B, num_classes)."""
 
     def __init__(self, cfg: ViTConfig):
         super().__init__()
         self.cfg = cfg
-        self.patch_embed = nn.Linear(cfg.patch_dim, cfg.dim)
+        if cfg.stem == "conv":
+            self.stem = ConvStem(cfg)
+        else:
+            self.patch_embed = nn.Linear(cfg.patch_dim, cfg.dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.dim))
         self.drop = nn.Dropout(cfg.dropout)
@@ -126,6 +162,8 @@ class ViT(nn.Module):
         if cfg.distill:  # DeiT: a second token, learning from a teacher through its own linear head
             self.dist_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
             self.head_dist = nn.Linear(cfg.dim, cfg.num_classes)
+        if cfg.pool == "seq":
+            self.pool = SeqPool(cfg)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -139,9 +177,11 @@ class ViT(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
+            elif isinstance(m, nn.LayerNorm | nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Conv2d):  # He et al.'s init for ReLU networks, as in ResNet
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def set_explicit_attention(self, explicit: bool | None = True) -> ViT:
         """True: explicit matmuls; False: the fused kernel; None: the faster one per call."""
@@ -166,9 +206,11 @@ class ViT(nn.Module):
     def forward_heads(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The CLS head's logits, and the distillation head's (None without the token)."""
         cfg = self.cfg
-        x = self.shifted(pixels) if cfg.spt else pixels
-        x = self.patchify((x - MNIST_MEAN) / MNIST_STD)
-        x = self.patch_embed(self.patch_norm(x) if cfg.patch_norm else x)  # (B, num_patches, C)
+        if cfg.stem == "conv":
+            x = self.stem((pixels - MNIST_MEAN) / MNIST_STD)  # (B, num_patches, C)
+        else:  # SPT shifts in black pixels, so it shifts before normalising
+            x = self.patchify(((self.shifted(pixels) if cfg.spt else pixels) - MNIST_MEAN) / MNIST_STD)
+            x = self.patch_embed(self.patch_norm(x) if cfg.patch_norm else x)  # (B, num_patches, C)
         extra = [self.cls_token] + ([self.dist_token] if cfg.distill else [])
         x = (
             torch.cat([t.expand(x.shape[0], -1, -1) for t in extra] + [x], dim=1) + self.pos_embed
@@ -176,14 +218,33 @@ class ViT(nn.Module):
         x = self.drop(x).reshape(-1, cfg.dim)  # (B*N, C)
         for block in self.blocks:
             x = block(x)
-        x = x.reshape(-1, cfg.num_tokens, cfg.dim)
-        logits = self.head(self.norm(x[:, 0]))
-        return logits, (self.head_dist(self.norm(x[:, 1])) if cfg.distill else None)
+        x = self.norm(x.reshape(-1, cfg.num_tokens, cfg.dim))
+        logits = self.head(self.pool(x) if cfg.pool == "seq" else x[:, 0])
+        return logits, (self.head_dist(x[:, 1]) if cfg.distill else None)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         logits, distilled = self.forward_heads(pixels)
         # DeiT at inference: the two heads' outputs averaged; one graph, the same contract
         return logits if distilled is None else (logits + distilled) / 2
+
+
+@torch.no_grad()
+def fold_batchnorm(model: ViT) -> ViT:
+    """Fold the conv stem's BatchNorms (eval statistics) into their convolutions, in place.
+
+    conv(x) * g / sqrt(var + eps) + (b - mean * g / sqrt(var + eps)): one Conv with a bias, so the
+    exported graph has no BatchNormalization and a C engine needs none.
+    """
+    if model.cfg.stem != "conv":
+        return model
+    stem = model.stem
+    for i, (conv, norm) in enumerate(zip(stem.convs, stem.norms, strict=True)):
+        factor = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, 3, conv.stride, 1, bias=True)
+        folded.weight.copy_(conv.weight * factor[:, None, None, None])
+        folded.bias.copy_(norm.bias - norm.running_mean * factor)
+        stem.convs[i], stem.norms[i] = folded, nn.Identity()
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -193,10 +254,15 @@ def count_parameters(model: nn.Module) -> int:
 def flops_per_image(cfg: ViTConfig) -> int:
     """Multiply-add FLOPs (2 per MAC) of one forward pass; norms, softmax and GELU left out."""
     n, d, m = cfg.num_tokens, cfg.dim, cfg.mlp_dim
-    patch = cfg.num_patches * cfg.patch_dim * d
+    if cfg.stem == "conv":
+        (c1, c2), side = cfg.stem_channels, cfg.image_size
+        convs = [(side, cfg.channels, c1), (side // 2, c1, c2), (side // 4, c2, d)]  # (output side, in, out)
+        patch = sum(s * s * 9 * i * o for s, i, o in convs)
+    else:
+        patch = cfg.num_patches * cfg.patch_dim * d
     attention = n * d * 3 * d + 2 * n * n * d + n * d * d  # qkv, QK^T and AV, proj
     mlp = 2 * n * d * m
-    head = d * d + d * cfg.num_classes * (2 if cfg.distill else 1)
+    head = d * d + d * cfg.num_classes * (2 if cfg.distill else 1) + (n * d if cfg.pool == "seq" else 0)
     return 2 * (patch + cfg.depth * (attention + mlp) + head)
 
 
@@ -215,8 +281,11 @@ __all__ = [
     "DropPath",
     "MultiHeadSelfAttention",
     "ViT",
+    "ConvStem",
+    "SeqPool",
     "ViTConfig",
     "count_parameters",
+    "fold_batchnorm",
     "describe",
     "flops_per_image",
 ]

@@ -80,6 +80,9 @@ class EMA:
         decay = min(self.decay, (1 + step) / (10 + step))
         ema = list(self.model.parameters())
         torch._foreach_lerp_(ema, [p.detach() for p in model.parameters()], 1 - decay)
+        # BatchNorm's running statistics (the conv stem) are the trained model's own, not averaged
+        for mine, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
+            mine.copy_(theirs)
 
 
 def _progress(total: int, desc: str):
