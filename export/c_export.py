@@ -23,7 +23,7 @@ from vit_edge.model import ViT
 
 SOURCE = Path(__file__).resolve().parent / "c"
 ENGINE = ("vit_edge.h", "vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.h")
-EXAMPLE = ("example/main.c", "example/Makefile")
+EXAMPLE = ("example/main.c", "example/Makefile", "wasm/vit_edge_wasm.c")
 GENERATED = ("vit_edge_model.h", "vit_edge_weights.c")
 
 
@@ -103,7 +103,7 @@ def _model_header(cfg: ViTConfig, min_confidence: float, temperature: float) -> 
         "VE_MIN_CONFIDENCE": _float(min_confidence),
         "VE_TEMPERATURE": _float(temperature),
     }
-    # vit_edge_prepare's constants, from preprocess.py's one definition (as the page's constants.js)
+    # vit_edge_prepare's constants, from preprocess.py's one definition
     for name, value in preprocess.constants().items():
         defines[f"VE_PP_{name}"] = repr(value) if isinstance(value, int) else _double(value)
     lines = [f"#define {k} {v}" for k, v in defines.items()]

@@ -4,7 +4,7 @@
 
 Writes models/vit-edge.pt (weights, config and metrics only), models/vit-edge.onnx and
 models/vit-edge.int8.onnx (through the same code as `vit-edge export --quantize`), models/c/ (as
-`vit-edge export --format c` makes it),
+`vit-edge export --format c` makes it), web/vit_edge.wasm (the page's engine, built from models/c/),
 models/metrics.json, models/MODEL_CARD.md, and the pictures in docs/.
 
 Calibration: a release trained on all 60,000 images has no held-out data of its own, so its
@@ -28,6 +28,7 @@ from vit_edge.benchmark import run_benchmark
 from vit_edge.config import MNIST_TRAIN_IMAGES, ViTConfig
 from vit_edge.device import fileio
 from vit_edge.evaluate import evaluate_checkpoint
+from vit_edge.export import wasm
 from vit_edge.export.pipeline import run_c_export, run_export
 from vit_edge.model import ViT, count_parameters, flops_per_image
 
@@ -244,6 +245,7 @@ def main() -> None:
         temperature=calibration["temperature"],
         min_confidence=calibration["min_confidence"],
     )
+    wasm.build(MODELS / "c", ROOT / "web" / "vit_edge.wasm")  # the page's engine: the same C, the same model
     calibration = test_calibration(ckpt, calibration, export, args.data_dir)
     bench = run_benchmark(MODELS / "vit-edge.int8.onnx", ckpt)
     import onnxruntime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,27 @@ from vit_edge.model import ViT
 SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
 # The same small shape as `vit-edge train` options (two heads: fast), one thread.
 SMALL_ARGS = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "2", "--threads", "1"]
+
+
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+def c_build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False, fast: bool = False) -> Path:
+    """The C engine's example program (standard input: float32 28x28 images; --logits: float32
+    logits out). fast: -O3 for this CPU; float sums keep their order (no -ffast-math), so the
+    outputs are the same."""
+    flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
+    sources = [
+        c_dir / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c", "example/main.c")
+    ]
+    subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)
+    return out
+
+
+def c_logits(program: Path, pixels: np.ndarray) -> np.ndarray:
+    data = np.ascontiguousarray(pixels, np.float32).tobytes()
+    run = subprocess.run([str(program), "--logits"], input=data, capture_output=True, check=True)
+    return np.frombuffer(run.stdout, np.float32).reshape(-1, 10)
 
 
 def random_model(cfg: ViTConfig = SMALL, seed: int = 0, scale: float = 0.2) -> ViT:

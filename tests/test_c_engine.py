@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from helpers import random_model, save_checkpoint
+from helpers import c_build, c_logits, random_model, save_checkpoint
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
@@ -22,25 +22,7 @@ from vit_edge.device import dress, runtime
 from vit_edge.export import c_export
 
 SHIPPED = ROOT / "models" / "c"
-STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 FP32_MAX_LOGIT_DIFF = 1e-4  # the float build against ORT FP32 (measured 9.1e-6 on 2,000 test digits)
-
-
-def build(c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False, fast: bool = False) -> Path:
-    """The example program (standard input: float32 28x28 images; --logits: float32 logits out).
-    fast: -O3 for this CPU; float sums keep their order (no -ffast-math), so the outputs are the same."""
-    flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
-    sources = [
-        c_dir / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c", "example/main.c")
-    ]
-    subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)
-    return out
-
-
-def logits(program: Path, pixels: np.ndarray) -> np.ndarray:
-    data = np.ascontiguousarray(pixels, np.float32).tobytes()
-    run = subprocess.run([str(program), "--logits"], input=data, capture_output=True, check=True)
-    return np.frombuffer(run.stdout, np.float32).reshape(-1, 10)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +35,8 @@ def test_set(shared_mnist: Path) -> tuple[np.ndarray, np.ndarray]:
 def programs(tmp_path_factory) -> dict[str, Path]:
     work = tmp_path_factory.mktemp("c")
     return {
-        "int8": build(SHIPPED, work / "int8", fast=True),
-        "fp32": build(SHIPPED, work / "fp32", fp32=True, fast=True),
+        "int8": c_build(SHIPPED, work / "int8", fast=True),
+        "fp32": c_build(SHIPPED, work / "fp32", fp32=True, fast=True),
     }
 
 
@@ -98,7 +80,7 @@ def test_compiles_warning_free(compiler: str, tmp_path: Path):
     if not shutil.which(compiler):
         pytest.skip(f"{compiler} not found")
     for fp32 in (False, True):
-        build(SHIPPED, tmp_path / f"p{fp32}", compiler, fp32)
+        c_build(SHIPPED, tmp_path / f"p{fp32}", compiler, fp32)
 
 
 def test_float_build_matches_onnx_runtime(programs, test_set):
@@ -106,7 +88,7 @@ def test_float_build_matches_onnx_runtime(programs, test_set):
     x = pixels[:2000]
     session = runtime.make_session(ROOT / "models" / "vit-edge.onnx")
     want = runtime.run_logits(session, x[:, None])
-    got = logits(programs["fp32"], x)
+    got = c_logits(programs["fp32"], x)
     assert np.abs(got - want).max() <= FP32_MAX_LOGIT_DIFF
     assert (got.argmax(1) == want.argmax(1)).all()
 
@@ -118,7 +100,7 @@ def test_int8_build_on_the_whole_test_set(programs, test_set, record_property):
     at least 99.8% of the images
     (measured: 99.57% against 99.58%, 100.00% the same answers as ORT INT8)."""
     pixels, labels = test_set
-    int8 = logits(programs["int8"], pixels)
+    int8 = c_logits(programs["int8"], pixels)
     fp32 = runtime.run_logits(runtime.make_session(ROOT / "models" / "vit-edge.onnx"), pixels[:, None])
     session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
     ort = np.concatenate(
@@ -151,9 +133,9 @@ def test_every_kind_of_model_exports_and_matches_pytorch(cfg: ViTConfig, tmp_pat
     x = np.random.default_rng(0).random((20, 28, 28), dtype=np.float32)
     with torch.no_grad():
         want = model(torch.from_numpy(x)[:, None]).numpy()
-    got = logits(build(tmp_path / "c", tmp_path / "fp32", fp32=True), x)
+    got = c_logits(c_build(tmp_path / "c", tmp_path / "fp32", fp32=True), x)
     assert np.abs(got - want).max() <= FP32_MAX_LOGIT_DIFF * max(1, np.abs(want).max())
-    int8 = logits(build(tmp_path / "c", tmp_path / "int8"), x)
+    int8 = c_logits(c_build(tmp_path / "c", tmp_path / "int8"), x)
     assert np.abs(int8 - want).max() <= 0.1 * np.abs(want).max()
 
 
@@ -222,6 +204,8 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
             continue
         assert run.returncode == 0, (name, run.stdout)
         got = np.frombuffer(run.stdout, np.float32).reshape(28, 28)
+        # the digit-sized groups side by side, as predict counts them (several: marked unsure)
+        assert run.stderr == f"digits {len(pp.read_image(Image.fromarray(grey)).digits)}\n".encode(), name
         worst = max(worst, float(np.abs(got - want).max()))
         assert np.abs(got - want).max() <= PREPARE_MAX_DIFF, name
         answers = runtime.run_logits(session, np.stack([got, want])[:, None], 1).argmax(1)

@@ -101,14 +101,17 @@ def test_decompression_bomb_is_refused(tmp_path: Path):
         preprocess(tmp_path / "bomb.png")
 
 
-def test_the_page_takes_its_constants_from_python():
-    """One definition: web/preprocess.js imports every shared constant from the generated
-    constants.js, which holds preprocess.py's values, and defines none of them itself."""
+def test_the_c_engine_and_the_page_take_their_constants_from_python():
+    """One definition: vit_edge_prepare (on a board and, compiled to WebAssembly, in the page) reads
+    every shared constant as a VE_PP_ macro that export writes from preprocess.py's values into
+    vit_edge_model.h, and defines none of them itself."""
     from vit_edge.device import preprocess as pp
-    from vit_edge.device.webpage import constants_js
 
-    js = (Path(__file__).resolve().parent.parent / "web" / "preprocess.js").read_text()
-    generated = constants_js().decode()
+    root = Path(__file__).resolve().parent.parent
+    header = (root / "models" / "c" / "vit_edge_model.h").read_text()
+    source = "".join((root / "export" / "c" / n).read_text() for n in ("vit_edge_prepare.c", "vit_edge.h"))
     for name, value in pp.constants().items():
-        assert f"export const {name} = {value!r};" in generated
-        assert f"const {name} =" not in js and f" {name}," in js.split('from "./constants.js"')[0], name
+        line = next(x for x in header.splitlines() if x.startswith(f"#define VE_PP_{name} "))
+        assert float(line.split()[2]) == float(value), name
+        assert f"VE_PP_{name}" in source, name
+        assert f"#define {name} " not in source, name

@@ -488,10 +488,18 @@ def predict(
 
 @cli.command()
 @click.option(
+    "--engine",
+    type=click.Choice(["wasm", "ort"]),
+    default="wasm",
+    help="What runs the model in the page: the C engine in WebAssembly (no npm needed), or "
+    "onnxruntime-web on an ONNX model (needs `npm ci` in the page's folder).",
+)
+@click.option(
     "--model",
     type=click.Path(dir_okay=False),
     default=None,
-    help="ONNX model for the page [default: the packaged INT8 model].",
+    help="wasm: a .wasm built by `python -m vit_edge.export.wasm`; ort: an ONNX file "
+    "[default: the packaged model].",
 )
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8000, help="Port on 127.0.0.1 (0: any free one)."
@@ -502,17 +510,17 @@ def predict(
     default=None,
     help="Write the page as a static folder here instead of serving it.",
 )
-def web(model, port, out) -> None:
-    """Draw a digit in a web page; the model runs in the browser (onnxruntime-web), not on a server."""
-    from vit_edge.device import runtime, webpage
+def web(engine, model, port, out) -> None:
+    """Draw a digit in a web page; the model runs in the browser, not on a server."""
+    from vit_edge.device import webpage
 
-    model_path = Path(model) if model else runtime.default_model_path()
+    model_path = Path(model) if model else None
     if out:
-        written = webpage.write_site(model_path, Path(out))
+        written = webpage.write_site(model_path, Path(out), engine)
         click.echo(f"wrote {len(written)} files to {out}/; serve it from any static host, e.g. "
                    f"python -m http.server -d {out}", err=True)  # fmt: skip
         return
-    webpage.serve(model_path, port, log=lambda line: click.echo(line, err=True))
+    webpage.serve(model_path, port, log=lambda line: click.echo(line, err=True), engine=engine)
 
 
 @cli.command()

@@ -1,13 +1,14 @@
 // The page: a drawing pad (pointer events: mouse, touch, pen), a prediction while drawing,
 // the top 3 as bars, the 28x28 input the model sees, and "open image" for any picture file.
-import { BlankImage, preprocess, read } from "./preprocess.js";
-import { answer, loadModel, logits } from "./model.js";
+// model.json says which engine computes the logits: the C engine in WebAssembly (the default),
+// or onnxruntime-web (`vit-edge web --engine ort`); the preprocessing is the C engine's in both.
+import { BlankImage, answer, loadEngine, logits as engineLogits, read } from "./engine.js";
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d", { willReadFrequently: true });
 const seen = document.getElementById("seen").getContext("2d");
 const $ = (id) => document.getElementById(id);
-let model = null;
+let model = null; // { info, engine, logits: async (pixels) => Float32Array, minConfidence }
 let timer = null;
 let drawing = null;
 
@@ -81,17 +82,19 @@ async function predictPad() {
 
 async function predictPixels(rgba, w, h) {
   if (!model) return null;
+  const t0 = performance.now();
   let input, digits;
   try {
-    ({ pixels: input, digits } = read(rgba, w, h));
+    ({ pixels: input, digits } = read(model.engine, rgba, w, h));
   } catch (err) {
-    if (!(err instanceof BlankImage)) throw err;
     show(null, err.message);
+    if (!(err instanceof BlankImage)) throw err;
     return null;
   }
-  const t0 = performance.now();
-  const result = answer(model, await logits(model, input));
+  const t1 = performance.now();
+  const result = answer(await model.logits(input), model.minConfidence);
   result.ms = performance.now() - t0;
+  result.inferenceMs = performance.now() - t1;
   result.input = input;
   if (digits > 1) result.uncertain = true; // several digits side by side: not one answer
   show(result);
@@ -113,24 +116,36 @@ function show(result, message = "") {
     img.data.set([v, v, v, 255], 4 * i);
   }
   seen.putImageData(img, 0, 0);
-  if (result) $("status").textContent = `${result.ms.toFixed(1)} ms in the page (ONNX Runtime Web, WebAssembly)`;
+  if (result) $("status").textContent = `${result.ms.toFixed(1)} ms in the page (${model.info.runtime})`;
   else if (message) $("status").textContent = message;
 }
 
 // For tests and the curious: the same steps the page runs, callable from the console.
+async function load() {
+  const info = await (await fetch("model.json")).json();
+  const engine = await loadEngine(info.engine_file);
+  let logits = async (pixels) => engineLogits(engine, pixels);
+  let minConfidence = engine.ve_min_confidence();
+  if (info.engine === "ort") { // loaded only when asked for: the default page never fetches ONNX Runtime
+    const ort = await import("./model.js");
+    const session = await ort.loadModel(info);
+    logits = (pixels) => ort.logits(session, pixels);
+    minConfidence = Number(info.min_confidence ?? 0.9);
+  }
+  model = { info, engine, logits, minConfidence };
+  $("status").textContent = `model ready: ${info.model} (${info.runtime})`;
+  return { ...info, min_confidence: minConfidence };
+}
+
 window.vitEdge = {
-  ready: loadModel().then((m) => {
-    model = m;
-    $("status").textContent = `model ready: ${m.info.model} (${m.info.quantization})`;
-    return m.info;
-  }),
-  preprocess: (rgba, w, h) => Array.from(preprocess(Uint8ClampedArray.from(rgba), w, h)),
+  ready: load(),
   read: (rgba, w, h) => {
-    const r = read(Uint8ClampedArray.from(rgba), w, h);
+    const r = read(model.engine, rgba, w, h);
     return { pixels: Array.from(r.pixels), digits: r.digits };
   },
-  logits: async (pixels) => Array.from(await logits(model, Float32Array.from(pixels))),
+  logits: async (pixels) => Array.from(await model.logits(Float32Array.from(pixels))),
   predictPad,
+  predictRgba: predictPixels, // an opened image's path: RGBA bytes, width, height
   clearPad,
   last: null,
 };

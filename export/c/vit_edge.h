@@ -51,6 +51,11 @@ void vit_edge_logits(const float pixels[784], float logits[10]);
    there is no ink). Uses its own static pool (VIT_EDGE_PREPARE_BYTES), not the model's arena. */
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]);
 
+/* How many digit-sized groups of ink the last successful vit_edge_prepare found side by side (pieces
+   whose columns overlap are one group): over 1, the image holds several digits and one answer for
+   it should be marked unsure, as predict marks it. 0 after a failed call. */
+int vit_edge_digits(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,6 @@
 /* vit_edge_prepare: a grey image (a camera's or touch panel's buffer) to the model's 28x28 input,
- * step by step as vit_edge/device/preprocess.py does it (and web/preprocess.js), with its constants
- * (VE_PP_*, generated from Python into vit_edge_model.h):
+ * step by step as vit_edge/device/preprocess.py does it (in the page too, as WebAssembly), with its
+ * constants (VE_PP_*, generated from Python into vit_edge_model.h):
  *
  *   grey bytes -> [0,1], pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> white ink on
  *   black, the paper's light divided away, ink judged against the paper's local noise -> pieces of
@@ -388,6 +388,34 @@ static int find_ink(const image *grey, ink_map *m) {
     return total < VE_PP_MIN_INK_PIXELS ? VIT_EDGE_BLANK : 0;
 }
 
+static int digits; /* vit_edge_digits() */
+
+/* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
+   whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
+   tall as the tallest are digits. */
+static int count_digits(const ink_map *m) {
+    int *order = (int *)take((size_t)m->n + 1), (*group)[3] = (int (*)[3])take((size_t)3 * m->n + 3);
+    if (!order || !group) return 0;
+    int k = 0, groups = 0, tallest = 0, count = 0;
+    for (int i = 0; i < m->n; i++) {
+        if (!m->kept[i]) continue;
+        int j = k++;
+        for (; j > 0 && m->box[order[j - 1]][2] > m->box[i][2]; j--) order[j] = order[j - 1];
+        order[j] = i;
+    }
+    for (int i = 0; i < k; i++) {
+        const int *b = m->box[order[i]];
+        int *g = groups ? group[groups - 1] : 0; /* top, bottom, right */
+        if (g && b[2] < g[2]) g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[2] = imax(g[2], b[3]);
+        else group[groups][0] = b[0], group[groups][1] = b[1], group[groups][2] = b[3], groups++;
+    }
+    for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
+    for (int i = 0; i < groups; i++) count += group[i][1] - group[i][0] >= VE_PP_DIGIT_HEIGHT * tallest;
+    return count;
+}
+
+int vit_edge_digits(void) { return digits; }
+
 /* The ink around every kept piece, specks removed (Python's InkMap.crop with no box). */
 static int crop_ink(const ink_map *m, image *out) {
     int top = m->ink.h, bottom = 0, left = m->ink.w, right = 0;
@@ -544,12 +572,16 @@ static int mnist_style(const image *ink, float pixels[784]) {
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
     image grey, crop;
     ink_map m;
-    used = 0;
+    used = 0, digits = 0;
     if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
     if (!to_grey(gray, width, height, stride, &grey)) return VIT_EDGE_TOO_LARGE;
     int status = find_ink(&grey, &m);
     if (status) return status;
+    const int count = count_digits(&m); /* at least 1: some ink is kept */
+    if (!count) return VIT_EDGE_TOO_LARGE;
     if ((status = crop_ink(&m, &crop))) return status;
-    return mnist_style(&crop, pixels);
+    if ((status = mnist_style(&crop, pixels))) return status;
+    digits = count;
+    return 0;
 }
 

@@ -63,7 +63,7 @@ BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (me
 MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
 FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
-# The constants every other implementation of these steps takes from here (the page's constants.js)
+# The constants the C engine's vit_edge_prepare (on a board, and in the page as WebAssembly) takes from here
 SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
@@ -73,7 +73,7 @@ SHARED_CONSTANTS = (
 
 
 def constants() -> dict[str, float]:
-    """The preprocessing constants by name, for the page's JavaScript (and any other port)."""
+    """The preprocessing constants by name, for the C engine (vit_edge_model.h) and any other port."""
     return {name: globals()[name] for name in SHARED_CONSTANTS}
 
 

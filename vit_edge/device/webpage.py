@@ -1,14 +1,18 @@
 """`vit-edge web`: the page in web/ with the model, served on 127.0.0.1 or written as a static folder.
 
-Python's standard library only (no torch, no new dependency): the page runs the model itself with
-onnxruntime-web, so the server hands out files and never runs inference.
+Python's standard library only (no torch, no npm, no new dependency): the page runs the model
+itself, with the C engine compiled to WebAssembly (web/vit_edge.wasm, its preprocessing and the
+packaged INT8 model) by default, or with onnxruntime-web on an ONNX model (`--engine ort`, which
+needs `npm ci`); the server hands out files and never runs inference.
 """
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import shutil
+import struct
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -17,7 +21,11 @@ from ..errors import OutputError, UsageError
 from . import runtime
 from .fileio import atomic_write
 
-PAGE = ("index.html", "style.css", "app.js", "preprocess.js", "model.js")
+PAGE = ("index.html", "style.css", "app.js", "engine.js")
+ENGINES = ("wasm", "ort")
+WASM = "vit_edge.wasm"  # the packaged model's engine, built from models/c/ by scripts/release.py
+# What the page calls in a .wasm (export/c/wasm/vit_edge_wasm.c); vit_edge/export/wasm.py exports these
+WASM_EXPORTS = ("memory", "ve_buffer", "ve_read", "ve_digits", "ve_pixels", "ve_logits", "ve_min_confidence")
 # onnxruntime-web's WebAssembly build: the module, its loader and the wasm binary
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
@@ -42,6 +50,7 @@ TYPES = {
     ".json": "application/json",
     ".onnx": "application/octet-stream",
 }
+COMPRESSIBLE = (".html", ".css", ".js", ".mjs", ".wasm", ".json", ".onnx")
 
 
 def web_root() -> Path:
@@ -53,18 +62,57 @@ def web_root() -> Path:
     raise UsageError("the web page's files are not installed (web/index.html not found)")
 
 
-def site_files(model: Path) -> dict[str, Path | bytes]:
-    """URL path -> file (or bytes) for the whole site: page, ONNX Runtime Web, model, model.json."""
+def site_files(model: Path | None = None, engine: str = "wasm") -> dict[str, Path | bytes]:
+    """URL path -> file (or bytes) for the whole site: the page, its engine, the model, model.json.
+
+    engine "wasm": model is a .wasm from vit_edge/export/wasm.py (default: the packaged one);
+    engine "ort": model is an ONNX file (default: the packaged INT8 model), run by onnxruntime-web.
+    """
     root = web_root()
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine}: must be one of {', '.join(ENGINES)}")
+    packaged = root / WASM
+    files: dict[str, Path | bytes] = {name: root / name for name in PAGE}
+    if engine == "wasm":
+        wasm = Path(model) if model else packaged
+        check_wasm(wasm)
+        files[wasm.name] = wasm
+        info = {
+            "engine": "wasm",
+            "engine_file": wasm.name,
+            "model": wasm.name,
+            "runtime": "the C engine in WebAssembly, INT8",
+            "labels": [str(d) for d in range(10)],
+        }
+    else:
+        if model is not None and Path(model).suffix == ".wasm":
+            raise UsageError(f"--model {model}: --engine ort runs an ONNX model; a .wasm needs --engine wasm")
+        model = Path(model) if model else runtime.default_model_path()
+        check_wasm(packaged)  # the page's preprocessing
+        files[WASM] = packaged
+        files |= ort_files(root)
+        files["model.js"] = root / "model.js"
+        files[model.name] = model
+        info = {"engine": "ort", "engine_file": WASM, "runtime": "ONNX Runtime Web, WebAssembly"}
+        info |= onnx_info(model)
+    files["model.json"] = (json.dumps(info, indent=2) + "\n").encode()
+    return files
+
+
+def ort_files(root: Path) -> dict[str, Path]:
     missing = [name for name in ORT_FILES if not (root / ORT_DIST / name).is_file()]
     if missing:
         raise UsageError(
-            f"the page's JavaScript runtime is missing ({root / ORT_DIST / missing[0]}): "
-            f"run `npm ci` in {root} to install it"
+            f"--engine ort: ONNX Runtime Web is missing ({root / ORT_DIST / missing[0]}): run "
+            f"`npm ci --prefix {root}` to install it, or leave out --engine ort (the default needs none)"
         )
+    return {f"ort/{name}": root / ORT_DIST / name for name in ORT_FILES}
+
+
+def onnx_info(model: Path) -> dict:
     session = runtime.make_session(model)  # the same contract check as predict
     meta = runtime.metadata(session)
-    info = {
+    return {
         "model": model.name,
         "quantization": meta.get("quantization", "fp32"),
         "temperature": meta.get("temperature"),
@@ -72,28 +120,67 @@ def site_files(model: Path) -> dict[str, Path | bytes]:
         "labels": json.loads(meta.get("labels", json.dumps([str(d) for d in range(10)]))),
         "parity": meta.get("parity"),
     }
-    files: dict[str, Path | bytes] = {name: root / name for name in PAGE}
-    files |= {f"ort/{name}": root / ORT_DIST / name for name in ORT_FILES}
-    files[model.name] = model
-    files["model.json"] = (json.dumps(info, indent=2) + "\n").encode()
-    files["constants.js"] = constants_js()
-    return files
 
 
-def constants_js() -> bytes:
-    """preprocess.py's constants as a JavaScript module: the page's preprocess.js imports them, so
-    the two implementations share one definition."""
-    from . import preprocess
+def check_wasm(path: Path) -> None:
+    """A .wasm the page can run: a WebAssembly module exporting every function the page calls."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        hint = " (the package was installed without the page's engine)" if path.name == WASM else ""
+        raise UsageError(f"{path}: cannot read the WebAssembly engine ({e.strerror or e}){hint}") from None
+    try:
+        exports = wasm_exports(data)
+    except ValueError as e:
+        raise UsageError(f"{path}: not a WebAssembly module ({e})") from None
+    missing = [name for name in WASM_EXPORTS if name not in exports]
+    if missing:
+        raise UsageError(
+            f"{path}: a WebAssembly module without {', '.join(missing)}: build it with "
+            "`python -m vit_edge.export.wasm C_DIR OUT.wasm` from `vit-edge export --format c`"
+        )
 
-    lines = [f"export const {name} = {value!r};" for name, value in preprocess.constants().items()]
-    header = "// Generated by vit_edge/device/webpage.py from vit_edge/device/preprocess.py: do not edit.\n"
-    return (header + "\n".join(lines) + "\n").encode()
+
+def wasm_sections(data: bytes) -> dict[int, bytes]:
+    """A WebAssembly binary's sections by id (custom sections, id 0, last one kept); nothing is run."""
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise ValueError("no WebAssembly version 1 header")
+    at, sections = 8, {}
+    while at < len(data):
+        section, at = data[at], at + 1
+        size, at = _leb128(data, at)
+        if at + size > len(data):
+            raise ValueError("truncated")
+        sections[section], at = data[at : at + size], at + size
+    return sections
 
 
-def write_site(model: Path, out: Path) -> list[Path]:
+def wasm_exports(data: bytes) -> set[str]:
+    """The export names of a WebAssembly binary (its export section: count, then name, kind, index)."""
+    body, names = wasm_sections(data).get(7, b"\0"), set()
+    count, at = _leb128(body, 0)
+    for _ in range(count):
+        length, at = _leb128(body, at)
+        names.add(body[at : at + length].decode("utf-8", "replace"))
+        _, at = _leb128(body, at + length + 1)
+    return names
+
+
+def _leb128(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 35:
+            raise ValueError("truncated")
+        (byte,) = struct.unpack_from("B", data, at)
+        value, at, shift = value | (byte & 0x7F) << shift, at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
+
+
+def write_site(model: Path | None, out: Path, engine: str = "wasm") -> list[Path]:
     """The page as a self-contained static folder: any static host can serve it."""
     written = []
-    for name, source in site_files(model).items():
+    for name, source in site_files(model, engine).items():
         target = Path(out) / name
         try:
             if isinstance(source, bytes):
@@ -107,8 +194,8 @@ def write_site(model: Path, out: Path) -> list[Path]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def __init__(self, *args, files: dict[str, Path | bytes], **kwargs):
-        self.files = files
+    def __init__(self, *args, files: dict[str, Path | bytes], packed: dict[str, bytes], **kwargs):
+        self.files, self.packed = files, packed
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -120,6 +207,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = source if isinstance(source, bytes) else source.read_bytes()
         self.send_response(200)
         self.send_header("Content-Type", TYPES.get(Path(name).suffix, "application/octet-stream"))
+        if Path(name).suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", ""):
+            if name not in self.packed:  # once a file: later requests get the same bytes
+                self.packed[name] = gzip.compress(body, compresslevel=9, mtime=0)
+            body = self.packed[name]
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
@@ -129,18 +222,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def make_server(model: Path, port: int = 8000) -> http.server.ThreadingHTTPServer:
-    """A server on 127.0.0.1 only (port 0 picks a free one)."""
-    files = site_files(model)
+def make_server(
+    model: Path | None, port: int = 8000, engine: str = "wasm"
+) -> http.server.ThreadingHTTPServer:
+    """A server on 127.0.0.1 only (port 0 picks a free one); gzip where the browser accepts it."""
+    files = site_files(model, engine)
+    handler = partial(_Handler, files=files, packed={})
     try:
-        return http.server.ThreadingHTTPServer(("127.0.0.1", port), partial(_Handler, files=files))
+        return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as e:
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror or e})") from None
 
 
-def serve(model: Path, port: int, log: Callable[[str], None]) -> None:
-    server = make_server(model, port)
-    log(f"serving http://127.0.0.1:{server.server_address[1]}/ with {model} (Ctrl-C to stop)")
+def serve(model: Path | None, port: int, log: Callable[[str], None], engine: str = "wasm") -> None:
+    server = make_server(model, port, engine)
+    what = f"{model} on the {engine} engine" if model else f"the packaged model on the {engine} engine"
+    log(f"serving http://127.0.0.1:{server.server_address[1]}/ with {what} (Ctrl-C to stop)")
     try:
         server.serve_forever()
     finally:

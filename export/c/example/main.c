@@ -4,8 +4,10 @@
  *                                            "digit confidence [?]" per image
  *   ./vit_edge_example --logits < images.f32 the 10 logits per image, as float32 on stdout
  *   ./vit_edge_example --gray W H < img.u8   a W x H grey image (bytes, row by row): prepared by
- *                                            vit_edge_prepare, then predicted ("blank" when no ink)
- *   ./vit_edge_example --prepare W H < img.u8  the same image's 28x28 input, as float32 on stdout
+ *                                            vit_edge_prepare, then predicted ("blank" when no ink;
+ *                                            "?" also when it holds several digits side by side)
+ *   ./vit_edge_example --prepare W H < img.u8  the same image's 28x28 input, as float32 on stdout,
+ *                                            and "digits N" on stderr
  *
  * On a board, call vit_edge_prepare() on the camera's or touch panel's grey buffer, then
  * vit_edge_predict(); nothing else is needed. */
@@ -15,10 +17,10 @@
 
 #include "../vit_edge.h"
 
-static void answer(const float pixels[784]) {
+static void answer(const float pixels[784], int several) {
     float probs[10];
     int digit = vit_edge_predict(pixels, probs);
-    printf("%d %.4f%s\n", digit, probs[digit], probs[digit] < VIT_EDGE_MIN_CONFIDENCE ? " ?" : "");
+    printf("%d %.4f%s\n", digit, probs[digit], several || probs[digit] < VIT_EDGE_MIN_CONFIDENCE ? " ?" : "");
 }
 
 /* the program's input buffer (the library allocates nothing): up to 4x the working image */
@@ -35,8 +37,8 @@ int main(int argc, char **argv) {
             printf(status == VIT_EDGE_BLANK ? "blank\n" : "error %d\n", status);
             return 1;
         }
-        if (argv[1][2] == 'p') fwrite(pixels, sizeof(float), 784, stdout);
-        else answer(pixels);
+        if (argv[1][2] == 'p') fwrite(pixels, sizeof(float), 784, stdout), fprintf(stderr, "digits %d\n", vit_edge_digits());
+        else answer(pixels, vit_edge_digits() > 1);
         return 0;
     }
     int logits = argc == 2 && strcmp(argv[1], "--logits") == 0;
@@ -46,7 +48,7 @@ int main(int argc, char **argv) {
             vit_edge_logits(pixels, out);
             fwrite(out, sizeof(float), 10, stdout);
         } else {
-            answer(pixels);
+            answer(pixels, 0);
         }
     }
     return 0;
