@@ -1,6 +1,7 @@
-"""The page's numbers in headless Chromium, for both packaged models (INT8 and FP32).
+"""The page's numbers in headless Chromium: the C engine in WebAssembly (the default page), and
+onnxruntime-web on both packaged ONNX models (`vit-edge web --engine ort`, when `npm ci` has run).
 
-    python scripts/web_benchmark.py [--runs 200]
+    python scripts/web_benchmark.py [--runs 200] [--engine wasm]
 
 Serves the page with `vit-edge web`'s server on 127.0.0.1, loads it in the system's Chromium
 (Playwright, launched by path) with the browser cache off, and prints one JSON object per model:
@@ -39,14 +40,14 @@ TIMING = """async (runs) => {
 }"""
 
 
-def measure(browser, model: Path, runs: int) -> dict:
-    server = webpage.make_server(model, 0)
+def measure(browser, engine: str, model: Path | None, runs: int) -> dict:
+    server = webpage.make_server(model, 0, engine)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     page = browser.new_page()
     page.route("**/*", lambda route: route.continue_())  # routing turns the browser cache off
     t0 = time.perf_counter()
     page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-    page.evaluate("window.vitEdge.ready")
+    ready_ms = page.evaluate("window.vitEdge.ready")["ready_ms"]
     box = page.locator("#pad").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 40)
     page.mouse.down()
@@ -61,10 +62,14 @@ def measure(browser, model: Path, runs: int) -> dict:
         suffix = Path(url).suffix.lstrip(".")
         by_kind[suffix] = by_kind.get(suffix, 0) + size
     result = {
-        "model": model.name,
+        "engine": engine,
+        "model": model.name if model else webpage.WASM,
         "bytes": by_kind,
         "total_bytes": sum(by_kind.values()),
-        "seconds_to_first_prediction": round(first, 3),
+        "seconds_to_first_prediction": round(first, 3),  # with Playwright's page set-up and mouse
+        # in the page: navigation start to ready, plus its first prediction (the drawn stroke's)
+        "page_seconds_to_first_prediction": round((ready_ms + page.evaluate("vitEdge.last.ms")) / 1000, 3),
+        "page_seconds_to_ready": round(ready_ms / 1000, 3),
     } | page.evaluate(TIMING, runs)
     page.close()
     server.shutdown()
@@ -76,11 +81,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--engine", choices=["wasm", "ort", "all"], default="all")
     args = parser.parse_args()
+    onnx = [ROOT / "models" / name for name in ("vit-edge.int8.onnx", "vit-edge.onnx")]
+    setups = [("wasm", None)] + [("ort", model) for model in onnx]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=webpage.CHROMIUM_ARGS)
-        for name in ("vit-edge.int8.onnx", "vit-edge.onnx"):
-            print(json.dumps(measure(browser, ROOT / "models" / name, args.runs)))
+        for engine, model in setups:
+            if args.engine in (engine, "all"):
+                print(json.dumps(measure(browser, engine, model, args.runs)))
         browser.close()
 
 

@@ -134,5 +134,5 @@ def test_web_page_from_the_plain_install_works_without_npm(runtime_bin: Path, tm
     )
     with static_server(site, str(runtime_bin / "python")) as url, chromium() as browser:
         page = Page(browser, url)
-        assert page.info["engine"] == "wasm" and page.js(DRAW, [ONE, 30]) == 1
+        assert page.info["engine"] == "wasm" and page.js(DRAW, [ONE, 15]) == 1
         assert page.errors == [] and "vit_edge.wasm" in page.fetched()

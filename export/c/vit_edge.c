@@ -216,19 +216,47 @@ static void embed_patches(const float *pixels) {
         for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += m->pos_embed[n * VE_DIM + i];
 }
 
+#ifdef VE_WASM_SIMD
+/* The block's keys transposed (dimension by token, tokens padded to a multiple of 4), so that four
+   tokens' scores grow side by side in one vector with each lane's sum in the plain loop's order:
+   the same floats as the plain C, four at a time. */
+#define VE_KT ((VE_TOKENS + 3) / 4 * 4)
+static float kt[VE_DIM][VE_KT];
+
+static void transpose_keys(void) {
+    for (int j = 0; j < VE_TOKENS; j++)
+        for (int i = 0; i < VE_DIM; i++) kt[i][j] = arena.qkv[j][VE_DIM + i];
+}
+
+static void scores4(const float *q, int off, int n) {
+    for (int j = 0; j < VE_TOKENS; j += 4) {
+        v128_t s = wasm_f32x4_splat(0.0f);
+        for (int i = 0; i < VE_HEAD_DIM; i++)
+            s = wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_splat(q[i]), wasm_v128_load(&kt[off + i][j])));
+        float four[4];
+        wasm_v128_store(four, s);
+        for (int t = 0; t < 4 && j + t < VE_TOKENS; t++) arena.scores[j + t] = (VE_LSA && j + t == n) ? -INFINITY : four[t];
+    }
+}
+#endif
+
 /* x + MHSA(LN(x)) for token n, once every token's query, key and value are known. */
 static void attend(const ve_block *b, int n) {
     for (int h = 0; h < VE_HEADS; h++) {
         const int off = h * VE_HEAD_DIM;
         float q[VE_HEAD_DIM], acc[VE_HEAD_DIM], top = -INFINITY, total = 0.0f;
         for (int i = 0; i < VE_HEAD_DIM; i++) q[i] = arena.qkv[n][off + i] * b->attn_scale, acc[i] = 0.0f;
+#ifdef VE_WASM_SIMD
+        scores4(q, off, n);
+#else
         for (int j = 0; j < VE_TOKENS; j++) { /* (q * scale) @ k, as the model does */
             const float *k = arena.qkv[j] + VE_DIM + off;
             float s = 0.0f;
             for (int i = 0; i < VE_HEAD_DIM; i++) s += q[i] * k[i];
             arena.scores[j] = (VE_LSA && j == n) ? -INFINITY : s; /* LSA: no token attends to itself */
-            top = top > arena.scores[j] ? top : arena.scores[j];
         }
+#endif
+        for (int j = 0; j < VE_TOKENS; j++) top = top > arena.scores[j] ? top : arena.scores[j];
         for (int j = 0; j < VE_TOKENS; j++) total += arena.scores[j] = exp_neg(arena.scores[j] - top);
         for (int j = 0; j < VE_TOKENS; j++) { /* the head's sums stay in registers */
             const float p = arena.scores[j], *v = arena.qkv[j] + 2 * VE_DIM + off;
@@ -258,6 +286,9 @@ static void encoder_block(const ve_block *b, int outputs) {
         layer_norm(&b->norm1, arena.x[n], arena.in, VE_DIM);
         linear(&b->qkv, arena.in, arena.qkv[n]);
     }
+#ifdef VE_WASM_SIMD
+    transpose_keys();
+#endif
     for (int n = 0; n < outputs; n++) {
         attend(b, n);
         feed_forward(b, n);

@@ -38,18 +38,21 @@ static float *take(size_t n) {
 static int pyround(double x) { return (int)rint(x); } /* Python's round(): halves to even */
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
+/* fmaxf for numbers (never NaN here) without a libm call in the per-pixel loops */
+static float fmax2(float a, float b) { return a > b ? a : b; }
 
-/* The k-th smallest (0-based) by quickselect; leaves a[k+1 ...] >= a[k]. */
-static double select_k(double *a, int n, int k) {
+/* The k-th smallest (0-based) by quickselect; leaves a[k+1 ...] >= a[k]. Float32 values, as
+   numpy's (a double copy gave the same answers at twice the memory traffic). */
+static double select_k(float *a, int n, int k) {
     int lo = 0, hi = n - 1;
     while (hi > lo) {
-        double pivot = a[(lo + hi) >> 1];
+        float pivot = a[(lo + hi) >> 1];
         int i = lo, j = hi;
         while (i <= j) {
             while (a[i] < pivot) i++;
             while (a[j] > pivot) j--;
             if (i <= j) {
-                double t = a[i];
+                float t = a[i];
                 a[i] = a[j], a[j] = t, i++, j--;
             }
         }
@@ -60,22 +63,22 @@ static double select_k(double *a, int n, int k) {
     return a[k];
 }
 
-static double next_above(const double *a, int n, int k) {
-    double m = INFINITY;
+static double next_above(const float *a, int n, int k) {
+    float m = INFINITY;
     for (int i = k + 1; i < n; i++) m = a[i] < m ? a[i] : m;
     return m;
 }
 
-/* numpy's median of a float32 array (the middle pair averaged in float32); scratch: n doubles */
-static float median32(const float *v, int n, double *scratch) {
+/* numpy's median of a float32 array (the middle pair averaged in float32); scratch: n floats */
+static float median32(const float *v, int n, float *scratch) {
     for (int i = 0; i < n; i++) scratch[i] = v[i];
     int k = (n - 1) >> 1;
     double lo = select_k(scratch, n, k);
     return n % 2 ? (float)lo : (float)(lo + next_above(scratch, n, k)) / 2.0f;
 }
 
-/* numpy's percentile (linear interpolation) of n doubles, reordering them */
-static double percentile(double *a, int n, double q) {
+/* numpy's percentile (linear interpolation) of n floats, reordering them */
+static double percentile(float *a, int n, double q) {
     double pos = q / 100.0 * (n - 1);
     int k = (int)floor(pos);
     double lo = select_k(a, n, k);
@@ -102,19 +105,29 @@ static int dark_on_light_bytes(const unsigned char *g, int w, int h, int stride)
     return mid - lo > hi - mid;
 }
 
+static long levels[256]; /* to_grey's histogram of its output levels, for median_of_levels */
+
 static int to_grey(const unsigned char *g, int w, int h, int stride, image *out) {
     int factor = (imax(w, h) + WS - 1) / WS;
-    int dark = factor > 1 ? dark_on_light_bytes(g, w, h, stride) : 0;
-    unsigned char paper = dark ? 0 : 255;
-    if (factor > 1) { /* the paper's shade pads the last blocks: it never wins the pooling */
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                unsigned char v = g[(long)y * stride + x];
-                paper = dark ? (v > paper ? v : paper) : (v < paper ? v : paper);
-            }
-    }
+    memset(levels, 0, sizeof levels);
     out->w = (w + factor - 1) / factor, out->h = (h + factor - 1) / factor;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    if (factor == 1) { /* the common case (a pad, a screen-sized picture): a copy */
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const unsigned char v = g[(long)y * stride + x];
+                levels[v]++, out->a[y * w + x] = (float)v / 255.0f;
+            }
+        return 1;
+    }
+    int dark = dark_on_light_bytes(g, w, h, stride);
+    unsigned char paper = dark ? 0 : 255;
+    /* the paper's shade pads the last blocks: it never wins the pooling */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char v = g[(long)y * stride + x];
+            paper = dark ? (v > paper ? v : paper) : (v < paper ? v : paper);
+        }
     for (int oy = 0; oy < out->h; oy++)
         for (int ox = 0; ox < out->w; ox++) {
             int best = dark ? 256 : -1;
@@ -123,7 +136,7 @@ static int to_grey(const unsigned char *g, int w, int h, int stride, image *out)
                     int v = (y < h && x < w) ? g[(long)y * stride + x] : paper;
                     best = dark ? imin(best, v) : imax(best, v);
                 }
-            out->a[oy * out->w + ox] = (float)best / 255.0f;
+            levels[best]++, out->a[oy * out->w + ox] = (float)best / 255.0f;
         }
     return 1;
 }
@@ -134,18 +147,18 @@ static int radius_cells(int shorter, int cell) {
     return imax(1, pyround((double)shorter * VE_PP_LIGHT_RADIUS / cell));
 }
 
-typedef float (*reducer)(float *block, int n, double *scratch);
+typedef float (*reducer)(float *block, int n, float *scratch);
 
-static float median_of(float *b, int n, double *s) { return median32(b, n, s); }
+static float median_of(float *b, int n, float *s) { return median32(b, n, s); }
 
-static float mad_of(float *b, int n, double *s) {
+static float mad_of(float *b, int n, float *s) {
     float m = median32(b, n, s);
     for (int i = 0; i < n; i++) b[i] = fabsf(b[i] - m);
     return 1.4826f * median32(b, n, s);
 }
 
 /* Each cell x cell block reduced to one value, the last rows and columns repeated to fill it. */
-static int cell_values(const image *img, int cell, reducer f, image *out, float *block, double *scratch) {
+static int cell_values(const image *img, int cell, reducer f, image *out, float *block, float *scratch) {
     out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
     for (int gy = 0; gy < out->h; gy++)
@@ -159,29 +172,35 @@ static int cell_values(const image *img, int cell, reducer f, image *out, float 
     return 1;
 }
 
-/* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first; tmp: w*h */
-static void filter(image *g, int r, int is_min, float *tmp) {
-    for (int pass = 0; pass < 2; pass++) {
-        const float *src = pass ? tmp : g->a;
-        float *dst = pass ? g->a : tmp;
-        for (int y = 0; y < g->h; y++)
-            for (int x = 0; x < g->w; x++) {
-                int c = pass ? x : y, n = pass ? g->w : g->h;
-                float best = is_min ? INFINITY : -INFINITY;
-                for (int t = imax(0, c - r); t <= imin(n - 1, c + r); t++) {
-                    float v = pass ? src[y * g->w + t] : src[t * g->w + x];
-                    best = is_min ? fminf(best, v) : fmaxf(best, v);
-                }
-                dst[y * g->w + x] = best;
-            }
-    }
+/* min (or max) over [i - r, i + r] clipped to [0, n), for a line of n values `step` apart: van Herk
+   and Gil-Werman's running extremes within blocks of 2r + 1, the clipped ends padded with the
+   identity; three comparisons an element whatever r is. fwd, back: n + 2r floats each. */
+#define BETTER(a, b) (is_min ? ((a) < (b) ? (a) : (b)) : ((a) > (b) ? (a) : (b)))
+static void filter_line(const float *src, float *dst, int n, int step, int r, int is_min, float *fwd, float *back) {
+    const int k = 2 * r + 1, m = n + 2 * r;
+    const float identity = is_min ? INFINITY : -INFINITY;
+#define PADDED(p) ((p) < r || (p) >= r + n ? identity : src[(long)((p) - r) * step])
+    for (int p = 0; p < m; p++) fwd[p] = p % k ? BETTER(fwd[p - 1], PADDED(p)) : PADDED(p);
+    for (int p = m - 1; p >= 0; p--) back[p] = (p % k == k - 1 || p == m - 1) ? PADDED(p) : BETTER(back[p + 1], PADDED(p));
+#undef PADDED
+    for (int i = 0; i < n; i++) dst[(long)i * step] = BETTER(back[i], fwd[i + k - 1]);
+}
+#undef BETTER
+
+/* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first; tmp: w*h,
+   work: 2 (max(w, h) + 2r) */
+static void filter(image *g, int r, int is_min, float *tmp, float *work) {
+    const int side = imax(g->w, g->h) + 2 * r;
+    for (int x = 0; x < g->w; x++) filter_line(g->a + x, tmp + x, g->h, g->w, r, is_min, work, work + side);
+    for (int y = 0; y < g->h; y++)
+        filter_line(tmp + (long)y * g->w, g->a + (long)y * g->w, g->w, 1, r, is_min, work, work + side);
 }
 
 static int opening(image *g, int r) {
-    float *tmp = take((size_t)g->w * g->h);
-    if (!tmp) return 0;
-    filter(g, r, 1, tmp);
-    filter(g, r, 0, tmp);
+    float *tmp = take((size_t)g->w * g->h), *work = take((size_t)2 * (imax(g->w, g->h) + 2 * r));
+    if (!tmp || !work) return 0;
+    filter(g, r, 1, tmp, work);
+    filter(g, r, 0, tmp, work);
     return 1;
 }
 
@@ -224,9 +243,10 @@ static void cell_weight(int k, int cell, int size, int *i0, int *i1, float *t) {
 }
 
 static int upsample(const image *g, int cell, int w, int h, image *out) {
-    float *rows = take((size_t)h * g->w);
+    float *rows = take((size_t)h * g->w), *tx = take((size_t)w);
+    int *x0 = (int *)take((size_t)w), *x1 = (int *)take((size_t)w);
     out->w = w, out->h = h;
-    if (!rows || !(out->a = take((size_t)w * h))) return 0;
+    if (!rows || !tx || !x0 || !x1 || !(out->a = take((size_t)w * h))) return 0;
     for (int y = 0; y < h; y++) {
         int y0, y1;
         float ty;
@@ -234,12 +254,10 @@ static int upsample(const image *g, int cell, int w, int h, image *out) {
         for (int x = 0; x < g->w; x++)
             rows[y * g->w + x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
     }
-    for (int x = 0; x < w; x++) {
-        int x0, x1;
-        float tx;
-        cell_weight(x, cell, g->w, &x0, &x1, &tx);
-        for (int y = 0; y < h; y++)
-            out->a[y * w + x] = rows[y * g->w + x0] * (1.0f - tx) + rows[y * g->w + x1] * tx;
+    for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &x0[x], &x1[x], &tx[x]);
+    for (int y = 0; y < h; y++) { /* row by row: each column's weights computed once above */
+        const float *r = rows + (long)y * g->w;
+        for (int x = 0; x < w; x++) out->a[y * w + x] = r[x0[x]] * (1.0f - tx[x]) + r[x1[x]] * tx[x];
     }
     return 1;
 }
@@ -267,7 +285,7 @@ static int box_mean(image *img, int r) {
     return 1;
 }
 
-static int noise_map(const image *dev, int shorter, image *out, float *block, double *scratch) {
+static int noise_map(const image *dev, int shorter, image *out, float *block, float *scratch) {
     int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
     image g;
     return cell_values(dev, cell, mad_of, &g, block, scratch) && opening(&g, radius_cells(shorter, cell)) &&
@@ -314,15 +332,29 @@ typedef struct {
     unsigned char *kept;
 } ink_map;
 
+/* median32 of to_grey's image, whose values are all k / 255 (k a byte): the same middle values,
+   found in to_grey's histogram of the levels instead of by sorting the page */
+static float median_of_levels(long n) {
+    long seen = 0;
+    int below = -1, above = -1; /* the ((n-1)/2)-th and (n/2)-th smallest levels */
+    for (int v = 0; v < 256 && above < 0; v++) {
+        seen += levels[v];
+        if (below < 0 && seen > (n - 1) / 2) below = v;
+        if (seen > n / 2) above = v;
+    }
+    const float a = (float)below / 255.0f, b = (float)above / 255.0f;
+    return n % 2 ? a : (float)((double)a + (double)b) / 2.0f;
+}
+
 /* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
 static int find_ink(const image *grey, ink_map *m) {
     const int w = grey->w, h = grey->h, n = w * h, shorter = imin(w, h);
-    double *scratch = (double *)take((size_t)2 * n + 2);
+    float *scratch = take((size_t)n + 1);
     float *block = take((size_t)n + 1);
     if (!scratch || !block) return VIT_EDGE_TOO_LARGE;
     float lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n; i++) lo = fminf(lo, grey->a[i]), hi = fmaxf(hi, grey->a[i]);
-    double mid = median32(grey->a, n, scratch);
+    for (int i = 0; i < n; i++) { const float v = grey->a[i]; lo = v < lo ? v : lo, hi = v > hi ? v : hi; }
+    double mid = median_of_levels(n);
     const int dark = mid - lo > hi - mid;
 
     image ink = {w, h, take((size_t)n)}, cells, background, noise;
@@ -335,7 +367,7 @@ static int find_ink(const image *grey, ink_map *m) {
     image dev = ink; /* the deviation replaces the ink in place */
     for (int i = 0; i < n; i++) {
         const float b = background.a[i];
-        dev.a[i] = dark ? (ink.a[i] - b) / fmaxf(1.0f - b, 1.0f / 255.0f) : ink.a[i] - b;
+        dev.a[i] = dark ? (ink.a[i] - b) / fmax2(1.0f - b, 1.0f / 255.0f) : ink.a[i] - b;
     }
     const size_t mark = used; /* a smoothed page measures its noise again: the first map goes */
     if (!noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
@@ -352,14 +384,14 @@ static int find_ink(const image *grey, ink_map *m) {
     if (!mask || !labels || !parent) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
     for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise */
-        mask[i] = dev.a[i] > fmaxf((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+        mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
         if (mask[i]) scratch[strong++] = dev.a[i];
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
     const float strongest = (float)percentile(scratch, strong, 90.0);
     for (int i = 0; i < n; i++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
         const float fl = (float)VE_PP_FLOOR_SIGMAS * noise.a[i];
-        float v = (dev.a[i] - fl) / fmaxf(strongest - fl, 1e-6f);
+        float v = (dev.a[i] - fl) / fmax2(strongest - fl, 1e-6f);
         dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
     }
