@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -96,6 +97,8 @@ def test_page_loads_offline_without_errors_and_reads_a_real_drawing(served):
     assert page.page.locator("#digit").inner_text() == "1"
     assert page.page.locator("#bars li").count() == 3
     assert "ms in the page" in page.page.locator("#status").inner_text()
+    if (shot := os.environ.get("VIT_EDGE_SCREENSHOT")) and kind == "wasm":  # docs/web.png
+        page.page.screenshot(path=shot)
     assert page.errors == []
 
 
