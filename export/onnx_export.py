@@ -84,9 +84,35 @@ def export_fp32(model: ViT, meta: dict[str, Any], opset: int = DEFAULT_OPSET) ->
         raise UsageError(
             f"--opset {opset}: the installed exporter cannot produce it ({first[:160]})"
         ) from None
+    share_constants(proto)
     set_metadata(proto, meta)
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def share_constants(proto: onnx.ModelProto, min_bytes: int = 1024) -> int:
+    """One initializer for identical large Constant nodes (the exporter writes LSA's mask once per
+    block): a smaller file, the same graph. Returns how many nodes were removed."""
+    kept: dict[tuple, str] = {}
+    renamed: dict[str, str] = {}
+    nodes = []
+    for node in proto.graph.node:
+        tensor = node.attribute[0].t if node.op_type == "Constant" and node.attribute else None
+        if tensor is None or node.attribute[0].name != "value" or len(tensor.raw_data) < min_bytes:
+            nodes.append(node)
+            continue
+        key = (tensor.data_type, tuple(tensor.dims), tensor.raw_data)
+        if key in kept:
+            renamed[node.output[0]] = kept[key]
+            continue
+        kept[key] = node.output[0]
+        nodes.append(node)
+    for node in nodes:
+        for i, name in enumerate(node.input):
+            node.input[i] = renamed.get(name, name)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    return len(renamed)
 
 
 def fold_temperature(model: ViT, temperature: float) -> ViT:

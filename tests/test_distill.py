@@ -82,7 +82,8 @@ def test_patch_norm_is_its_own_option_because_it_amplifies_faint_noise():
 def test_lsa_never_attends_to_itself_and_spt_sees_shifted_copies():
     model = random_model(ViTConfig(patch_size=4, dim=32, depth=1, heads=4, lsa=True, spt=True))
     attn = model.blocks[0].attn
-    assert attn.self_mask.diagonal().all() and attn.scale.requires_grad
+    assert (attn.self_mask.diagonal() == float("-inf")).all() and attn.self_mask.triu(1).eq(0).all()
+    assert attn.scale.requires_grad
     x = torch.zeros(1, 1, 28, 28)
     x[0, 0, 10, 10] = 1
     shifted = model.shifted(x)

@@ -35,12 +35,16 @@ class MultiHeadSelfAttention(nn.Module):
         if cfg.lsa:
             # LSA (Lee et al., 2021): a learnable softmax temperature, starting at 1/sqrt(d) ...
             self.scale = nn.Parameter(torch.tensor(self.head_dim**-0.5))
-            # ... and no token attends to itself, which sharpens attention to the others
-            self.register_buffer("self_mask", torch.eye(cfg.num_tokens, dtype=torch.bool), persistent=False)
+            # ... and no token attends to itself, which sharpens attention to the others: -inf added
+            # on the diagonal (one Add in the exported graph, where masked_fill exported a Where)
+            eye = torch.eye(cfg.num_tokens, dtype=torch.bool)
+            bias = torch.zeros(eye.shape).masked_fill(eye, float("-inf"))
+            self.register_buffer("self_mask", bias, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B*N, C)
-        qkv = self.qkv(x).reshape(-1, self.tokens, 3, self.heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, N, hd)
+        # (B, 3H, N, hd), then three (B, H, N, hd) slices: one Reshape, Transpose and Split exported
+        qkv = self.qkv(x).reshape(-1, self.tokens, 3 * self.heads, self.head_dim).transpose(1, 2)
+        q, k, v = qkv.split(self.heads, dim=1)
         p = self.dropout if self.training else 0.0
         # With 50 tokens the fused kernel's backward is slow on CPU: explicit matmuls train 15% faster
         # there (measured), while the fused kernel wins on CUDA and for CPU inference.
@@ -49,7 +53,7 @@ class MultiHeadSelfAttention(nn.Module):
             explicit = x.requires_grad and x.device.type == "cpu"
         if self.lsa:
             scores = (q * self.scale) @ k.transpose(-2, -1)
-            weights = scores.masked_fill(self.self_mask, float("-inf")).softmax(dim=-1)
+            weights = (scores + self.self_mask).softmax(dim=-1)
             y = F.dropout(weights, p, self.training) @ v
         elif explicit:
             weights = ((q * self.head_dim**-0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
@@ -152,6 +156,9 @@ class ViT(nn.Module):
         # DeiT's linear rule: block i drops its branches with probability drop_path * i / (depth - 1).
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()
         self.blocks = nn.ModuleList(Block(cfg, rate) for rate in rates)
+        if cfg.lsa:  # one LSA mask for every block (one constant in the exported graph)
+            for block in self.blocks[1:]:
+                block.attn.self_mask = self.blocks[0].attn.self_mask
         self.norm = nn.LayerNorm(cfg.dim)
         # The paper's MLP head: one hidden tanh layer on the CLS embedding.
         self.head = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.Tanh(), nn.Linear(cfg.dim, cfg.num_classes))
@@ -211,10 +218,12 @@ class ViT(nn.Module):
         else:  # SPT shifts in black pixels, so it shifts before normalising
             x = self.patchify(((self.shifted(pixels) if cfg.spt else pixels) - MNIST_MEAN) / MNIST_STD)
             x = self.patch_embed(self.patch_norm(x) if cfg.patch_norm else x)  # (B, num_patches, C)
+        # CLS (and distillation) token rows: zero rows padded in front, then one constant added, the
+        # tokens' own rows plus their position embeddings (the same sums as cat then add; the
+        # exported graph has no batch-shape arithmetic for it)
         extra = [self.cls_token] + ([self.dist_token] if cfg.distill else [])
-        x = (
-            torch.cat([t.expand(x.shape[0], -1, -1) for t in extra] + [x], dim=1) + self.pos_embed
-        )  # (B, N, C)
+        rows = torch.cat([*extra, x.new_zeros(1, cfg.num_patches, cfg.dim)], dim=1)
+        x = F.pad(x, (0, 0, len(extra), 0)) + (rows + self.pos_embed)  # (B, N, C); one constant in ONNX
         x = self.drop(x).reshape(-1, cfg.dim)  # (B*N, C)
         for block in self.blocks:
             x = block(x)
