@@ -39,12 +39,8 @@ FLAGS = (
 )
 
 
-def compiler() -> str | None:
-    """clang with a wasm32 target and wasi-libc's headers, or None (the reason: why_no_compiler)."""
-    return None if why_no_compiler() else shutil.which("clang")
-
-
 def why_no_compiler() -> str | None:
+    """Why clang cannot build the module here (no clang, wasm-ld or wasi-libc), or None."""
     clang = shutil.which("clang")
     if not clang:
         return "no clang on this machine (apt-get install clang lld wasi-libc)"
@@ -73,7 +69,7 @@ def build(c_dir: Path, out: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="vit-edge-wasm-") as work:
         staged = Path(work) / "vit_edge.wasm"
         # relative source names, run from C_DIR: nothing in the module depends on where it was built
-        command = [compiler(), *FLAGS, *exports, "-o", str(staged), *SOURCES, "-lc", "-lm"]
+        command = [shutil.which("clang"), *FLAGS, *exports, "-o", str(staged), *SOURCES, "-lc", "-lm"]
         result = subprocess.run(command, cwd=c_dir, capture_output=True, text=True)
         if result.returncode != 0:
             raise UsageError(f"clang failed: {(result.stderr.strip().splitlines() or ['?'])[0]}")

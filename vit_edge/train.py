@@ -81,8 +81,14 @@ class EMA:
         ema = list(self.model.parameters())
         torch._foreach_lerp_(ema, [p.detach() for p in model.parameters()], 1 - decay)
         # BatchNorm's running statistics (the conv stem) are the trained model's own, not averaged
-        for mine, theirs in zip(self.model.buffers(), model.buffers(), strict=True):
+        for mine, theirs in zip(_statistics(self.model), _statistics(model), strict=True):
             mine.copy_(theirs)
+
+
+def _statistics(model: ViT) -> list[torch.Tensor]:
+    """BatchNorm's running statistics (none without the conv stem: LSA's mask is no statistic)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    return [b for m in norms for b in m.buffers()]
 
 
 def _progress(total: int, desc: str):

@@ -120,7 +120,6 @@ function show(result, message = "") {
   else if (message) $("status").textContent = message;
 }
 
-// For tests and the curious: the same steps the page runs, callable from the console.
 async function load() {
   const info = await (await fetch("model.json")).json();
   const engine = await loadEngine(info.engine_file);
@@ -138,6 +137,7 @@ async function load() {
   return { ...info, min_confidence: minConfidence, ready_ms: performance.now() };
 }
 
+// For tests and the curious: the same steps the page runs, callable from the console.
 window.vitEdge = {
   ready: load(),
   read: (rgba, w, h) => {

@@ -105,7 +105,7 @@ static int dark_on_light_bytes(const unsigned char *g, int w, int h, int stride)
     return mid - lo > hi - mid;
 }
 
-static long levels[256]; /* to_grey's histogram of its output levels, for median_of_levels */
+static long levels[256]; /* to_grey's histogram of its output levels, for level_stats */
 
 static int to_grey(const unsigned char *g, int w, int h, int stride, image *out) {
     int factor = (imax(w, h) + WS - 1) / WS;
@@ -332,18 +332,21 @@ typedef struct {
     unsigned char *kept;
 } ink_map;
 
-/* median32 of to_grey's image, whose values are all k / 255 (k a byte): the same middle values,
-   found in to_grey's histogram of the levels instead of by sorting the page */
-static float median_of_levels(long n) {
+/* The darkest, median (median32's) and lightest values of to_grey's image, whose values are all
+   k / 255 (k a byte): read from to_grey's histogram of the levels instead of passes over the page */
+static void level_stats(long n, float *lo, double *mid, float *hi) {
     long seen = 0;
-    int below = -1, above = -1; /* the ((n-1)/2)-th and (n/2)-th smallest levels */
+    int below = -1, above = -1, least = 0, most = 255; /* the ((n-1)/2)-th and (n/2)-th smallest */
+    while (!levels[least]) least++;
+    while (!levels[most]) most--;
     for (int v = 0; v < 256 && above < 0; v++) {
         seen += levels[v];
         if (below < 0 && seen > (n - 1) / 2) below = v;
         if (seen > n / 2) above = v;
     }
     const float a = (float)below / 255.0f, b = (float)above / 255.0f;
-    return n % 2 ? a : (float)((double)a + (double)b) / 2.0f;
+    *lo = (float)least / 255.0f, *hi = (float)most / 255.0f;
+    *mid = n % 2 ? a : (float)((double)a + (double)b) / 2.0f;
 }
 
 /* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
@@ -352,9 +355,9 @@ static int find_ink(const image *grey, ink_map *m) {
     float *scratch = take((size_t)n + 1);
     float *block = take((size_t)n + 1);
     if (!scratch || !block) return VIT_EDGE_TOO_LARGE;
-    float lo = INFINITY, hi = -INFINITY;
-    for (int i = 0; i < n; i++) { const float v = grey->a[i]; lo = v < lo ? v : lo, hi = v > hi ? v : hi; }
-    double mid = median_of_levels(n);
+    float lo, hi;
+    double mid;
+    level_stats(n, &lo, &mid, &hi);
     const int dark = mid - lo > hi - mid;
 
     image ink = {w, h, take((size_t)n)}, cells, background, noise;

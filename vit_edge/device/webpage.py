@@ -12,7 +12,6 @@ import gzip
 import http.server
 import json
 import shutil
-import struct
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -171,7 +170,7 @@ def _leb128(data: bytes, at: int) -> tuple[int, int]:
     while True:
         if at >= len(data) or shift > 35:
             raise ValueError("truncated")
-        (byte,) = struct.unpack_from("B", data, at)
+        byte = data[at]
         value, at, shift = value | (byte & 0x7F) << shift, at + 1, shift + 7
         if byte < 0x80:
             return value, at
@@ -194,7 +193,7 @@ def write_site(model: Path | None, out: Path, engine: str = "wasm") -> list[Path
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def __init__(self, *args, files: dict[str, Path | bytes], packed: dict[str, bytes], **kwargs):
+    def __init__(self, *args, files: dict[str, Path | bytes], packed: dict[bytes, bytes], **kwargs):
         self.files, self.packed = files, packed
         super().__init__(*args, **kwargs)
 
@@ -208,9 +207,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", TYPES.get(Path(name).suffix, "application/octet-stream"))
         if Path(name).suffix in COMPRESSIBLE and "gzip" in self.headers.get("Accept-Encoding", ""):
-            if name not in self.packed:  # once a file: later requests get the same bytes
-                self.packed[name] = gzip.compress(body, compresslevel=9, mtime=0)
-            body = self.packed[name]
+            if body not in self.packed:  # compressed once per content: an edited file is packed anew
+                self.packed[body] = gzip.compress(body, compresslevel=9, mtime=0)
+            body = self.packed[body]
             self.send_header("Content-Encoding", "gzip")
             self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(body)))
