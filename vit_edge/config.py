@@ -144,6 +144,9 @@ class TrainConfig:
     # BF16, AMX) made an epoch 1.37x faster (scripts/profile_epoch.py), its effect on what the model
     # learns is not measured yet, so it is not the CPU default.
     precision: str = "auto"
+    # torch.compile of the training forward pass (inductor fuses the element-wise work; needs a C++
+    # compiler); evaluation and export stay eager.
+    compile: bool = False
 
     def check(self) -> None:
         for f in fields(self):

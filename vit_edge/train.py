@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,12 @@ def resolve_precision(precision: str, dev: torch.device) -> str:
     if precision == "bf16" and dev.type == "cpu" and not cpu_has_bf16():
         raise UsageError("--precision bf16: this CPU has no native bf16 matmuls (it would be slower)")
     return precision
+
+
+def check_compile(cfg: TrainConfig) -> None:
+    """torch.compile builds C++ kernels on the first step: refuse up front where it cannot."""
+    if cfg.compile and not any(shutil.which(cc) for cc in ("c++", "g++", "clang++")):
+        raise UsageError("--compile needs a C++ compiler (c++, g++ or clang++) on PATH; drop --compile")
 
 
 def cpu_has_bf16() -> bool:
@@ -149,6 +156,7 @@ class Trainer:
         self.model = ViT(model_cfg).to(dev)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
+        self.forward_heads = torch.compile(self.model.forward_heads) if cfg.compile else self.model.forward_heads
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale, cfg.elastic)
         n = len(data.y_train)
@@ -174,7 +182,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(self.step, self.warmup, self.total_steps, cfg.min_lr_ratio)
         with self.autocast():
-            logits, distilled = self.model.forward_heads(x)
+            logits, distilled = self.forward_heads(x)
         loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
         if self.teachers:
             loss = 0.5 * loss + 0.5 * self.distillation_loss(x, distilled.float(), self.data.y_train[idx])
@@ -285,6 +293,7 @@ def train(
     out = Path(out)
     dev = pick_device(device)
     resolve_precision(cfg.precision, dev)  # refuses bf16 on a CPU without it, before any work
+    check_compile(cfg)
     torch.set_num_threads(threads or usable_cores())  # small matmuls scale to a few cores, not beyond
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
@@ -353,7 +362,7 @@ def _run(
     pictures = f", {curves_path} (curves)" if plots.available() else ""
     log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
     log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
-        f"{torch.get_num_threads()} threads, {metrics['precision']}")  # fmt: skip
+        f"{torch.get_num_threads()} threads, {metrics['precision']}{', compiled' if cfg.compile else ''}")  # fmt: skip
 
     saved["epoch"] = start_epoch
     if trainer.resume_rng is not None:
