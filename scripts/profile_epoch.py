@@ -72,7 +72,8 @@ def main() -> None:
     per_epoch = MNIST_TRAIN_IMAGES // t.batch / args.steps
     report = {k: round(v * per_epoch, 2) for k, v in seconds.items()}
     report["total"] = round(sum(seconds.values()) * per_epoch, 2)
-    print(json.dumps({"precision": args.precision, "compile": args.compile, "threads": args.threads, "seconds_per_epoch": report}))
+    run = {"precision": args.precision, "compile": args.compile, "threads": args.threads}
+    print(json.dumps({**run, "seconds_per_epoch": report}))
 
 
 if __name__ == "__main__":

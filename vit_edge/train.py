@@ -156,7 +156,10 @@ class Trainer:
         self.model = ViT(model_cfg).to(dev)
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.weight_decay), lr=cfg.lr)
         self.ema = EMA(self.model, cfg.ema_decay) if cfg.ema_decay else None
-        self.forward_heads = torch.compile(self.model.forward_heads) if cfg.compile else self.model.forward_heads
+        # compiled for training only: evaluation, the EMA copy and export run the eager module
+        self.forward_heads = self.model.forward_heads
+        if cfg.compile:
+            self.forward_heads = torch.compile(self.forward_heads)
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale, cfg.elastic)
         n = len(data.y_train)
@@ -361,8 +364,9 @@ def _run(
         return metrics, data
     pictures = f", {curves_path} (curves)" if plots.available() else ""
     log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
+    compiled = ", compiled" if cfg.compile else ""
     log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
-        f"{torch.get_num_threads()} threads, {metrics['precision']}{', compiled' if cfg.compile else ''}")  # fmt: skip
+        f"{torch.get_num_threads()} threads, {metrics['precision']}{compiled}")  # fmt: skip
 
     saved["epoch"] = start_epoch
     if trainer.resume_rng is not None:
