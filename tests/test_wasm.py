@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -49,7 +50,8 @@ WebAssembly.instantiate(fs.readFileSync(wasmPath), {}).then(({ instance }) => {
   const status = e.ve_read(w, h);
   const pixels = Array.from(new Float32Array(e.memory.buffer, e.ve_pixels(), 784));
   const logits = Array.from(new Float32Array(e.memory.buffer, e.ve_logits(), 10));
-  console.log(JSON.stringify({ status, digits: e.ve_digits(), pixels, logits, min: e.ve_min_confidence() }));
+  const [digits, min, codes] = [e.ve_digits(), e.ve_min_confidence(), [e.ve_blank(), e.ve_too_large()]];
+  console.log(JSON.stringify({ status, digits, pixels, logits, min, codes }));
 });
 """
 
@@ -71,8 +73,13 @@ def test_engine_reads_rgba_and_matches_the_host_c_build(tmp_path: Path):
     host = c_logits(c_build(ROOT / "models" / "c", tmp_path / "int8"), np.array(out["pixels"], np.float32))
     np.testing.assert_allclose(out["logits"], host[0], atol=1e-5)
     assert int(np.argmax(out["logits"])) == 1
+    # engine.js compares ve_read's status with the module's own codes, which are vit_edge.h's
+    header = (ROOT / "models" / "c" / "vit_edge.h").read_text()
+    codes = re.findall(r"#define VIT_EDGE_(BLANK|TOO_LARGE) \((-?\d+)\)", header)
+    defined = {name: int(value) for name, value in codes}
+    assert out["codes"] == [defined["BLANK"], defined["TOO_LARGE"]] == [-1, -2]
     page[..., 3] = 0  # all transparent: nothing drawn
-    assert _node(page)["status"] == -1  # VIT_EDGE_BLANK
+    assert _node(page)["status"] == defined["BLANK"]
 
 
 def test_a_bad_engine_file_is_refused_in_one_line(run_cli, tmp_path: Path):

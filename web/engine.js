@@ -5,8 +5,6 @@
 
 export class BlankImage extends Error {}
 
-const BLANK = -1, TOO_LARGE = -2;
-
 export async function loadEngine(url = "vit_edge.wasm") {
   const response = await fetch(url);
   const { instance } = WebAssembly.instantiateStreaming
@@ -21,8 +19,8 @@ export function read(engine, rgba, w, h) {
   if (!at) throw new Error(`a ${w}x${h} image does not fit in the page's memory`);
   new Uint8Array(engine.memory.buffer, at, rgba.length).set(rgba);
   const status = engine.ve_read(w, h);
-  if (status === BLANK) throw new BlankImage("blank image: no ink found");
-  if (status === TOO_LARGE) throw new Error(`a ${w}x${h} image is too large to prepare`);
+  if (status === engine.ve_blank()) throw new BlankImage("blank image: no ink found");
+  if (status === engine.ve_too_large()) throw new Error(`a ${w}x${h} image is too large to prepare`);
   if (status !== 0) throw new Error(`cannot read a ${w}x${h} image (code ${status})`);
   const pixels = new Float32Array(engine.memory.buffer, engine.ve_pixels(), 784).slice();
   return { pixels, digits: engine.ve_digits() };

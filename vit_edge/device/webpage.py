@@ -24,7 +24,17 @@ PAGE = ("index.html", "style.css", "app.js", "engine.js")
 ENGINES = ("wasm", "ort")
 WASM = "vit_edge.wasm"  # the packaged model's engine, built from models/c/ by scripts/release.py
 # What the page calls in a .wasm (export/c/wasm/vit_edge_wasm.c); vit_edge/export/wasm.py exports these
-WASM_EXPORTS = ("memory", "ve_buffer", "ve_read", "ve_digits", "ve_pixels", "ve_logits", "ve_min_confidence")
+WASM_EXPORTS = (
+    "memory",
+    "ve_buffer",
+    "ve_read",
+    "ve_digits",
+    "ve_pixels",
+    "ve_logits",
+    "ve_min_confidence",
+    "ve_blank",
+    "ve_too_large",
+)
 # onnxruntime-web's WebAssembly build: the module, its loader and the wasm binary
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
