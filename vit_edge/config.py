@@ -140,9 +140,9 @@ class TrainConfig:
     distillation: str = "hard"
     distill_temperature: float = 3.0  # DeiT's tau for soft distillation
     # The forward pass under bf16 autocast (weights, optimizer and loss stay float32): "auto" is bf16
-    # on CUDA (as every GPU run so far) and float32 on CPU; "bf16" on a CPU with native bf16 (AVX-512
-    # BF16, AMX) made an epoch 1.37x faster (scripts/profile_epoch.py), its effect on what the model
-    # learns is not measured yet, so it is not the CPU default.
+    # on CUDA (as every GPU run so far) and float32 on CPU. On a CPU with native bf16 (AVX-512 BF16,
+    # AMX), bf16 with `compile` made a two-thread epoch 1.39x faster and learned the same curve as
+    # float32 within the seed-to-seed band (docs/training-speed.md); it stays an option.
     precision: str = "auto"
     # torch.compile of the training forward pass (inductor fuses the element-wise work; needs a C++
     # compiler); evaluation and export stay eager.
