@@ -165,7 +165,7 @@ def test_compile_is_refused_up_front_without_a_cpp_compiler(
     out = tmp_path / "c.pt"
     code, _, err = run_cli("train", "--data-dir", tiny_mnist, "--compile", "--epochs", 1, "--out", out)
     assert code == 2
-    assert "--compile needs a C++ compiler" in one_line_error(err)
+    assert "--compile needs the C++ compiler" in one_line_error(err)
     assert not list(tmp_path.glob("c.*"))
 
 

@@ -44,8 +44,13 @@ def resolve_precision(precision: str, dev: torch.device) -> str:
 
 def check_compile(cfg: TrainConfig) -> None:
     """torch.compile builds C++ kernels on the first step: refuse up front where it cannot."""
-    if cfg.compile and not any(shutil.which(cc) for cc in ("c++", "g++", "clang++")):
-        raise UsageError("--compile needs a C++ compiler (c++, g++ or clang++) on PATH; drop --compile")
+    if not cfg.compile:
+        return
+    from torch._inductor import config as inductor
+
+    cxx = inductor.cpp.cxx[-1]  # the compiler inductor will call: $CXX, else g++ (clang++ on macOS)
+    if not shutil.which(cxx):
+        raise UsageError(f"--compile needs the C++ compiler {cxx} on PATH (or $CXX naming another)")
 
 
 def cpu_has_bf16() -> bool:
