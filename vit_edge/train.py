@@ -86,6 +86,7 @@ class EMA:
         self.model = ViT(model.cfg).to(next(model.parameters()).device)
         self.model.load_state_dict(model.state_dict())
         self.model.requires_grad_(False)
+        self.statistics = _statistics(self.model)  # found once: update() runs every step
 
     @torch.no_grad()
     def update(self, model: ViT, step: int) -> None:
@@ -93,8 +94,9 @@ class EMA:
         ema = list(self.model.parameters())
         torch._foreach_lerp_(ema, [p.detach() for p in model.parameters()], 1 - decay)
         # BatchNorm's running statistics (the conv stem) are the trained model's own, not averaged
-        for mine, theirs in zip(_statistics(self.model), _statistics(model), strict=True):
-            mine.copy_(theirs)
+        if self.statistics:
+            for mine, theirs in zip(self.statistics, _statistics(model), strict=True):
+                mine.copy_(theirs)
 
 
 def _statistics(model: ViT) -> list[torch.Tensor]:
