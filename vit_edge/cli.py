@@ -188,7 +188,25 @@ def cli(ctx: click.Context) -> None:
     default=TRAIN_DEFAULTS["distill_temperature"],
     help="Softmax temperature of --distillation soft.",
 )
-def train(data_dir, no_download, device, threads, out, resume, recipe, teachers, **opts) -> None:
+@click.option(
+    "--outliers",
+    type=FINITE,
+    default=TRAIN_DEFAULTS["outliers"],
+    help="Outlier exposure: weight of the loss that makes marks that are not digits read as unsure.",
+)
+@click.option(
+    "--outlier-bank",
+    type=int,
+    default=TRAIN_DEFAULTS["outlier_bank"],
+    help="How many non-digit marks --outliers draws before training.",
+)
+@click.option(
+    "--init",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Start from this checkpoint's weights (fine-tuning), same model options.",
+)
+def train(data_dir, no_download, device, threads, out, resume, recipe, teachers, init, **opts) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
 
     With --val-size 0 it trains on every training image and keeps the last epoch.
@@ -214,6 +232,7 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
         allow_download=not no_download,
         log=lambda line: click.echo(line, err=True),
         teachers=[Path(t) for t in teachers],
+        init=None if init is None else Path(init),
     )
 
 

@@ -147,6 +147,11 @@ class TrainConfig:
     # torch.compile of the training forward pass (inductor fuses the element-wise work; needs a C++
     # compiler); evaluation and export stay eager.
     compile: bool = False
+    # Outlier exposure (Hendrycks et al., 2019): each step also sees batch_size / 2 marks that are not
+    # digits (vit_edge.outliers), and this weight times their cross-entropy against the uniform answer
+    # joins the loss. 0.5 is the paper's weight; 0 turns it off.
+    outliers: float = 0.0
+    outlier_bank: int = 20_000  # how many such marks are drawn (seeded) before the first step
 
     def check(self) -> None:
         for f in fields(self):
@@ -170,6 +175,8 @@ class TrainConfig:
             "--distillation must be hard or soft": self.distillation not in ("hard", "soft"),
             "--distill-temperature must be > 0": not self.distill_temperature > 0,
             "--precision must be auto, bf16 or fp32": self.precision not in ("auto", "bf16", "fp32"),
+            "--outliers must be >= 0": self.outliers < 0,
+            "--outlier-bank must be >= 1": self.outlier_bank < 1,
             f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "
             "training images)": not 0 <= self.val_size < MNIST_TRAIN_IMAGES,
         }

@@ -127,6 +127,7 @@ class Tensors:
     y_train: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
+    outliers: torch.Tensor | None = None  # uint8 (n, 1, 28, 28) marks that are not digits
 
 
 def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, dev: torch.device) -> Tensors:
@@ -137,11 +138,18 @@ def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, d
     def tensor(a) -> torch.Tensor:
         return torch.from_numpy(a.copy()).to(dev)
 
+    outliers = None
+    if cfg.outliers:
+        from .outliers import make_bank
+
+        not_ones = split.train_images[:n][split.train_labels[:n] != 1]  # half a 1 is still a 1
+        outliers = tensor(make_bank(cfg.outlier_bank, cfg.seed, not_ones)).unsqueeze(1)
     return Tensors(
         tensor(split.train_images[:n]).unsqueeze(1),
         tensor(split.train_labels[:n].astype("int64")),
         tensor(split.val_images),
         tensor(split.val_labels.astype("int64")),
+        outliers,
     )
 
 
@@ -188,12 +196,20 @@ class Trainer:
 
     def train_step(self, idx: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
-        x = self.augment(self.data.x_train[idx].float().div_(255), generator=self.gen)
+        x = self.data.x_train[idx]
+        n_in = len(idx)
+        if self.data.outliers is not None:
+            n_out = (max(1, n_in // 2),)
+            pick = torch.randint(len(self.data.outliers), n_out, device=self.dev, generator=self.gen)
+            x = torch.cat([x, self.data.outliers[pick]])
+        x = self.augment(x.float().div_(255), generator=self.gen)
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.lr * lr_factor(self.step, self.warmup, self.total_steps, cfg.min_lr_ratio)
         with self.autocast():
             logits, distilled = self.forward_heads(x)
-        loss = F.cross_entropy(logits.float(), self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
+        logits, distilled, x, outlier_loss = self.split_outliers(logits.float(), distilled, x, n_in)
+        loss = F.cross_entropy(logits, self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
+        loss = loss + cfg.outliers * outlier_loss
         if self.teachers:
             loss = 0.5 * loss + 0.5 * self.distillation_loss(x, distilled.float(), self.data.y_train[idx])
         self.optimizer.zero_grad(set_to_none=True)
@@ -204,6 +220,16 @@ class Trainer:
             self.ema.update(self.model, self.step)
         self.step += 1
         return loss.detach()
+
+    def split_outliers(self, logits, distilled, x, n_in: int):
+        """The digits' part of the batch, and the outliers' cross-entropy against the uniform answer
+        (minus the mean log-probability over the 10 classes), on every head the model has."""
+        if self.data.outliers is None:
+            return logits, distilled, x, torch.zeros((), device=logits.device)
+        heads = [logits] if distilled is None else [logits, distilled.float()]
+        outlier_loss = sum(-F.log_softmax(h[n_in:], dim=-1).mean() for h in heads) / len(heads)
+        distilled = None if distilled is None else distilled[:n_in]
+        return logits[:n_in], distilled, x[:n_in], outlier_loss
 
     def distillation_loss(self, x: torch.Tensor, distilled: torch.Tensor, labels: torch.Tensor):
         """The distillation head against the teachers on this very augmented batch (DeiT).
@@ -252,6 +278,16 @@ class Trainer:
             state["raw_model"] = self.model.state_dict()
         return state
 
+    def start_from(self, path: Path) -> None:
+        """Fine-tuning: another run's (averaged) weights as the starting point, its training state left."""
+        state = checkpoint.load(path)
+        saved_cfg = checkpoint.model_config(state, path)
+        if saved_cfg != self.model.cfg:
+            raise UsageError(f"--init: {path} holds {saved_cfg}; pass the same model options")
+        checkpoint.load_weights(self.model, state["model"], path)
+        if self.ema:
+            checkpoint.load_weights(self.ema.model, state["model"], path)
+
     def restore(self, path: Path) -> tuple[int, dict[str, Any]]:
         """Load a saved run's state; returns its epoch and metrics."""
         state = checkpoint.load(path)
@@ -289,10 +325,12 @@ def train(
     allow_download: bool = True,
     log: Callable[[str], None] = print,
     teachers: list[Path] | tuple = (),
+    init: Path | None = None,
 ) -> dict[str, Any]:
     """Train, keeping the best checkpoint by validation accuracy at `out`. Returns the metrics.
 
     teachers: saved teacher CNNs (`vit-edge teacher`); the model then gets DeiT's distillation token.
+    init: a checkpoint of the same model options to start from (fine-tuning) instead of random weights.
     """
     cfg.check()
     if teachers and not model_cfg.distill:
@@ -314,7 +352,9 @@ def train(
         log(f"removed {leftover}, left by an interrupted save")
     saved = {"epoch": 0}  # the last epoch on disk, for an honest message on Ctrl-C
     try:
-        metrics, data = _run(model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers)
+        metrics, data = _run(
+            model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers, init
+        )
     except KeyboardInterrupt:
         if resume and saved["epoch"] == 0:
             raise TrainingInterrupted(
@@ -340,7 +380,7 @@ def train(
 
 
 def _run(
-    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teacher_paths=()
+    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teacher_paths=(), init=None
 ) -> tuple[dict[str, Any], Tensors]:
     """Load the data, build or restore the run, and train its remaining epochs."""
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
@@ -355,8 +395,14 @@ def _run(
         "precision": trainer.precision,
         "n_train": len(data.y_train), "n_val": len(data.y_val),
         "teachers": [{"path": str(p), "sha256": fileio.sha256(p)} for p in teacher_paths],
+        "init": None if init is None else {"path": str(init), "sha256": fileio.sha256(Path(init))},
     }  # fmt: skip
+    if cfg.outliers:
+        metrics["outlier_bank"] = len(data.outliers)
     start_epoch = 0
+    if init is not None and not resume:
+        trainer.start_from(Path(init))
+        log(f"starting from the weights of {init}")
     if resume:
         source = last_path if last_path.exists() else out
         start_epoch, previous = trainer.restore(source)

@@ -361,3 +361,270 @@ def photo(
 def photo_conditions(i: int) -> tuple[str, float]:
     """The light and noise for the i-th photo: every pairing occurs (4 x 5 = 20 cycle)."""
     return LIGHTS[i % len(LIGHTS)], NOISES[(i // len(LIGHTS)) % len(NOISES)]
+
+
+# --- Where people write: ruled and squared paper, form boxes, a page lying on a table.
+
+PAPER_STYLES = ("ruled", "grid", "box", "comb", "table")
+PAGE_SIZES = ((400, 300), (800, 600), (1600, 1200))
+WHITE_PAPER = np.array([246.0, 245.0, 238.0])
+RULING_BLUE, MARGIN_RED = np.array([140.0, 175.0, 225.0]), np.array([225.0, 95.0, 95.0])
+GRID_GREY, FRAME_BLACK = np.array([165.0, 185.0, 200.0]), np.array([35.0, 35.0, 40.0])
+PENS_INK = (np.array([30.0, 45.0, 140.0]), np.array([40.0, 40.0, 48.0]))  # blue ballpoint, black pen
+TABLE_BROWN = np.array([118.0, 84.0, 58.0])
+
+
+def _line(mask: np.ndarray, horizontal: bool, at: float, thickness: int, start: float = 0, end: float = 1):
+    """Draw a printed line (full coverage) into a mask: a row band or a column band, between start and end."""
+    h, w = mask.shape
+    a = int(round(at))
+    if horizontal:
+        mask[max(0, a) : max(0, a + thickness), int(start * w) : int(end * w)] = 1
+    else:
+        mask[int(start * h) : int(end * h), max(0, a) : max(0, a + thickness)] = 1
+
+
+def _place(ink: np.ndarray, digit: np.ndarray, top: int, left: int, side: int) -> None:
+    """Write a digit (its 28x28 box scaled to side x side px) into an ink-coverage page."""
+    if side < 4:
+        return
+    big = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC)) / 255
+    h, w = ink.shape
+    t, l_ = max(0, top), max(0, left)
+    b, r = min(h, top + side), min(w, left + side)
+    if b > t and r > l_:
+        box = ink[t:b, l_:r]
+        np.maximum(box, np.clip(big[t - top : b - top, l_ - left : r - left], 0, 1), out=box)
+
+
+def paper_page(
+    style: str, digits: list[np.ndarray], seed: int, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A page of the style as (paper and ruling colour, RGB; ink coverage): lines first, digits over them.
+
+    ruled: blue rules every 1/9-1/14 of the height and a red margin, the digits 1.2-1.8 rules tall
+    sitting on a rule; grid: squares of 1/10-1/18 of the height, digits 2-3 squares tall; box: one
+    printed box around the digit, its side 1.0-1.3 of the digit's 28 px box; comb: a row of such
+    boxes, one digit each. Lines are 1-3 px (by page size).
+    """
+    rng = np.random.default_rng([seed, 1])
+    w, h = size
+    thick = max(1, round(h / 400))
+    lines = np.zeros((h, w))
+    colour = RULING_BLUE
+    ink = np.zeros((h, w))
+    n = max(1, len(digits))
+    if style == "ruled":
+        gap = h / rng.uniform(9, 14)
+        first = rng.uniform(0.5, 1.5) * gap
+        for y in np.arange(first, h, gap):
+            _line(lines, True, y, thick)
+        margin = np.zeros((h, w))
+        _line(margin, False, w * rng.uniform(0.1, 0.16), thick + 1)
+        side = int(gap * rng.uniform(1.2, 1.8) * 28 / 20)
+        rule = first + gap * int(rng.integers(2, max(3, int((h - first) / gap) - 1)))
+        top = int(rule - side * 24 / 28)  # the digit's foot (row 24 of its 28) on the rule
+    elif style == "grid":
+        gap = h / rng.uniform(10, 18)
+        for y in np.arange(rng.uniform(0, gap), h, gap):
+            _line(lines, True, y, thick)
+        for x in np.arange(rng.uniform(0, gap), w, gap):
+            _line(lines, False, x, thick)
+        colour, margin = GRID_GREY, None
+        side = int(gap * rng.uniform(2, 3) * 28 / 20)
+        top = int(h / 2 - side / 2 + rng.uniform(-0.15, 0.15) * h)
+    elif style in ("box", "comb"):
+        colour, margin = FRAME_BLACK, None
+        side = int(h * rng.uniform(0.3, 0.5) / (1 if style == "box" else 1.3))
+        cell = int(side * rng.uniform(1.0, 1.3))
+        boxes = n if style == "comb" else 1
+        top = int((h - cell) / 2 + rng.uniform(-0.1, 0.1) * h)
+        left0 = int((w - cell * boxes) / 2 + rng.uniform(-0.1, 0.1) * w)
+        frame = thick + 1
+        for k in range(boxes + 1):
+            _line(lines, False, left0 + k * cell, frame, top / h, (top + cell + frame) / h)
+        for y in (top, top + cell):
+            _line(lines, True, y, frame, left0 / w, (left0 + boxes * cell + frame) / w)
+        for k, digit in enumerate(digits):
+            shift = (cell - side) // 2
+            _place(ink, digit, top + shift + int(rng.integers(-2, 3)), left0 + k * cell + shift, side)
+        return _coloured(lines, colour), ink
+    else:
+        raise ValueError(f"unknown paper style {style!r}")
+    step = int(side * 0.75)
+    total = step * (n - 1) + side
+    left = int(np.clip(w * rng.uniform(0.25, 0.6) - total / 2, w * 0.2, max(w * 0.2, w - total)))
+    for k, digit in enumerate(digits):
+        _place(ink, digit, top, left + k * step, side)
+    rgb = _coloured(lines, colour)
+    if margin is not None:
+        rgb = np.where(margin[..., None] > 0, MARGIN_RED, rgb)
+    return rgb, ink
+
+
+def _coloured(lines: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    return np.where(lines[..., None] > 0, colour, WHITE_PAPER)
+
+
+def paper_photo(
+    style: str, digits: np.ndarray | list[np.ndarray], seed: int, size: tuple[int, int] = (400, 300)
+) -> Image.Image:
+    """Digits (none: a blank page) written on ruled or squared paper or in form boxes, photographed:
+    the page tilted by up to 4 degrees, soft light, sensor noise of 3 levels, a JPEG of quality 90.
+    "table": a plain page lying on a wooden table, seen at an angle (see table_photo)."""
+    digits = [digits] if isinstance(digits, np.ndarray) and digits.ndim == 2 else list(digits)
+    if style == "table":
+        return table_photo(digits, seed, size)
+    rng = np.random.default_rng([seed, 2])
+    paper, ink = paper_page(style, digits, seed, size)
+    pen = PENS_INK[int(rng.integers(len(PENS_INK)))]
+    rgb = paper * (1 - ink[..., None]) + pen * ink[..., None]
+    img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    fill = tuple(int(v) for v in WHITE_PAPER)
+    img = img.rotate(float(rng.uniform(-4, 4)), resample=Image.Resampling.BICUBIC, fillcolor=fill)
+    light = illumination("gradient" if rng.random() < 0.5 else "flat", *size, rng)
+    rgb = np.asarray(img, dtype=np.float64) * light[..., None] + rng.normal(0, 3, (size[1], size[0], 1))
+    return _jpeg(rgb, 90)
+
+
+def _jpeg(rgb: np.ndarray, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB").save(
+        buffer, "JPEG", quality=quality
+    )
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def table_photo(digits: list[np.ndarray], seed: int, size: tuple[int, int]) -> Image.Image:
+    """A plain page with the digits, lying on a wooden table and photographed at an angle: the page
+    fills 55-80% of the frame, turned up to 10 degrees and foreshortened (a trapezoid), the brown
+    grained table around it."""
+    rng = np.random.default_rng([seed, 3])
+    w, h = size
+    pw, ph = int(w * 0.6), int(h * 0.8)
+    page = np.zeros((ph, pw))
+    side = int(ph * rng.uniform(0.3, 0.45))
+    step = int(side * 0.75)
+    total = step * (max(1, len(digits)) - 1) + side
+    left, top = int((pw - total) / 2), int((ph - side) / 2)
+    for k, digit in enumerate(digits):
+        _place(page, digit, top, left + k * step, side)
+    pen = PENS_INK[int(rng.integers(len(PENS_INK)))]
+    sheet = WHITE_PAPER * (1 - page[..., None]) + pen * page[..., None]
+    # the page's corners in the photo: scaled, turned, one side foreshortened
+    scale = rng.uniform(0.7, 1.0)
+    angle = np.radians(rng.uniform(-10, 10))
+    squeeze = rng.uniform(0.75, 0.95)  # the far edge, shorter
+    corners = np.array(
+        [[-pw / 2 * squeeze, -ph / 2], [pw / 2 * squeeze, -ph / 2], [pw / 2, ph / 2], [-pw / 2, ph / 2]]
+    )
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([w / 2, h / 2]) + rng.uniform(-0.05, 0.05, 2) * [w, h]
+    dst = corners * scale @ rot.T + centre
+    src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float64)
+    coeffs = _perspective(dst, src)  # Pillow maps output pixels back to the input
+    sheet_img = Image.fromarray(np.clip(sheet, 0, 255).astype(np.uint8), "RGB")
+    warped = sheet_img.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    inside = Image.new("L", (pw, ph), 255).transform(
+        size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR
+    )
+    grain = np.asarray(
+        Image.fromarray(rng.normal(0, 1, (h // 8 + 1, 4)).astype(np.float32), "F").resize(
+            (w, h), Image.Resampling.BICUBIC
+        )
+    )
+    table = TABLE_BROWN * (1 + 0.12 * grain[..., None]) * rng.uniform(0.7, 1.2)
+    a = np.asarray(inside, dtype=np.float64)[..., None] / 255
+    rgb = np.asarray(warped, dtype=np.float64) * a + table * (1 - a)
+    rgb = rgb * illumination("gradient", w, h, rng)[..., None] + rng.normal(0, 3, (h, w, 1))
+    return _jpeg(rgb, 90)
+
+
+def _perspective(dst: np.ndarray, src: np.ndarray) -> list[float]:
+    """Pillow's 8 perspective coefficients taking points dst (output) to src (input)."""
+    rows = []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    return np.linalg.solve(np.array(rows), src.reshape(-1)).tolist()
+
+
+def paper_size(i: int) -> tuple[int, int]:
+    return PAGE_SIZES[i % len(PAGE_SIZES)]
+
+
+# --- Marks that are not digits, drawn as pen strokes: the held-out check of "not a digit".
+# Strokes in a unit square (x, y; y down). None of these templates is drawn by vit_edge.outliers.
+
+
+def _circle(
+    cx: float, cy: float, r: float, a0: float = 0, a1: float = 2 * np.pi
+) -> list[tuple[float, float]]:
+    t = np.linspace(a0, a1, 25)
+    return list(zip(cx + r * np.cos(t), cy + r * np.sin(t), strict=True))
+
+
+NOT_DIGITS: dict[str, list[list[tuple[float, float]]]] = {
+    "A": [[(0, 1), (0.5, 0), (1, 1)], [(0.25, 0.55), (0.75, 0.55)]],
+    "H": [[(0, 0), (0, 1)], [(1, 0), (1, 1)], [(0, 0.5), (1, 0.5)]],
+    "M": [[(0, 1), (0.05, 0), (0.5, 0.6), (0.95, 0), (1, 1)]],
+    "N": [[(0, 1), (0, 0), (1, 1), (1, 0)]],
+    "W": [[(0, 0), (0.25, 1), (0.5, 0.35), (0.75, 1), (1, 0)]],
+    "E": [[(1, 0), (0, 0), (0, 1), (1, 1)], [(0, 0.5), (0.75, 0.5)]],
+    "F": [[(1, 0), (0, 0), (0, 1)], [(0, 0.5), (0.75, 0.5)]],
+    "K": [[(0, 0), (0, 1)], [(0.9, 0), (0, 0.55), (1, 1)]],
+    "R": [[(0, 1), (0, 0), (0.7, 0), (0.95, 0.22), (0.7, 0.45), (0, 0.45)], [(0.35, 0.45), (1, 1)]],
+    "X": [[(0, 0), (1, 1)], [(1, 0), (0, 1)]],
+    "Y": [[(0, 0), (0.5, 0.5), (1, 0)], [(0.5, 0.5), (0.5, 1)]],
+    "plus": [[(0.5, 0), (0.5, 1)], [(0, 0.5), (1, 0.5)]],
+    "hash": [[(0.35, 0), (0.25, 1)], [(0.75, 0), (0.65, 1)], [(0, 0.33), (1, 0.33)], [(0, 0.67), (1, 0.67)]],
+    "percent": [_circle(0.2, 0.2, 0.17), [(0.95, 0), (0.05, 1)], _circle(0.8, 0.8, 0.17)],
+    "question": [_circle(0.5, 0.28, 0.28, np.pi, 2.4 * np.pi) + [(0.5, 0.7)], _circle(0.5, 0.95, 0.04)],
+    "smiley": [
+        _circle(0.5, 0.5, 0.5),
+        _circle(0.33, 0.35, 0.05),
+        _circle(0.67, 0.35, 0.05),
+        _circle(0.5, 0.5, 0.3, 0.2 * np.pi, 0.8 * np.pi),
+    ],  # fmt: skip
+    "star": [
+        [(0.5 + 0.5 * np.sin(4 * np.pi * k / 5), 0.55 - 0.5 * np.cos(4 * np.pi * k / 5)) for k in range(6)]
+    ],
+    "heart": [
+        [
+            (0.5, 1),
+            *_circle(0.27, 0.3, 0.25, 0.75 * np.pi, 2 * np.pi),
+            *_circle(0.73, 0.3, 0.25, np.pi, 2.25 * np.pi),
+            (0.5, 1),
+        ]
+    ],  # fmt: skip
+    "house": [[(0.1, 1), (0.1, 0.45), (0.9, 0.45), (0.9, 1), (0.1, 1)], [(0, 0.5), (0.5, 0), (1, 0.5)]],
+    "spiral": [
+        [(0.5 + 0.5 * t / 14 * np.cos(t), 0.5 + 0.5 * t / 14 * np.sin(t)) for t in np.linspace(0, 14, 60)]
+    ],
+}
+
+
+def not_digit(name: str, seed: int, size: tuple[int, int] = (400, 300)) -> Image.Image:
+    """A non-digit mark drawn by hand: the template's points jittered, its box squeezed or stretched
+    and turned a little, a round pen of 1-2% of the page, dark ink on white paper, a JPEG."""
+    rng = np.random.default_rng([seed, 4])
+    w, h = size
+    extent = h * rng.uniform(0.35, 0.6)
+    aspect = rng.uniform(0.75, 1.25)
+    angle = np.radians(rng.uniform(-12, 12))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([w / 2, h / 2]) + rng.uniform(-0.1, 0.1, 2) * [w, h]
+    pen = max(1, round(h * rng.uniform(0.01, 0.025)))
+    img = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(img)
+    for stroke in NOT_DIGITS[name]:
+        wobble = 0.025 if len(stroke) <= 8 else 0.004  # corners move; a curve's many points barely do
+        p = np.array(stroke, np.float64) + rng.normal(0, 0.02, 2) + rng.normal(0, wobble, (len(stroke), 2))
+        p = (p - 0.5) * [extent * aspect, extent] @ rot.T + centre
+        draw.line([tuple(q) for q in p], fill=255, width=pen, joint="curve")
+        for x, y in (p[0], p[-1]):
+            draw.ellipse([x - pen / 2, y - pen / 2, x + pen / 2, y + pen / 2], fill=255)
+    ink = np.asarray(img, dtype=np.float64)[..., None] / 255
+    pen_colour = PENS_INK[int(rng.integers(len(PENS_INK)))]
+    rgb = WHITE_PAPER * (1 - ink) + pen_colour * ink + rng.normal(0, 3, (h, w, 1))
+    return _jpeg(rgb, 90)

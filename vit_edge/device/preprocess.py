@@ -63,12 +63,34 @@ BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (me
 MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
 FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
+# Printed lines (ruling, grids, form boxes) are paper, not ink. A printed line is straight to a pixel
+# within LINE_ANGLE degrees of level or plumb, runs at least LINE_LENGTH of the page's side and
+# LINE_ASPECT times its own thickness, and is at most LINE_THICK of the shorter side thick (3 px at
+# least); breaks up to LINE_GAP px are bridged. Lines come in company (ruling, grids, boxes): fewer
+# than MIN_LINES is a straight stroke of a digit, and stays.
+LINE_ANGLE = 6.0
+LINE_LENGTH = 0.2
+LINE_ASPECT = 20
+LINE_THICK = 1 / 120
+LINE_GAP = 3
+MIN_LINES = 2
+# A page lying on a table: when the brightest large region (Otsu's split of the grey levels, on a grid
+# of PAGE_GRID cells across) stands PAGE_CONTRAST above the rest, fills PAGE_MIN to PAGE_MAX of the
+# frame, is PAGE_SOLID of its bounding box and the darker rest covers most of the frame's border,
+# only the page counts: everything beyond it, and PAGE_MARGIN of the shorter side inside its edge,
+# becomes paper (the page's own light, carried outward).
+PAGE_GRID = 96
+PAGE_CONTRAST = 0.2
+PAGE_MIN, PAGE_MAX = 0.2, 0.9
+PAGE_SOLID = 0.7
+PAGE_MARGIN = 0.02
 # The constants the C engine's vit_edge_prepare (on a board, and in the page as WebAssembly) takes from here
 SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
-    "MNIST_THIN", "FINE_SIDE",
+    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
+    "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
 )  # fmt: skip
 
 
@@ -253,6 +275,7 @@ def find_ink(grey: np.ndarray) -> InkMap:
     4. Stretch: FLOOR_SIGMAS local deviations become 0 (paper noise goes) and the strongest ink 1.
     5. Pieces: 8-connected pieces of ink; pieces under SPECK_FRACTION of the largest are specks.
     """
+    grey = page_only(grey)
     dark_on_light = _dark_on_light(grey)
     ink = 1 - grey if dark_on_light else grey
     h, w = ink.shape
@@ -277,6 +300,8 @@ def find_ink(grey: np.ndarray) -> InkMap:
         deviation = _box_mean(deviation, smooth)
         noise = _noise(deviation, short)
     candidates = deviation > np.maximum(MIN_CONTRAST, NOISE_SIGMAS * noise)
+    # printed lines are found on fainter marks than ink, so their faint edges go with them
+    candidates &= ~printed_lines(deviation > np.maximum(MIN_CONTRAST / 2, FLOOR_SIGMAS * noise))
     if np.count_nonzero(candidates) < MIN_INK_PIXELS:
         raise ImageError("blank image: no ink found")
     strongest = float(np.percentile(deviation[candidates], 90))  # robust to a few hot pixels
@@ -291,6 +316,197 @@ def find_ink(grey: np.ndarray) -> InkMap:
     if areas[kept].sum() < MIN_INK_PIXELS:
         raise ImageError("blank image: no ink found")
     return InkMap(stretched, labels, kept, boxes)
+
+
+def page_only(grey: np.ndarray) -> np.ndarray:
+    """The page alone, when a photo shows it lying on a darker table (see PAGE_GRID): the table and
+    the page's edge are replaced by the page's light carried outward. Other images are returned as
+    they are."""
+    h, w = grey.shape
+    cell = max(1, max(h, w) // PAGE_GRID)
+    cells = _cell_medians(grey, cell)
+    page = _page_cells(cells)
+    if page is None:
+        return grey
+    # cells on the page's edge hold some table: the light is carried out from the cells inside them
+    core = _filter(page.astype(np.float32), 1, np.min) > 0
+    light = _fill_outward(np.where(core, cells, np.nan))
+    margin = 1 + max(1, round(PAGE_MARGIN * min(h, w) / cell))
+    inner = _filter(page.astype(np.float32), margin, np.min) > 0
+    keep = _upsample(inner.astype(np.float32), cell, h, w) > 0.999
+    return np.where(keep, grey, _upsample(light, cell, h, w)).astype(np.float32)
+
+
+def _page_cells(cells: np.ndarray) -> np.ndarray | None:
+    """Which cells are the page: the bright side of Otsu's split, holes (the writing) filled."""
+    levels = np.sort(cells.ravel())
+    n = levels.size
+    cum = np.cumsum(levels)
+    k = np.arange(1, n)
+    between = (cum[:-1] / k - (cum[-1] - cum[:-1]) / (n - k)) ** 2 * k * (n - k)
+    split = int(np.argmax(between)) + 1
+    bright = cells > levels[split - 1]
+    if levels[split:].mean() - levels[:split].mean() < PAGE_CONTRAST:
+        return None
+    labels, areas, boxes = label_pieces(bright)
+    if not areas.size:
+        return None
+    i = int(np.argmax(areas))
+    page = labels == i + 1
+    dark, dark_areas, dark_boxes = label_pieces(~page)
+    gh, gw = cells.shape
+    inner = (
+        (dark_boxes[:, 0] > 0) & (dark_boxes[:, 1] < gh) & (dark_boxes[:, 2] > 0) & (dark_boxes[:, 3] < gw)
+    )
+    page |= inner[np.maximum(dark - 1, 0)] & (dark > 0)  # holes: dark pieces that touch no border
+    top, bottom, left, right = boxes[i]
+    border = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
+    share = page.mean()
+    solid = page.sum() / ((bottom - top) * (right - left))
+    if not (PAGE_MIN <= share <= PAGE_MAX and solid >= PAGE_SOLID and border.mean() < 0.5):
+        return None
+    # a page's edge is a step; a gradient or a vignette split in two is not: compare the rings two
+    # cells inside and two cells outside the split
+    grown = [_filter(page.astype(np.float32), r, np.max) > 0 for r in (2, 3)]
+    shrunk = [_filter(page.astype(np.float32), r, np.min) > 0 for r in (2, 3)]
+    inside, outside = shrunk[0] & ~shrunk[1], grown[1] & ~grown[0]
+    if not inside.any() or not outside.any():
+        return None
+    if np.median(cells[inside]) - np.median(cells[outside]) < PAGE_CONTRAST:
+        return None
+    return page
+
+
+def _fill_outward(g: np.ndarray) -> np.ndarray:
+    """nan cells take the mean of their known neighbours, ring by ring, until none is left."""
+    g = g.copy()
+    while np.isnan(g).any():
+        padded = np.pad(g, 1, constant_values=np.nan)
+        h, w = g.shape
+        near = np.stack(
+            [padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        )
+        known = ~np.isnan(near)
+        total = np.where(known, near, 0).sum(0)
+        count = known.sum(0)
+        fill = np.isnan(g) & (count > 0)
+        if not fill.any():
+            break
+        g[fill] = total[fill] / count[fill]
+    return g.astype(np.float32)
+
+
+def printed_lines(mask: np.ndarray) -> np.ndarray:
+    """The pixels of printed lines in an ink mask: ruled lines, a margin, a grid, a box's frame.
+
+    Told from strokes by shape alone (straight to a pixel, long, thin), never by colour. Where a
+    stroke crosses a line (the ink runs on across it) the line's pixels stay, so the stroke is whole.
+    Level and plumb lines are found twice: the second time each without the other's pixels, so
+    where two printed lines cross neither counts as a stroke crossing the other.
+    """
+    level, n_level = _level_lines(mask)
+    plumb, n_plumb = _level_lines(mask.T)
+    if n_level + n_plumb < MIN_LINES:
+        return np.zeros(mask.shape, bool)
+    level2, _ = _level_lines(mask & ~plumb.T)
+    plumb2, _ = _level_lines((mask & ~level).T)
+    return level | level2 | plumb2.T | plumb.T
+
+
+def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
+    """The angle (radians, within LINE_ANGLE of level) at which the ink's rows pile up most sharply:
+    the ruling's tilt when there is ruling. Coarse steps of 0.5 degrees, then 0.1 around the best."""
+    step = max(1, ys.size // 100_000)
+    ys, xs = ys[::step], xs[::step]
+
+    def peakiness(degrees: float) -> float:
+        r = ys - np.round(xs * math.tan(math.radians(degrees))).astype(np.int64)
+        hist = np.bincount(r - r.min())
+        return float(np.dot(hist, hist))
+
+    best = max(np.arange(-LINE_ANGLE, LINE_ANGLE + 0.01, 0.5), key=peakiness)
+    best = max(np.arange(best - 0.4, best + 0.41, 0.1), key=peakiness)
+    return math.radians(best)
+
+
+def _level_lines(m: np.ndarray) -> tuple[np.ndarray, int]:
+    """Printed lines within LINE_ANGLE of level in a mask, and how many.
+
+    The mask is sheared level at the ink's skew, so a line is one row (one row of slack for bends).
+    A run long and thin enough is a line; then shorter thin runs on a line's row (a line broken by
+    a margin, or faint) are that line too.
+    """
+    h, w = m.shape
+    ys, xs = np.nonzero(m)
+    found = np.zeros((h, w), bool)
+    if ys.size == 0:
+        return found, 0
+    offset = np.round(-np.arange(w) * math.tan(_skew(ys, xs))).astype(np.int64)
+    offset -= offset.min()  # sheared row = y + offset[x]: a line at the skew becomes one row
+    sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
+    sheared[ys + offset[xs], xs] = True
+    up, down = _column_runs(sheared)
+    slack = sheared.copy()
+    slack[:-1] |= sheared[1:]
+    rows, first, last = _row_runs(slack, LINE_GAP)
+    length = last - first + 1
+    thick_max = max(3.0, LINE_THICK * min(h, w))
+    lines: dict[int, float] = {}  # sheared row -> the line's thickness
+    for r, x0, x1 in zip(rows.tolist(), first.tolist(), last.tolist(), strict=True):
+        if x1 - x0 + 1 < LINE_LENGTH * w:
+            continue
+        cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
+        thickness = float(np.median(extent))
+        if thickness <= thick_max and x1 - x0 + 1 >= LINE_ASPECT * thickness:
+            lines[r] = thickness
+    for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
+        thickness = lines.get(r, lines.get(r - 1, lines.get(r + 1)))
+        if thickness is None or n < 2 * thickness:
+            continue
+        cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
+        alone = extent <= thickness + 2  # wider than the line: a stroke crosses it there, keep it
+        cols, row, extent = cols[alone], row[alone], extent[alone]
+        top = row - up[row, cols] + 1
+        for k in range(int(extent.max(initial=0))):
+            inside = k < extent
+            found[top[inside] + k - offset[cols[inside]], cols[inside]] = True
+    rows_found = np.array(sorted(lines))
+    count = int(np.count_nonzero(np.diff(rows_found) > 2)) + 1 if rows_found.size else 0
+    return found & m, count
+
+
+def _run_pixels(sheared, up, down, r: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A run's ink pixels (column, row: on r or r + 1) and the height of the ink column through each."""
+    cols = np.arange(x0, x1 + 1)
+    row = np.where(sheared[r, cols], r, r + 1)
+    ink = sheared[row, cols]
+    cols, row = cols[ink], row[ink]
+    return cols, row, up[row, cols] + down[row, cols] - 1
+
+
+def _column_runs(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel of a mask, the vertical run of ink ending at it (up) and starting at it (down)."""
+    up = np.zeros(a.shape, np.int32)
+    down = np.zeros(a.shape, np.int32)
+    up[0] = a[0]
+    for r in range(1, a.shape[0]):
+        up[r] = (up[r - 1] + 1) * a[r]
+    down[-1] = a[-1]
+    for r in range(a.shape[0] - 2, -1, -1):
+        down[r] = (down[r + 1] + 1) * a[r]
+    return up, down
+
+
+def _row_runs(a: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of ink along each row, breaks of up to `gap` px bridged: their row, first and last column."""
+    r, x = np.nonzero(a)
+    if r.size == 0:
+        return r, r, r
+    new = np.ones(r.size, bool)
+    new[1:] = (r[1:] != r[:-1]) | (x[1:] - x[:-1] > gap + 1)
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], r.size) - 1
+    return r[starts], x[starts], x[ends]
 
 
 def _radius(short: int, cell: int) -> int:
