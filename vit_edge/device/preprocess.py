@@ -84,13 +84,22 @@ PAGE_CONTRAST = 0.2
 PAGE_MIN, PAGE_MAX = 0.2, 0.9
 PAGE_SOLID = 0.7
 PAGE_MARGIN = 0.02
+PAGE_WRITING = 0.25  # the writing covers at most this share of a page
+PAGE_MIN_SIDE = 64  # px: a smaller image is no photo of a page
 # The constants the C engine's vit_edge_prepare (on a board, and in the page as WebAssembly) takes from here
 SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
-    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
-    "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
+    "MNIST_THIN", "FINE_SIDE",
+)  # fmt: skip
+
+
+# Not yet in vit_edge_prepare (the C engine, the page and microcontrollers): the steps that treat
+# printed lines and a table around the page as paper run in Python's `predict` only so far.
+PYTHON_ONLY_CONSTANTS = (
+    "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP", "MIN_LINES", "PAGE_GRID",
+    "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE",
 )  # fmt: skip
 
 
@@ -323,6 +332,8 @@ def page_only(grey: np.ndarray) -> np.ndarray:
     the page's edge are replaced by the page's light carried outward. Other images are returned as
     they are."""
     h, w = grey.shape
+    if min(h, w) < PAGE_MIN_SIDE:
+        return grey
     cell = max(1, max(h, w) // PAGE_GRID)
     cells = _cell_medians(grey, cell)
     page = _page_cells(cells)
@@ -358,7 +369,10 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
     inner = (
         (dark_boxes[:, 0] > 0) & (dark_boxes[:, 1] < gh) & (dark_boxes[:, 2] > 0) & (dark_boxes[:, 3] < gw)
     )
-    page |= inner[np.maximum(dark - 1, 0)] & (dark > 0)  # holes: dark pieces that touch no border
+    holes = inner[np.maximum(dark - 1, 0)] & (dark > 0)  # dark pieces that touch no border: writing
+    if holes.sum() > PAGE_WRITING * (page.sum() + holes.sum()):
+        return None  # mostly hole: a light ring (a 0 in white ink), not a page
+    page |= holes
     top, bottom, left, right = boxes[i]
     border = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
     share = page.mean()
