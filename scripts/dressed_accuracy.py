@@ -16,7 +16,15 @@ through the same torch-free path as the CLI (file -> preprocess -> ONNX Runtime)
 - blank photos: the same pages with no digit, for the share answered confidently (it should be 0);
 - two digits side by side in a photo: the share marked uncertain, and the share `--number` reads
   right;
-- not digits: letters in Pillow's font and random scribbles, for the share marked uncertain.
+- not digits: letters in Pillow's font and random scribbles, for the share marked uncertain;
+- paper: the digit on ruled paper, squared paper, in a printed form box, a number in a comb of boxes,
+  and a page lying on a table at an angle (pages 400x300 to 1600x1200, JPEG): the share read right
+  and the share confidently wrong; each also blank, for the share answered confidently;
+- held-out non-digit marks (dress.not_digit: letters, symbols and doodles drawn as pen strokes, a
+  generator the training's outlier marks do not come from): the share marked unsure or refused,
+  and how many are marked because they do not look like a digit;
+- touching digits: two digits written into each other, marked uncertain, and read by --number;
+- noise: pages of uniform random noise, for the share answered confidently.
 Prints one JSON object.
 """
 
@@ -29,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from vit_edge.data import load_split
@@ -58,11 +67,108 @@ def score(session, paths: list[Path], labels, threshold: float, number: bool = F
     }
 
 
+def refusals(session, paths: list[Path], threshold: float) -> dict:
+    """For images that hold no digit: the shares answered confidently, refused, marked unsure (and
+    marked because they do not look like a digit)."""
+    results = list(runtime.predict_files(session, paths, min_confidence=threshold))
+    confident = sum("error" not in r and not r["uncertain"] for r in results)
+    refused = sum("error" in r for r in results)
+    not_digit = sum("does not look like a digit" in r.get("reason", "") for r in results)
+    n = len(paths)
+    return {
+        "n": n,
+        "answered_confidently": confident / n,
+        "refused": refused / n,
+        "marked_uncertain": (n - confident - refused) / n,
+        "marked_not_a_digit": not_digit / n,
+    }
+
+
+def paper_report(session, images, labels, folder: Path, n: int, threshold: float) -> dict:
+    report: dict = {"paper": {}, "paper_blank": {}}
+    for style in dress.PAPER_STYLES:
+        paths, truth = [], []
+        for i in range(n):
+            k = 3 * i if style == "comb" else i
+            count = 2 + i % 2 if style == "comb" else 1  # a comb holds a number of 2 or 3 digits
+            digits = [images[k + j] for j in range(count)]
+            img = dress.paper_photo(style, digits, seed=i, size=dress.paper_size(i))
+            paths.append(dress.save(img, folder, f"{style}-{i}"))
+            truth.append("".join(str(labels[k + j]) for j in range(count)))
+        results = list(
+            runtime.predict_files(session, paths, min_confidence=threshold, number=style == "comb")
+        )
+        key = "number" if style == "comb" else "prediction"
+        right = [str(r.get(key)) == t for r, t in zip(results, truth, strict=True)]
+        wrong_sure = [
+            "error" not in r and not r["uncertain"] and not ok for r, ok in zip(results, right, strict=True)
+        ]
+        report["paper"][style] = {
+            "n": n,
+            "accuracy": sum(right) / n,
+            "confidently_wrong": sum(wrong_sure) / n,
+            "errors": sum("error" in r for r in results),
+        }
+        blanks = [
+            dress.save(
+                dress.paper_photo(style, [], seed=10_000 + i, size=dress.paper_size(i)),
+                folder,
+                f"b{style}-{i}",
+            )
+            for i in range(n)
+        ]
+        report["paper_blank"][style] = refusals(session, blanks, threshold)
+        for p in folder.iterdir():
+            p.unlink()
+    marks = {name: [] for name in dress.NOT_DIGITS}
+    for name in dress.NOT_DIGITS:
+        for i in range(max(1, n // 10)):
+            marks[name].append(
+                dress.save(dress.not_digit(name, i, dress.paper_size(i)), folder, f"nd-{name}-{i}")
+            )
+    per_kind = {name: refusals(session, paths, threshold) for name, paths in marks.items()}
+    everything = [p for paths in marks.values() for p in paths]
+    report["not_digits_held_out"] = {"all": refusals(session, everything, threshold), "by_kind": per_kind}
+    noise = []
+    for i in range(max(1, n // 10)):
+        rng = np.random.default_rng(i)
+        noise.append(
+            dress.save(
+                Image.fromarray(rng.integers(0, 256, (480, 640), dtype=np.uint8)), folder, f"noise-{i}"
+            )
+        )
+    report["noise_pages"] = refusals(session, noise, threshold)
+    pairs = [(2 * i, 2 * i + 1) for i in range(n)]
+    touching = [
+        dress.save(
+            dress.photo(
+                [images[a], images[b]], *dress.photo_conditions(k), seed=k, size=photo_size(k), pitch=0.5
+            ),
+            folder,
+            f"touch-{k}",
+        )
+        for k, (a, b) in enumerate(pairs)
+    ]
+    numbers = [f"{labels[a]}{labels[b]}" for a, b in pairs]
+    report["touching_digits"] = {
+        "n": n,
+        "marked_uncertain": score(session, touching, numbers, threshold)["marked_uncertain"],
+        "number_read_right": score(session, touching, numbers, threshold, number=True)["accuracy"],
+    }
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--n-photos", type=int, default=200, help="blank photos, and photos of two digits")
+    parser.add_argument(
+        "--n-paper", type=int, default=200, help="images per paper style, and per blank style"
+    )
+    parser.add_argument(
+        "--paper-only", action="store_true", help="only the paper, non-digit and touching parts"
+    )
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--min-confidence", type=float, default=None)
     args = parser.parse_args()
@@ -73,6 +179,12 @@ def main() -> None:
     n, y = args.n, labels[: args.n]
     report: dict = {"model": str(model), "n_per_style": n, "min_confidence": threshold}
     t0 = time.perf_counter()
+    if args.paper_only:
+        with tempfile.TemporaryDirectory() as work:
+            report.update(paper_report(session, images, labels, Path(work), args.n_paper, threshold))
+        report["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(report, indent=2))
+        return
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
 
@@ -160,6 +272,9 @@ def main() -> None:
             "n_letters": len(letters),
             "n_scribbles": len(scribbles),
         }
+        for p in folder.iterdir():
+            p.unlink()
+        report.update(paper_report(session, images, labels, folder, args.n_paper, threshold))
     report["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(report, indent=2))
 

@@ -61,7 +61,7 @@ def test_predict_with_packaged_model_from_any_directory(runtime_bin, dressed, tm
     folder, truth = dressed
     result = run(runtime_bin, "vit-edge", "predict", str(folder), "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "vit_edge/models/vit-edge.int8.onnx" in result.stderr  # the installed copy, not the checkout
+    assert "vit_edge/models/vit-edge.onnx" in result.stderr  # the installed copy, not the checkout
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     predicted = {Path(r["path"]).name: r["prediction"] for r in rows}
     assert predicted.keys() == truth.keys()

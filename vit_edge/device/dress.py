@@ -315,13 +315,16 @@ def illumination(light: str, width: int, height: int, rng: np.random.Generator) 
     raise ValueError(f"unknown light {light!r}")
 
 
-def _page(digits: list[np.ndarray], width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """Ink coverage in [0, 1] of a page with the digits written side by side near its middle."""
+def _page(
+    digits: list[np.ndarray], width: int, height: int, rng: np.random.Generator, pitch: float = 0.75
+) -> np.ndarray:
+    """Ink coverage in [0, 1] of a page with the digits written side by side near its middle, `pitch`
+    of a digit's 28 px box apart (0.75: a little apart; 0.5: touching)."""
     page = np.zeros((height, width))
     if not digits:
         return page
     side = int(height * rng.uniform(0.4, 0.6))  # each digit's 28x28 box
-    step = int(side * 0.75)  # MNIST boxes have margins: neighbours a little apart
+    step = int(side * pitch)  # MNIST boxes have margins: at 0.75 neighbours stand a little apart
     total = step * (len(digits) - 1) + side
     left = int((width - total) / 2 + rng.uniform(-0.1, 0.1) * width)
     left = int(np.clip(left, 0, width - total))
@@ -340,13 +343,14 @@ def photo(
     seed: int,
     size: tuple[int, int] = (400, 300),
     quality: int | None = 90,
+    pitch: float = 0.75,
 ) -> Image.Image:
     """Digits (none: a blank page) written in dark ink on tinted paper, photographed: uneven light,
     grey sensor noise of `noise` levels, saved as a JPEG of `quality` (None: lossless)."""
     rng = np.random.default_rng(seed)
     width, height = size
     digits = [digits] if isinstance(digits, np.ndarray) and digits.ndim == 2 else list(digits)
-    ink = _page(digits, width, height, rng)[..., None]
+    ink = _page(digits, width, height, rng, pitch)[..., None]
     rgb = PHOTO_PAPER * (1 - ink) + PHOTO_INK * ink
     rgb = rgb * illumination(light, width, height, rng)[..., None]
     rgb = rgb + rng.normal(0, noise, (height, width, 1)) if noise else rgb

@@ -8,6 +8,7 @@ centre of mass centred. That is how MNIST itself was made (20x20 box, centred by
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ MAX_SMOOTH = 3  # ... with a box of radius up to this, 1 px per 2 x SMOOTH_NOISE
 SPECK_FRACTION = 0.02  # pieces of ink under this share of the largest piece are specks, and so are
 SPECK_EXTENT = 1 / 50  # pieces whose longer side is under this share of the page's shorter side
 DIGIT_HEIGHT = 0.4  # groups of ink at least this share of the tallest one's height are digits
+# A group of ink TOUCHING_WIDTH times wider than tall is digits that touch (MNIST's widest digits are
+# about as wide as tall); they are cut DIGIT_PITCH of their height apart, at columns holding at most
+# VALLEY of a typical column's ink.
+TOUCHING_WIDTH = 1.4
+DIGIT_PITCH = 0.8
+VALLEY = 0.5
 MIN_INK_PIXELS = 8  # fewer ink pixels than this is specks, not a digit
 BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (measured: 14.0, 14.0)
 # Stroke width, in pixels of the 28x28 input, by `stroke_width` on the 60,000 MNIST training
@@ -100,6 +107,7 @@ SHARED_CONSTANTS = (
 PYTHON_ONLY_CONSTANTS = (
     "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP", "MIN_LINES", "PAGE_GRID",
     "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE",
+    "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY",
 )  # fmt: skip
 
 
@@ -253,8 +261,11 @@ class InkMap:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
         self.groups = _digit_groups(boxes[kept])
 
-    def crop(self, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """The ink inside a box (default: around every kept piece), specks and other pieces removed."""
+    def crop(self, box: tuple[int, int, int, int] | None = None, cut: bool = False) -> np.ndarray:
+        """The ink inside a box (default: around every kept piece), specks and other pieces removed.
+
+        cut: the box was cut out of one piece (touching digits split apart), so the kept pieces that
+        reach into it keep their pixels there."""
         if box is None:
             b = self.boxes[self.kept]
             box = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
@@ -264,7 +275,10 @@ class InkMap:
         inside = np.zeros(len(self.kept) + 1, bool)
         for i in np.flatnonzero(self.kept):  # pieces wholly inside the box belong to it
             t, b_, l_, r = self.boxes[i]
-            inside[i + 1] = t >= top and b_ <= bottom and l_ >= left and r <= right
+            if cut:
+                inside[i + 1] = t < bottom and b_ > top and l_ < right and r > left
+            else:
+                inside[i + 1] = t >= top and b_ <= bottom and l_ >= left and r <= right
         ink[(labels > 0) & ~inside[labels]] = 0
         return ink
 
@@ -785,10 +799,15 @@ def preprocess_image(img: Image.Image) -> np.ndarray:
 @dataclass
 class Reading:
     """An image as the model sees it: the whole of its ink as one 28x28 input (`pixels`), and each
-    digit-sized group of ink side by side as its own 28x28 input (`digits`, left to right)."""
+    digit-sized group of ink side by side as its own 28x28 input (`digits`, left to right).
+
+    touching: groups much wider than a digit (TOUCHING_WIDTH), taken for touching digits; unsplit:
+    how many of them had no clear valley in their column profile to split at (kept whole)."""
 
     pixels: np.ndarray
     digits: list[np.ndarray]
+    touching: int = 0
+    unsplit: int = 0
 
 
 def read(path: str | Path) -> Reading:
@@ -799,6 +818,39 @@ def read(path: str | Path) -> Reading:
 def read_image(img: Image.Image) -> Reading:
     ink = find_ink(to_grey(img))
     pixels = mnist_style(ink.crop())
-    if len(ink.groups) < 2:
-        return Reading(pixels, [pixels])
-    return Reading(pixels, [mnist_style(ink.crop(box)) for box in ink.groups])
+    boxes: list[tuple[tuple[int, int, int, int], bool]] = []
+    touching = unsplit = 0
+    for box in ink.groups:
+        top, bottom, left, right = box
+        if right - left < TOUCHING_WIDTH * (bottom - top):
+            boxes.append((box, False))
+            continue
+        touching += 1
+        parts = split_touching(ink, box)
+        unsplit += parts is None
+        boxes += [(box, False)] if parts is None else [(p, True) for p in parts]
+    if len(boxes) < 2:
+        return Reading(pixels, [pixels], touching, unsplit)
+    return Reading(pixels, [mnist_style(ink.crop(b, cut)) for b, cut in boxes], touching, unsplit)
+
+
+def split_touching(ink: InkMap, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]] | None:
+    """Cut a group of touching digits at the valleys of its column profile: as many digits as its
+    width holds at DIGIT_PITCH of its height, each cut at the column with the least ink within a
+    third of a digit of where it is expected. None when a cut would cross more than VALLEY of the
+    typical column's ink (no narrow joint there)."""
+    top, bottom, left, right = box
+    profile = ink.crop(box).sum(axis=0)
+    width, height = right - left, bottom - top
+    n = max(2, round(width / (DIGIT_PITCH * height)))
+    pitch = width / n
+    typical = float(np.median(profile[profile > 0])) if np.any(profile > 0) else 0.0
+    cuts = [0]
+    for k in range(1, n):
+        lo, hi = int(k * pitch - pitch / 3), int(k * pitch + pitch / 3) + 1
+        at = lo + int(np.argmin(profile[lo:hi]))
+        if profile[at] > VALLEY * typical:
+            return None
+        cuts.append(at)
+    cuts.append(width)
+    return [(top, bottom, left + a, left + b) for a, b in itertools.pairwise(cuts)]

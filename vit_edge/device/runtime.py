@@ -106,11 +106,15 @@ def metadata(session) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-PACKAGED_MODEL = "vit-edge.int8.onnx"
+# predict's default is the FP32 file: ONNX Runtime's INT8 kernels differ by CPU (u8s8 products can
+# saturate without AVX-512 VNNI), so one image's INT8 confidence moved by up to 0.13 between machines
+# and crossed the unsure line on one and not another, while FP32 answers agree to ~1e-6 everywhere.
+# At batch 1 the INT8 file is no faster (models/MODEL_CARD.md); it stays for --model and the C engine.
+PACKAGED_MODEL = "vit-edge.onnx"
 
 
 def default_model_path() -> Path:
-    """The packaged INT8 model: inside the installed package, or models/ in a source checkout."""
+    """The packaged FP32 model: inside the installed package, or models/ in a source checkout."""
     package = Path(__file__).resolve().parent.parent  # vit_edge/
     for folder in (package / "models", package.parent / "models"):
         if (folder / PACKAGED_MODEL).is_file():
@@ -184,30 +188,55 @@ def _result(session, path: str, reading, top_k: int, threshold: float, number: b
     if number:
         digits = [answer(path, p, top_k, threshold) for p in probs]
         confidence = float(np.prod([d["confidence"] for d in digits]))
-        return {
+        result = {
             "path": path,
             "number": "".join(str(d["prediction"]) for d in digits),
             "confidence": confidence,
             "digits": [{k: d[k] for k in ("prediction", "confidence", "top_k")} for d in digits],
             "uncertain": confidence < threshold,
         }
+        if getattr(reading, "unsplit", 0):
+            result["uncertain"] = True
+            result["reason"] = "digits touch and could not be split apart (no narrow joint between them)"
+        elif any("reason" in d for d in digits):
+            result["reason"] = next(d["reason"] for d in digits if "reason" in d)
+        return result
     result = answer(path, probs[0], top_k, threshold)
-    if len(reading.digits) > 1:
+    if len(reading.digits) > 1 or getattr(reading, "touching", 0):
+        n = max(len(reading.digits), 2)
         result["uncertain"] = True
-        result["reason"] = f"{len(reading.digits)} digits side by side; --number reads them one by one"
+        how = "touching" if getattr(reading, "touching", 0) else "side by side"
+        result["reason"] = f"{n} digits {how}; --number reads them one by one"
     return result
 
 
 def answer(path: str, p: np.ndarray, top_k: int, min_confidence: float) -> dict:
-    order = np.argsort(-p)[:top_k]
+    order = np.argsort(-p)
     confidence = float(p[order[0]])
-    return {
+    result = {
         "path": path,
         "prediction": int(order[0]),
         "confidence": confidence,
-        "top_k": [[int(d), float(p[d])] for d in order],
+        "top_k": [[int(d), float(p[d])] for d in order[:top_k]],
         "uncertain": confidence < min_confidence,
     }
+    if result["uncertain"]:
+        result["reason"] = unsure_reason(p, order)
+    return result
+
+
+# An unsure answer whose two likeliest digits together hold less than this does not look like any
+# digit: the model was trained to spread its answer over all ten on marks that are not digits
+# (outlier exposure); between two digits (a 4 or a 9) the two hold nearly all of it.
+NOT_A_DIGIT_MASS = 0.9
+
+
+def unsure_reason(p: np.ndarray, order: np.ndarray) -> str:
+    first, second = int(order[0]), int(order[1])
+    pair = float(p[first] + p[second])
+    if pair < NOT_A_DIGIT_MASS:
+        return f"does not look like a digit (the two likeliest digits hold only {pair:.2f})"
+    return f"between {first} and {second}"
 
 
 class InputNames:

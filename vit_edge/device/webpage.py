@@ -96,7 +96,8 @@ def site_files(model: Path | None = None, engine: str = "wasm") -> dict[str, Pat
     else:
         if model is not None and Path(model).suffix == ".wasm":
             raise UsageError(f"--model {model}: --engine ort runs an ONNX model; a .wasm needs --engine wasm")
-        model = Path(model) if model else runtime.default_model_path()
+        # the INT8 file: a third of the bytes to send, and the browser's kernels are the same on every machine
+        model = Path(model) if model else runtime.default_model_path().with_name("vit-edge.int8.onnx")
         check_wasm(packaged)  # the page's preprocessing
         files[WASM] = packaged
         files |= ort_files(root)
