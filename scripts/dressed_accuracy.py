@@ -236,14 +236,12 @@ def main() -> None:
             )
             for i in range(args.n_photos)
         ]
-        results = list(runtime.predict_files(session, blanks, min_confidence=threshold))
-        confident = [r for r in results if "error" not in r and not r["uncertain"]]
-        refused = sum("error" in r for r in results)
+        blank = refusals(session, blanks, threshold)
         report["blank_photos"] = {
-            "n": len(blanks),
-            "answered_confidently": len(confident) / len(blanks),
-            "refused_as_blank": refused / len(blanks),
-            "marked_uncertain": (len(blanks) - refused - len(confident)) / len(blanks),
+            "n": blank["n"],
+            "answered_confidently": blank["answered_confidently"],
+            "refused_as_blank": blank["refused"],
+            "marked_uncertain": blank["marked_uncertain"],
         }
 
         pairs = [(2 * i, 2 * i + 1) for i in range(args.n_photos)]

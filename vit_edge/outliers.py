@@ -34,7 +34,6 @@ FONT_FILES = (
     "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf",
 )  # fmt: skip
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
-DIGIT_FREE_KINDS = ("glyph", "strokes", "shape", "noise")
 
 
 def fonts(size: int) -> list[ImageFont.FreeTypeFont]:

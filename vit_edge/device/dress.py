@@ -354,12 +354,9 @@ def photo(
     rgb = PHOTO_PAPER * (1 - ink) + PHOTO_INK * ink
     rgb = rgb * illumination(light, width, height, rng)[..., None]
     rgb = rgb + rng.normal(0, noise, (height, width, 1)) if noise else rgb
-    img = Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
     if quality is None:
-        return img
-    buffer = io.BytesIO()
-    img.save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue()))
+        return Image.fromarray(np.clip(np.round(rgb), 0, 255).astype(np.uint8), "RGB")
+    return _jpeg(rgb, quality)
 
 
 def photo_conditions(i: int) -> tuple[str, float]:

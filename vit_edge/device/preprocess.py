@@ -354,10 +354,10 @@ def page_only(grey: np.ndarray) -> np.ndarray:
     if page is None:
         return grey
     # cells on the page's edge hold some table: the light is carried out from the cells inside them
-    core = _filter(page.astype(np.float32), 1, np.min) > 0
+    core = _shrink(page, 1)
     light = _fill_outward(np.where(core, cells, np.nan))
     margin = 1 + max(1, round(PAGE_MARGIN * min(h, w) / cell))
-    inner = _filter(page.astype(np.float32), margin, np.min) > 0
+    inner = _shrink(page, margin)
     keep = _upsample(inner.astype(np.float32), cell, h, w) > 0.999
     return np.where(keep, grey, _upsample(light, cell, h, w)).astype(np.float32)
 
@@ -395,14 +395,24 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
         return None
     # a page's edge is a step; a gradient or a vignette split in two is not: compare the rings two
     # cells inside and two cells outside the split
-    grown = [_filter(page.astype(np.float32), r, np.max) > 0 for r in (2, 3)]
-    shrunk = [_filter(page.astype(np.float32), r, np.min) > 0 for r in (2, 3)]
+    grown = [_grow(page, r) for r in (2, 3)]
+    shrunk = [_shrink(page, r) for r in (2, 3)]
     inside, outside = shrunk[0] & ~shrunk[1], grown[1] & ~grown[0]
     if not inside.any() or not outside.any():
         return None
     if np.median(cells[inside]) - np.median(cells[outside]) < PAGE_CONTRAST:
         return None
     return page
+
+
+def _shrink(mask: np.ndarray, r: int) -> np.ndarray:
+    """Erosion of a boolean grid by a (2r+1)-square (clipped at the edges)."""
+    return _filter(mask.astype(np.float32), r, np.min) > 0
+
+
+def _grow(mask: np.ndarray, r: int) -> np.ndarray:
+    """Dilation of a boolean grid by a (2r+1)-square."""
+    return _filter(mask.astype(np.float32), r, np.max) > 0
 
 
 def _fill_outward(g: np.ndarray) -> np.ndarray:

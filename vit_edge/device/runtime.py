@@ -195,17 +195,17 @@ def _result(session, path: str, reading, top_k: int, threshold: float, number: b
             "digits": [{k: d[k] for k in ("prediction", "confidence", "top_k")} for d in digits],
             "uncertain": confidence < threshold,
         }
-        if getattr(reading, "unsplit", 0):
+        if reading.unsplit:
             result["uncertain"] = True
             result["reason"] = "digits touch and could not be split apart (no narrow joint between them)"
         elif any("reason" in d for d in digits):
             result["reason"] = next(d["reason"] for d in digits if "reason" in d)
         return result
     result = answer(path, probs[0], top_k, threshold)
-    if len(reading.digits) > 1 or getattr(reading, "touching", 0):
+    if len(reading.digits) > 1 or reading.touching:
         n = max(len(reading.digits), 2)
         result["uncertain"] = True
-        how = "touching" if getattr(reading, "touching", 0) else "side by side"
+        how = "touching" if reading.touching else "side by side"
         result["reason"] = f"{n} digits {how}; --number reads them one by one"
     return result
 
