@@ -9,9 +9,9 @@
 # ~/.cache/vit-edge/arm64), installs the torch-free runtime for aarch64 into it from the package
 # index, makes a few hundred dressed and drawn digits with vit_edge.device.dress, and runs
 # `predict --json` on them under qemu-aarch64-static (user-mode emulation) for each core and natively.
-# Same digit on every image, and every probability within the tolerance, or it fails. The tolerance
-# is what INT8 quantization itself moves a probability on these images (the packaged INT8 model
-# against the FP32 one, both on x86), and never below ARM64_TOLERANCE.
+# Same digit on every image, and every probability within ARM64_TOLERANCE, or it fails: predict's
+# default is the FP32 file, whose answers do not depend on the CPU's INT8 kernels. What INT8 would
+# move a probability on these images (the INT8 file against the FP32 one, on x86) is reported beside it.
 # Exit 0 all passed, 1 a difference, 77 emulation cannot be had here (one line says why).
 set -euo pipefail
 
@@ -19,9 +19,8 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${VIT_EDGE_ARM64_CACHE:-$HOME/.cache/vit-edge/arm64}"
 MNIST="${VIT_EDGE_TEST_MNIST:-$REPO/../shared/mnist}"
 N_DIGITS="${ARM64_CHECK_DIGITS:-200}"
-# The INT8 kernels of ONNX Runtime differ between x86 (AVX2/AVX-512 VNNI) and ARM (NEON), and on a
-# digit the model is unsure of a small change in the logits is a larger one in the probabilities;
-# the largest difference measured over all images and both cores is stated in the README.
+# FP32 kernels differ between x86 and ARM only in rounding; the largest difference measured over all
+# images and both cores is stated in the README.
 TOLERANCE="${ARM64_TOLERANCE:-0.002}"
 CORES=(cortex-a72 cortex-a76)
 PYTHON="${PYTHON:-python3}"
@@ -96,7 +95,7 @@ cd "$WORK"
 predict=(-m vit_edge.cli predict "$WORK/images" --json --top-k 10 --save-input)
 PYTHONPATH="$WORK/x86" "$PYTHON" "${predict[@]}" "$WORK/inputs-x86" >"$WORK/x86.jsonl" 2>"$WORK/x86.err" || true
 PYTHONPATH="$WORK/x86" "$PYTHON" -m vit_edge.cli predict "$WORK/images" --json --top-k 10 \
-    --model "$WORK/x86/vit_edge/models/vit-edge.onnx" >"$WORK/x86-fp32.jsonl" 2>>"$WORK/x86.err" || true
+    --model "$WORK/x86/vit_edge/models/vit-edge.int8.onnx" >"$WORK/x86-int8.jsonl" 2>>"$WORK/x86.err" || true
 # One root per core (hard links, no copy): each gets its own /proc/cpuinfo, and the two run at once.
 emulate() {
     local core="$1" root="$CACHE/root-$1" t0
@@ -149,10 +148,9 @@ def largest_difference(a, b):
 
 
 x86 = rows("x86")
-quantization = largest_difference(x86, rows("x86-fp32"))
-tolerance = max(tolerance, quantization)
+quantization = largest_difference(x86, rows("x86-int8"))
 print(f"arm64 check: INT8 moves a probability by up to {quantization:.2e} from FP32 on these images (x86); "
-      f"tolerance {tolerance:.2e}")
+      f"tolerance for the default (FP32) model {tolerance:.2e}")
 passed = failed = 0
 if not x86:
     print("arm64 check: the x86 run gave no answers: " + (work / "x86.err").read_text().strip()[-300:])
