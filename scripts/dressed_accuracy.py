@@ -22,7 +22,8 @@ through the same torch-free path as the CLI (file -> preprocess -> ONNX Runtime)
   and the share confidently wrong; each also blank, for the share answered confidently;
 - held-out non-digit marks (dress.not_digit: letters, symbols and doodles drawn as pen strokes, a
   generator the training's outlier marks do not come from): the share marked unsure or refused,
-  and how many are marked because they do not look like a digit;
+  and how many are marked because they do not look like a digit; also without the spiral, whose
+  kind the training bank has drawn since it failed here (outliers.curl);
 - touching digits: two digits written into each other, marked uncertain, and read by --number;
 - noise: pages of uniform random noise, for the share answered confidently.
 Prints one JSON object.
@@ -128,7 +129,13 @@ def paper_report(session, images, labels, folder: Path, n: int, threshold: float
             )
     per_kind = {name: refusals(session, paths, threshold) for name, paths in marks.items()}
     everything = [p for paths in marks.values() for p in paths]
-    report["not_digits_held_out"] = {"all": refusals(session, everything, threshold), "by_kind": per_kind}
+    # the bank learned spirals (outliers.curl) after this check found them read as 9: not held out
+    held_out = [p for name, paths in marks.items() if name != "spiral" for p in paths]
+    report["not_digits_held_out"] = {
+        "all": refusals(session, everything, threshold),
+        "all_but_spiral": refusals(session, held_out, threshold),
+        "by_kind": per_kind,
+    }
     noise = []
     for i in range(max(1, n // 10)):
         rng = np.random.default_rng(i)

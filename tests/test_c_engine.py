@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from helpers import c_build, c_logits, random_model, save_checkpoint
+from helpers import STRICT, c_build, c_logits, random_model, save_checkpoint
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
@@ -213,7 +213,7 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
     print(f"\nvit_edge_prepare vs preprocess.py: max |d| {worst:.1e} on {len(cases)} images")
 
 
-def test_prepare_refuses_bad_arguments_and_reports_blank(programs, tmp_path: Path):
+def test_example_reports_blank_and_reads_a_stroke(programs, tmp_path: Path):
     run = subprocess.run(
         [str(programs["int8"]), "--gray", "40", "30"], input=bytes([200]) * 1200, capture_output=True
     )
@@ -224,6 +224,26 @@ def test_prepare_refuses_bad_arguments_and_reports_blank(programs, tmp_path: Pat
         [str(programs["int8"]), "--gray", "40", "30"], input=page.tobytes(), capture_output=True
     )
     assert run.returncode == 0 and run.stdout.split()[0] == b"1"
+
+
+def test_c_api_return_codes_and_arguments(tmp_path: Path):
+    """vit_edge.h's promises, through tests/c_api_check.c: rows `stride` bytes apart read the same
+    as packed rows, VIT_EDGE_BAD_ARGUMENT for a NULL buffer, a size under 1 or stride < width,
+    VIT_EDGE_BLANK for a blank page, vit_edge_digits() 0 after any failed call, and
+    vit_edge_predict(pixels, NULL) the same digit as with a probs buffer."""
+    sources = [SHIPPED / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")]
+    program = tmp_path / "api"
+    check = ROOT / "tests" / "c_api_check.c"
+    command = ["cc", *STRICT, "-I", str(SHIPPED), "-o", str(program), str(check), *map(str, sources), "-lm"]
+    subprocess.run(command, check=True)
+    out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
+    got = dict(line.split() for line in out.splitlines())
+    assert got == {
+        "packed": "0", "digits_after_success": "1", "padded": "0", "stride_same_pixels": "1",
+        "null_buffer": "-3", "digits_after_failure": "0", "zero_width": "-3", "zero_height": "-3",
+        "stride_under_width": "-3", "blank": "-1", "digits_after_blank": "0",
+        "predict_null_probs_same": "1", "predict_digit": "1",
+    }  # fmt: skip
 
 
 def test_example_makefile_builds_for_the_host_and_a_cortex_m7(tmp_path: Path):

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ def test_export_refuses_to_overwrite_its_checkpoint(run_cli, ckpt: Path, tmp_pat
     for out in (ckpt, tmp_path / "." / ckpt.name):
         code, _, err = run_cli("export", "--checkpoint", ckpt, "--out", out)
         assert code == 2 and "is the checkpoint itself" in one_line_error(err)
+        assert md5s(tmp_path) == before  # the checkpoint is byte for byte what it was
     link = tmp_path / "link.onnx"
     link.symlink_to(ckpt)
     before = md5s(tmp_path)
@@ -269,10 +269,10 @@ def test_checkpoint_whose_config_is_not_a_mapping(run_cli, tmp_path: Path, confi
 def test_train_out_unwritable_fails_before_loading_data(run_cli, tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    t = time.perf_counter()
     code, _, err = run_cli("train", "--data-dir", tmp_path / "no-data", "--out", blocker / "m.pt")
+    # refused before the data: had it loaded, the missing data folder would be the error instead
     assert code == 2 and f"({blocker} is a file, not a folder)" in one_line_error(err)
-    assert time.perf_counter() - t < 5 and blocker.read_text() == "x"
+    assert blocker.read_text() == "x"
 
 
 # --- 4. options that make no sense are refused up front (usage errors, exit 2)
@@ -298,10 +298,9 @@ def test_nonsense_options_are_usage_errors(run_cli, args, text, tmp_path: Path, 
     if args[0] == "export":
         args = [*args, "--checkpoint", ckpt]
     before = md5s(tmp_path)
-    t = time.perf_counter()
+    # a missing data folder: had the data been loaded first, that would be the error
     code, _, err = run_cli(*args, *(["--data-dir", tmp_path / "none"] if args[0] == "train" else []))
     assert code == 2 and text in one_line_error(err)
-    assert time.perf_counter() - t < 5  # refused before any data is loaded
     assert md5s(tmp_path) == before
 
 
@@ -454,7 +453,7 @@ def test_failed_parity_is_recorded_and_predict_warns(run_cli, ckpt, tmp_path, ti
         "parity"
     ] == "skipped"
     code, _, err = run_cli("predict", digit, "--model", tmp_path / "small.onnx")
-    assert "skipped the parity check" in err
+    assert code == 0 and "skipped the parity check" in err
 
 
 def test_a_model_that_fails_when_run_is_one_line(tmp_path: Path):

@@ -115,7 +115,7 @@ def test_c_export_refuses_the_conv_stem_in_one_line(run_cli, tmp_path: Path):
     ckpt = save_checkpoint(random_model(CONV), tmp_path / "conv.pt")
     code, _, err = run_cli("export", "--format", "c", "--checkpoint", ckpt, "--out", tmp_path / "c")
     line = one_line_error(err)
-    assert code != 0 and "does not run --stem conv" in line and "--format onnx" in line
+    assert code == 2 and "does not run --stem conv" in line and "--format onnx" in line
     assert not (tmp_path / "c").exists()
 
 

@@ -20,7 +20,7 @@ from helpers import c_build, c_logits, md5s, one_line_error
 from vit_edge.device import webpage
 from vit_edge.export import wasm
 
-RELEASED_MIN = 0.93  # the packaged model's --min-confidence (models/metrics.json)
+RELEASED_MIN = 0.94  # the packaged model's --min-confidence (models/metrics.json)
 
 SHIPPED = ROOT / "web" / "vit_edge.wasm"
 NO_COMPILER = wasm.why_no_compiler()

@@ -201,6 +201,13 @@ def cli(ctx: click.Context) -> None:
     help="How many non-digit marks --outliers draws before training.",
 )
 @click.option(
+    "--outlier-kinds",
+    default=TRAIN_DEFAULTS["outlier_kinds"],
+    show_default=True,
+    help="The kinds of non-digit mark, comma-separated: glyph, strokes, shape, noise, scribble, curl, "
+    "fragment (all: every kind).",
+)
+@click.option(
     "--init",
     type=click.Path(dir_okay=False),
     default=None,

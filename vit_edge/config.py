@@ -20,6 +20,10 @@ DEFAULT_MIN_CONFIDENCE = 0.9
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the MNIST training pixels scaled to [0, 1]
 
 
+# the kinds of non-digit mark vit_edge.outliers draws, in the order its bank was first drawn
+OUTLIER_KINDS = ("glyph", "strokes", "shape", "noise", "scribble", "curl", "fragment")
+
+
 @dataclass(frozen=True)
 class ViTConfig:
     image_size: int = 28
@@ -152,6 +156,9 @@ class TrainConfig:
     # joins the loss. 0.5 is the paper's weight; 0 turns it off.
     outliers: float = 0.0
     outlier_bank: int = 20_000  # how many such marks are drawn (seeded) before the first step
+    # which kinds of mark (vit_edge.outliers.KINDS, comma-separated), so that a bank drawn before a
+    # kind was added is drawn again exactly
+    outlier_kinds: str = "all"
 
     def check(self) -> None:
         for f in fields(self):
@@ -177,6 +184,9 @@ class TrainConfig:
             "--precision must be auto, bf16 or fp32": self.precision not in ("auto", "bf16", "fp32"),
             "--outliers must be >= 0": self.outliers < 0,
             "--outlier-bank must be >= 1": self.outlier_bank < 1,
+            "--outlier-kinds must be 'all' or names from glyph,strokes,shape,noise,scribble,curl,fragment": (
+                self.outlier_kinds != "all" and not set(self.outlier_kinds.split(",")) <= set(OUTLIER_KINDS)
+            ),
             f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "
             "training images)": not 0 <= self.val_size < MNIST_TRAIN_IMAGES,
         }

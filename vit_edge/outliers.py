@@ -7,7 +7,8 @@ goes through `preprocess.mnist_style`, the very crop, thickening, 20 px fit and 
 
 numpy and Pillow only. The held-out marks that measure this (`dress.not_digit`) are drawn by another
 generator: pen-stroke templates of letters, symbols and doodles, on paper, through the whole of
-`predict`. None of its doodles (smiley, heart, house, spiral, star) is drawn here.
+`predict`. None of its doodles (smiley, heart, house, star) is drawn here. Its spiral is no longer held out:
+spirals read as 9 until `curl` was added here, so the held-out figure is also given without it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .config import OUTLIER_KINDS
 from .device.preprocess import mnist_style
+
+# How often each kind is drawn (relative weights), among the kinds chosen.
+KIND_WEIGHTS = {"glyph": 0.4, "strokes": 0.2, "shape": 0.15, "noise": 0.1, "scribble": 0.15, "curl": 0.05,
+                "fragment": 0.1}  # fmt: skip
 
 # Letters and symbols rendered from fonts. Left out: letters written like digits (O o I l S Z B G b
 # g q, as the issue lists, and their kin i j s z), and marks shaped like a 1 (| / \ ! [ ] ( ) { }).
@@ -80,6 +86,47 @@ def strokes(rng: np.random.Generator) -> Image.Image:
     for _ in range(int(rng.integers(1, 5))):
         points = rng.uniform(0.1, 0.9, (int(rng.integers(4, 9)), 2)) * CANVAS
         draw.line([tuple(p) for p in points], fill=255, width=_pen(rng), joint="curve")
+    return img
+
+
+def scribble(rng: np.random.Generator) -> Image.Image:
+    """A scribble: a coil (a pen run along in at least three overlapping loops, like a telephone cord)
+    or a cross-out (a pen rubbed back and forth). Single loops, curls and figure-eights are not
+    drawn: they are 0, 6, 9 and 8."""
+    img, draw = _canvas()
+    t = np.linspace(0, 1, 300)
+    if rng.random() < 0.6:
+        loops = rng.uniform(3, 7)
+        r = rng.uniform(0.6, 1.6) / loops  # loop radius, against the coil's length of 1
+        phase = 2 * np.pi * loops * t
+        x = t + r * np.cos(phase) * rng.uniform(0.7, 1.3)
+        y = r * np.sin(phase) + rng.normal(0, 0.05) * np.sin(np.pi * t)  # the coil's line bends
+    else:
+        strokes = rng.uniform(4, 10)
+        x = t + rng.normal(0, 0.02, t.size).cumsum() / 10
+        y = rng.uniform(0.2, 0.5) * np.sign(np.sin(2 * np.pi * strokes * t)) * np.abs(
+            np.sin(2 * np.pi * strokes * t)) ** 0.3  # fmt: skip
+    path = np.stack([x, y], 1)
+    path -= path.mean(0)
+    a = rng.uniform(0, 2 * math.pi)
+    path = path @ np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    path = CANVAS / 2 + path * (0.75 * CANVAS / max(float(np.ptp(path, 0).max()), 1e-6))
+    draw.line([tuple(q) for q in path], fill=255, width=_pen(rng), joint="curve")
+    return img
+
+
+def curl(rng: np.random.Generator) -> Image.Image:
+    """A spiral of 1.75 to 4 turns, in or out, squeezed and turned. Fewer turns would be a 6 or a 9."""
+    img, draw = _canvas()
+    turns = rng.uniform(1.75, 4)
+    theta = np.linspace(0, 2 * math.pi * turns, 400)
+    r = rng.uniform(0, 0.15) + theta / theta[-1]  # Archimedean: the turns evenly spaced
+    x = r * np.cos(theta) * rng.choice([-1, 1]) * rng.uniform(0.7, 1.3)
+    path = np.stack([x, r * np.sin(theta)], 1)
+    a = rng.uniform(0, 2 * math.pi)
+    path = path @ np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    path = CANVAS / 2 + (path - path.mean(0)) * (0.75 * CANVAS / max(float(np.ptp(path, 0).max()), 1e-6))
+    draw.line([tuple(q) for q in path], fill=255, width=int(rng.integers(3, 8)), joint="curve")
     return img
 
 
@@ -159,29 +206,36 @@ def _one_like(mark: np.ndarray) -> bool:
     return np.ptp(cols) + 1 < 0.4 * (np.ptp(rows) + 1)
 
 
-def make_bank(n: int, seed: int, digits: np.ndarray | None = None) -> np.ndarray:
+def make_bank(n: int, seed: int, digits: np.ndarray | None = None, kinds: str = "all") -> np.ndarray:
     """n outlier marks as uint8 (n, 28, 28), white on black, the same for the same seed and fonts.
 
     digits: training digits (uint8, (m, 28, 28)) for the fragments; without them, none are drawn.
     Labels 1 are left out of the fragments: half a 1 is still a 1.
+    kinds: "all", or a comma-separated choice of OUTLIER_KINDS (the bank of the first release's
+    fine-tune was "glyph,strokes,shape,noise,fragment").
     """
     rng = np.random.default_rng([seed, 38])
     faces = fonts(72)
-    kinds: dict[str, Callable[[], Image.Image]] = {
+    draw: dict[str, Callable[[], Image.Image]] = {
         "glyph": lambda: glyph(rng, faces),
         "strokes": lambda: strokes(rng),
         "shape": lambda: shape(rng),
         "noise": lambda: noise(rng),
+        "scribble": lambda: scribble(rng),
+        "curl": lambda: curl(rng),
+        "fragment": lambda: fragment(rng, digits),
     }
-    weights = [0.4, 0.2, 0.15, 0.1]
-    if digits is not None and len(digits):
-        kinds["fragment"] = lambda: fragment(rng, digits)
-        weights.append(0.1)
-    names, p = list(kinds), np.array(weights) / sum(weights)
+    chosen = OUTLIER_KINDS if kinds == "all" else tuple(kinds.split(","))
+    if digits is None or not len(digits):
+        chosen = tuple(k for k in chosen if k != "fragment")
+    names = [k for k in OUTLIER_KINDS if k in chosen]
+    if not names:
+        raise ValueError(f"no kind of mark to draw from {kinds!r} (fragments need training digits)")
+    p = np.array([KIND_WEIGHTS[k] for k in names]) / sum(KIND_WEIGHTS[k] for k in names)
     bank = np.zeros((n, 28, 28), np.uint8)
     i = 0
     while i < n:
-        img = kinds[names[rng.choice(len(names), p=p)]]()
+        img = draw[names[rng.choice(len(names), p=p)]]()
         ink = np.asarray(img, dtype=np.float32) / 255
         if np.count_nonzero(ink > 0.3) < 8:
             continue  # a mark rotated or cut off the canvas: draw another

@@ -112,22 +112,24 @@ def mistakes_grid(
     return _save(fig, path)
 
 
-def preprocessing_before_after(paths: list[Path], path: Path) -> Path:
-    """Each user image above the 28x28 array the model sees."""
+def preprocessing_before_after(paths: list[Path], path: Path, per_row: int = 8) -> Path:
+    """Each user image above the 28x28 array the model sees, `per_row` images to a row."""
     from PIL import Image
 
     from .device.preprocess import open_image, preprocess
 
     plt = _pyplot()
-    fig, axes = plt.subplots(2, len(paths), figsize=(2.1 * len(paths), 4.2), squeeze=False)
-    for col, image_path in enumerate(paths):
+    cols = min(per_row, len(paths))
+    bands = -(-len(paths) // cols)
+    fig, axes = plt.subplots(2 * bands, cols, figsize=(2.1 * cols, 4.2 * bands), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i, image_path in enumerate(paths):
+        top, bottom = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
         before = open_image(image_path).convert("RGBA")
         checker = Image.new("RGBA", before.size, (200, 200, 200, 255))  # show transparency as grey
-        axes[0, col].imshow(Image.alpha_composite(checker, before))
-        axes[0, col].set_title(Path(image_path).name, fontsize=7)
-        axes[1, col].imshow(preprocess(image_path), cmap="gray", vmin=0, vmax=1)
-        axes[1, col].set_title("28x28 model input", fontsize=7)
-        for ax in axes[:, col]:
-            ax.set_xticks([])
-            ax.set_yticks([])
+        top.imshow(Image.alpha_composite(checker, before))
+        top.set_title(Path(image_path).name, fontsize=7)
+        bottom.imshow(preprocess(image_path), cmap="gray", vmin=0, vmax=1)
+        bottom.set_title("28x28 model input", fontsize=7)
     return _save(fig, path)

@@ -14,6 +14,7 @@ plain C dot product (-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD buil
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -158,7 +159,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--c-dir", type=Path, default=REPO / "models" / "c")
     parser.add_argument("--digits", type=int, default=100)
-    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "mnist")
+    mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
+    parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "cc"):
         if not shutil.which(tool):

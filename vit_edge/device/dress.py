@@ -602,6 +602,25 @@ NOT_DIGITS: dict[str, list[list[tuple[float, float]]]] = {
     "spiral": [
         [(0.5 + 0.5 * t / 14 * np.cos(t), 0.5 + 0.5 * t / 14 * np.sin(t)) for t in np.linspace(0, 14, 60)]
     ],
+    # added after the bank gained spirals (vit_edge.outliers.curl), so that doodles stay held out
+    "sun": [_circle(0.5, 0.5, 0.22)]
+    + [
+        [(0.5 + 0.3 * np.cos(a), 0.5 + 0.3 * np.sin(a)), (0.5 + 0.5 * np.cos(a), 0.5 + 0.5 * np.sin(a))]
+        for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    ],
+    "flower": [
+        _circle(0.5 + 0.28 * np.cos(a), 0.5 + 0.28 * np.sin(a), 0.2)
+        for a in np.linspace(0, 2 * np.pi, 5, endpoint=False)
+    ]
+    + [_circle(0.5, 0.5, 0.08)],
+    "cloud": [
+        [
+            (0.5 + (0.45 + 0.06 * np.cos(7 * t)) * np.cos(t), 0.55 + (0.3 + 0.06 * np.cos(7 * t)) * np.sin(t))
+            for t in np.linspace(0, 2 * np.pi, 80)
+        ]
+    ],
+    "tick": [[(0, 0.6), (0.35, 1), (1, 0)]],
+    "bolt": [[(0.6, 0), (0.2, 0.55), (0.55, 0.5), (0.3, 1), (0.85, 0.4), (0.5, 0.45), (0.75, 0)]],
 }
 
 
