@@ -71,11 +71,15 @@ def score(session, paths: list[Path], labels, threshold: float, number: bool = F
 def refusals(session, paths: list[Path], threshold: float) -> dict:
     """For images that hold no digit: the shares answered confidently, refused, marked unsure (and
     marked because they do not look like a digit)."""
-    results = list(runtime.predict_files(session, paths, min_confidence=threshold))
+    return tally(list(runtime.predict_files(session, paths, min_confidence=threshold)))
+
+
+def tally(results: list[dict]) -> dict:
+    """refusals() of results already predicted."""
     confident = sum("error" not in r and not r["uncertain"] for r in results)
     refused = sum("error" in r for r in results)
     not_digit = sum("does not look like a digit" in r.get("reason", "") for r in results)
-    n = len(paths)
+    n = len(results)
     return {
         "n": n,
         "answered_confidently": confident / n,
@@ -127,14 +131,15 @@ def paper_report(session, images, labels, folder: Path, n: int, threshold: float
             marks[name].append(
                 dress.save(dress.not_digit(name, i, dress.paper_size(i)), folder, f"nd-{name}-{i}")
             )
-    per_kind = {name: refusals(session, paths, threshold) for name, paths in marks.items()}
-    everything = [p for paths in marks.values() for p in paths]
+    read = {
+        name: list(runtime.predict_files(session, paths, min_confidence=threshold))
+        for name, paths in marks.items()
+    }
     # the bank learned spirals (outliers.curl) after this check found them read as 9: not held out
-    held_out = [p for name, paths in marks.items() if name != "spiral" for p in paths]
     report["not_digits_held_out"] = {
-        "all": refusals(session, everything, threshold),
-        "all_but_spiral": refusals(session, held_out, threshold),
-        "by_kind": per_kind,
+        "all": tally([r for results in read.values() for r in results]),
+        "all_but_spiral": tally([r for name, results in read.items() if name != "spiral" for r in results]),
+        "by_kind": {name: tally(results) for name, results in read.items()},
     }
     noise = []
     for i in range(max(1, n // 10)):

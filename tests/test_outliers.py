@@ -34,9 +34,8 @@ def test_kinds_choose_what_is_drawn_and_the_old_bank_is_drawn_again():
         outliers.make_bank(5, 1, None, "fragment")
 
 
-def test_scribbles_and_curls_turn_far_more_than_a_digit():
-    """A coil has at least three loops and a curl at least 1.75 turns, so neither is a 0, 6, 8 or 9:
-    each is far wider in ink than a one-stroke digit's outline (its ink covers much of its box)."""
+def test_scribbles_and_curls_are_large_marks():
+    """Every coil, cross-out and curl spans a large part of the canvas: never a dot or a short stroke."""
     rng = np.random.default_rng(0)
     for make in (outliers.scribble, outliers.curl):
         for _ in range(20):

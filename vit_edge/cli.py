@@ -19,6 +19,7 @@ from vit_edge.config import (
     DEFAULT_CHECKPOINT,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_OPSET,
+    OUTLIER_KINDS,
     RECIPES,
     TRAINED_MODEL,
     TrainConfig,
@@ -204,8 +205,7 @@ def cli(ctx: click.Context) -> None:
     "--outlier-kinds",
     default=TRAIN_DEFAULTS["outlier_kinds"],
     show_default=True,
-    help="The kinds of non-digit mark, comma-separated: glyph, strokes, shape, noise, scribble, curl, "
-    "fragment (all: every kind).",
+    help=f"The kinds of non-digit mark, comma-separated: {', '.join(OUTLIER_KINDS)} (all: every kind).",
 )
 @click.option(
     "--init",

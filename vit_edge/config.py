@@ -156,7 +156,7 @@ class TrainConfig:
     # joins the loss. 0.5 is the paper's weight; 0 turns it off.
     outliers: float = 0.0
     outlier_bank: int = 20_000  # how many such marks are drawn (seeded) before the first step
-    # which kinds of mark (vit_edge.outliers.KINDS, comma-separated), so that a bank drawn before a
+    # which kinds of mark (OUTLIER_KINDS, comma-separated), so that a bank drawn before a
     # kind was added is drawn again exactly
     outlier_kinds: str = "all"
 
@@ -184,7 +184,7 @@ class TrainConfig:
             "--precision must be auto, bf16 or fp32": self.precision not in ("auto", "bf16", "fp32"),
             "--outliers must be >= 0": self.outliers < 0,
             "--outlier-bank must be >= 1": self.outlier_bank < 1,
-            "--outlier-kinds must be 'all' or names from glyph,strokes,shape,noise,scribble,curl,fragment": (
+            f"--outlier-kinds must be 'all' or names from {','.join(OUTLIER_KINDS)}": (
                 self.outlier_kinds != "all" and not set(self.outlier_kinds.split(",")) <= set(OUTLIER_KINDS)
             ),
             f"--val-size must be in [0, {MNIST_TRAIN_IMAGES - 1}] (MNIST has {MNIST_TRAIN_IMAGES:,} "

@@ -106,13 +106,17 @@ def scribble(rng: np.random.Generator) -> Image.Image:
         x = t + rng.normal(0, 0.02, t.size).cumsum() / 10
         y = rng.uniform(0.2, 0.5) * np.sign(np.sin(2 * np.pi * strokes * t)) * np.abs(
             np.sin(2 * np.pi * strokes * t)) ** 0.3  # fmt: skip
-    path = np.stack([x, y], 1)
-    path -= path.mean(0)
+    draw.line(_fit(np.stack([x, y], 1), rng), fill=255, width=_pen(rng), joint="curve")
+    return img
+
+
+def _fit(path: np.ndarray, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """A path turned by a random angle and centred, its longer extent 3/4 of the canvas."""
+    path = path - path.mean(0)
     a = rng.uniform(0, 2 * math.pi)
     path = path @ np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
     path = CANVAS / 2 + path * (0.75 * CANVAS / max(float(np.ptp(path, 0).max()), 1e-6))
-    draw.line([tuple(q) for q in path], fill=255, width=_pen(rng), joint="curve")
-    return img
+    return [tuple(q) for q in path]
 
 
 def curl(rng: np.random.Generator) -> Image.Image:
@@ -122,11 +126,8 @@ def curl(rng: np.random.Generator) -> Image.Image:
     theta = np.linspace(0, 2 * math.pi * turns, 400)
     r = rng.uniform(0, 0.15) + theta / theta[-1]  # Archimedean: the turns evenly spaced
     x = r * np.cos(theta) * rng.choice([-1, 1]) * rng.uniform(0.7, 1.3)
-    path = np.stack([x, r * np.sin(theta)], 1)
-    a = rng.uniform(0, 2 * math.pi)
-    path = path @ np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    path = CANVAS / 2 + (path - path.mean(0)) * (0.75 * CANVAS / max(float(np.ptp(path, 0).max()), 1e-6))
-    draw.line([tuple(q) for q in path], fill=255, width=int(rng.integers(3, 8)), joint="curve")
+    draw.line(_fit(np.stack([x, r * np.sin(theta)], 1), rng), fill=255, width=int(rng.integers(3, 8)),
+              joint="curve")  # fmt: skip
     return img
 
 
