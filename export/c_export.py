@@ -9,6 +9,9 @@ last layer as the ONNX export does.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import torch
 
 from vit_edge.config import MNIST_MEAN, MNIST_STD, ViTConfig
 from vit_edge.device import preprocess
-from vit_edge.device.fileio import atomic_write
+from vit_edge.device.fileio import usual_mode
 from vit_edge.errors import OutputError
 from vit_edge.model import ViT
 
@@ -162,17 +165,44 @@ def unsupported(cfg: ViTConfig) -> list[str]:
 
 
 def write_c(model: ViT, out: Path, min_confidence: float, temperature: float) -> list[Path]:
-    """Write the C folder for an eval-mode model whose temperature is already folded in."""
+    """Write the C folder for an eval-mode model whose temperature is already folded in.
+
+    The files are written into a private folder beside `out` first and moved in only when all are
+    written, after checking that none would land on a folder or under a file: a failure leaves
+    `out` as it was (files already there are replaced one by one, each atomically)."""
     model.eval()
-    written = []
-    for name, data in c_files(model, min_confidence, temperature):
-        target = Path(out) / name
-        try:
-            atomic_write(target, lambda tmp, data=data: tmp.write_bytes(data))
-        except OSError as e:
-            raise OutputError(f"--out {out}: cannot write {target} ({e.strerror or e})") from None
-        written.append(target)
-    return written
+    out = Path(out)
+    files = dict(c_files(model, min_confidence, temperature))
+    for name in files:  # conflicts first: nothing is moved unless every file can go in
+        target = out / name
+        blocked = next((p for p in reversed(target.parents) if p.is_relative_to(out) and p.exists()
+                        and not p.is_dir()), None)  # fmt: skip
+        if blocked is not None or target.is_dir():
+            what = f"{blocked} is a file" if blocked else f"{target} is a folder"
+            raise OutputError(f"--out {out}: {what}, where the C folder needs {name}; nothing written")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot write the C folder ({e.strerror or e})") from None
+    try:
+        for name, data in files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_bytes(data)
+            os.chmod(work / name, usual_mode())
+        if not out.exists():  # the common case: the whole folder appears at once
+            for folder in [work, *{(work / name).parent for name in files}]:
+                os.chmod(folder, usual_mode(folder=True))
+            os.replace(work, out)
+        else:
+            for name in files:
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(work / name, out / name)
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot write the C folder ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # gone already when the folder was moved whole
+    return [out / name for name in files]
 
 
 __all__ = ["c_files", "quantize_rows", "write_c"]

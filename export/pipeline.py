@@ -85,17 +85,43 @@ def calibration_pixels(data_dir: str | None, allow_download: bool) -> np.ndarray
     return (train_images.astype(np.float32) / 255)[:, None]
 
 
+def stored_calibration(state: dict[str, Any]) -> dict[str, Any]:
+    """The calibration a release stored in its checkpoint (scripts/release.py): temperature,
+    min_confidence and temperature_source, each checked; {} when there is none."""
+    stored = state.get("calibration")
+    if not isinstance(stored, dict):
+        return {}
+    found: dict[str, Any] = {}
+    t, m = stored.get("temperature"), stored.get("min_confidence")
+    if isinstance(t, float) and 0 < t < float("inf"):
+        found["temperature"] = t
+        found["temperature_source"] = str(stored.get("temperature_source", "stored in the checkpoint"))
+    if isinstance(m, float) and 0 <= m <= 1:
+        found["min_confidence"] = m
+    return found
+
+
+def choose_min_confidence(state: dict[str, Any], given: float | None) -> float:
+    """Given on the command line; else the one stored in the checkpoint; else the default."""
+    if given is not None:
+        return given
+    return stored_calibration(state).get("min_confidence", DEFAULT_MIN_CONFIDENCE)
+
+
 def choose_temperature(
     model, state: dict[str, Any], given: float | None, data_dir: str | None, allow_download: bool
 ) -> tuple[float, str]:
     """The temperature to fold in, and where it came from.
 
-    Given on the command line; else fitted on the checkpoint's own validation split (the same
-    seeded split training held out); else 1 (a run on all 60,000 images has no held-out data:
-    pass the temperature fitted for the same recipe's 55,000 / 5,000 run).
+    Given on the command line; else the one a release stored in the checkpoint; else fitted on
+    the checkpoint's own validation split (the same seeded split training held out); else 1 (a run
+    on all 60,000 images has no held-out data: pass the temperature fitted for the same recipe's
+    55,000 / 5,000 run).
     """
     if given is not None:
         return given, "given (--temperature)"
+    if "temperature" in (stored := stored_calibration(state)):
+        return stored["temperature"], stored["temperature_source"]
     held_out = validation_logits(model, state, data_dir, allow_download)
     if held_out is None:
         return 1.0, "none: the checkpoint holds no validation split (pass --temperature)"
@@ -126,7 +152,7 @@ def run_export(
     allow_download: bool = True,
     log: Callable[[str], None] = print,
     temperature: float | None = None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
     check: bool = True,
     temperature_source: str | None = None,
     use_test: bool = True,
@@ -137,6 +163,7 @@ def run_export(
     if temperature is not None and not (0 < temperature < float("inf")):
         raise UsageError(f"--temperature {temperature}: must be a positive number")
     model, state = load_model(checkpoint)
+    min_confidence = choose_min_confidence(state, min_confidence)
     check_paths(checkpoint, out, quantize_mode)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     calib = calibration_pixels(data_dir, allow_download) if quantize_mode == "static" else None
@@ -204,10 +231,11 @@ def run_c_export(
     allow_download: bool = True,
     log: Callable[[str], None] = print,
     temperature: float | None = None,
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """`export --format c`: the checkpoint as a folder of C99 (see export/c_export.py), with the
-    same calibration as the ONNX export (the temperature given, or fitted on its validation split)."""
+    same calibration as the ONNX export (given, stored in the checkpoint, or fitted on its
+    validation split). The folder is written whole or not at all (see write_c)."""
     from .c_export import unsupported, write_c
 
     checkpoint = Path(checkpoint)
@@ -217,6 +245,7 @@ def run_c_export(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: --format c writes a folder, and this is a file")
     model, state = load_model(checkpoint)
+    min_confidence = choose_min_confidence(state, min_confidence)
     if missing := unsupported(model.cfg):
         raise UsageError(
             f"{checkpoint}: the C engine does not run {' or '.join(missing)} yet; "

@@ -39,6 +39,20 @@ FLAGS = (
 )
 
 
+# web/vit_edge.wasm is rebuilt byte for byte only by the toolchain that built it (scripts/release.py)
+RELEASE_TOOLCHAIN = "Debian clang version 14.0.6, wasi-libc 0.0~git20220510.9886d3d-2"
+
+
+def toolchain() -> str:
+    """This machine's clang (and wasi-libc, where dpkg knows it), as RELEASE_TOOLCHAIN names them."""
+    clang = subprocess.run(["clang", "--version"], capture_output=True, text=True).stdout.splitlines()
+    name = clang[0].split(" (")[0].strip() if clang else "no clang"
+    dpkg = shutil.which("dpkg-query")
+    libc = dpkg and subprocess.run([dpkg, "-W", "-f", "${Version}", "wasi-libc"], capture_output=True)
+    version = libc.stdout.decode().strip() if libc and libc.returncode == 0 else "unknown"
+    return f"{name}, wasi-libc {version}"
+
+
 def why_no_compiler() -> str | None:
     """Why clang cannot build the module here (no clang, wasm-ld or wasi-libc), or None."""
     clang = shutil.which("clang")

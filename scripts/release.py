@@ -36,10 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS, DOCS = ROOT / "models", ROOT / "docs"
 
 
-def strip(source: Path, target: Path) -> dict:
-    """Keep what inference and the model card need; drop optimizer, RNG and raw weights."""
+def strip(source: Path, target: Path, calibration: dict) -> dict:
+    """Keep what inference and the model card need, and the release's calibration (where
+    `vit-edge export` finds it); drop optimizer, RNG and raw weights."""
     state = checkpoint.load(source)
     slim = {k: state[k] for k in ("config", "model", "epoch", "metrics")}
+    slim["calibration"] = {  # plain floats and text: checkpoints load with weights_only
+        "temperature": float(calibration["temperature"]),
+        "temperature_source": str(calibration["temperature_source"]),
+        "min_confidence": float(calibration["min_confidence"]),
+    }
     checkpoint.save(target, slim)
     return slim
 
@@ -262,31 +268,17 @@ def main() -> None:
     args = parser.parse_args()
 
     ckpt = MODELS / "vit-edge.pt"
-    state = strip(args.checkpoint, ckpt)
+    calibration = calibrate_on(args.calibrate_on or args.checkpoint, args.data_dir, args.calibrate_on_seen)
+    state = strip(args.checkpoint, ckpt, calibration)
     cfg = ViTConfig.from_dict(state["config"])
     # the whole run's history (the checkpoint holds it only up to its best epoch)
     run_metrics = args.checkpoint.with_suffix(".metrics.json")
     train_metrics = json.loads(run_metrics.read_text()) if run_metrics.exists() else state["metrics"]
     evaluation = evaluate_checkpoint(ckpt, args.data_dir, device="cpu", allow_download=False, draw=False)
-    calibration = calibrate_on(args.calibrate_on or args.checkpoint, args.data_dir, args.calibrate_on_seen)
-    export = run_export(
-        ckpt,
-        MODELS / "vit-edge.onnx",
-        "dynamic",
-        args.data_dir,
-        allow_download=False,
-        temperature=calibration["temperature"],
-        temperature_source=calibration["temperature_source"],
-        min_confidence=calibration["min_confidence"],
-    )
-    # the C engine's folder (models/c/), with the same calibration: firmware needs neither torch nor this package
-    run_c_export(
-        ckpt,
-        MODELS / "c",
-        allow_download=False,
-        temperature=calibration["temperature"],
-        min_confidence=calibration["min_confidence"],
-    )
+    # both exports take the calibration stored in the checkpoint, as `vit-edge export` does with no flags
+    export = run_export(ckpt, MODELS / "vit-edge.onnx", "dynamic", args.data_dir, allow_download=False)
+    # the C engine's folder (models/c/): firmware needs neither torch nor this package
+    run_c_export(ckpt, MODELS / "c", allow_download=False)
     wasm.build(MODELS / "c", ROOT / "web" / "vit_edge.wasm")  # the page's engine: the same C, the same model
     calibration = test_calibration(ckpt, calibration, export, args.data_dir)
     bench = run_benchmark(MODELS / "vit-edge.int8.onnx", ckpt)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from helpers import STRICT, c_build, c_logits, random_model, save_checkpoint
+from helpers import SANITIZE, STRICT, c_build, c_logits, md5s, random_model, save_checkpoint
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
@@ -41,17 +41,13 @@ def programs(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_shipped_folder_is_what_export_makes(run_cli, tmp_path: Path):
-    """models/c/ comes from models/vit-edge.pt with the release's calibration (models/metrics.json)."""
+    """`export --format c --checkpoint models/vit-edge.pt`, no other flag, makes models/c/ byte for
+    byte: the release stored its calibration in the checkpoint (as models/metrics.json reports it)."""
     calibration = json.loads((ROOT / "models" / "metrics.json").read_text())["calibration"]
-    args = [
-        "--temperature",
-        repr(calibration["temperature"]),
-        "--min-confidence",
-        calibration["min_confidence"],
-    ]
     code, _, err = run_cli("export", "--format", "c", "--checkpoint", ROOT / "models" / "vit-edge.pt",
-                           "--out", tmp_path / "c", *args)  # fmt: skip
+                           "--out", tmp_path / "c")  # fmt: skip
     assert code == 0, err
+    assert f"temperature {calibration['temperature']:.4f}" in err
     made = sorted(p.relative_to(tmp_path / "c") for p in (tmp_path / "c").rglob("*") if p.is_file())
     shipped = sorted(p.relative_to(SHIPPED) for p in SHIPPED.rglob("*") if p.is_file())
     assert made == shipped
@@ -59,6 +55,42 @@ def test_shipped_folder_is_what_export_makes(run_cli, tmp_path: Path):
         assert (tmp_path / "c" / name).read_bytes() == (SHIPPED / name).read_bytes(), name
     model_h = (SHIPPED / "vit_edge_model.h").read_text()
     assert f"#define VE_MIN_CONFIDENCE {calibration['min_confidence']}" in model_h
+
+
+def test_onnx_export_takes_the_stored_calibration(run_cli, tmp_path: Path):
+    """`export --checkpoint models/vit-edge.pt` with no flags records the release's temperature and
+    min-confidence, as the shipped files do."""
+    import onnxruntime as ort
+
+    code, _, err = run_cli("export", "--checkpoint", ROOT / "models" / "vit-edge.pt", "--out",
+                           tmp_path / "m.onnx", "--no-test", "--skip-parity")  # fmt: skip
+    assert code == 0, err
+
+    def meta(path: Path) -> dict:
+        return ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+
+    made, shipped = meta(tmp_path / "m.onnx"), meta(ROOT / "models" / "vit-edge.onnx")
+    for key in ("temperature", "temperature_source", "min_confidence"):
+        assert made[key] == shipped[key], key
+
+
+def test_format_c_changes_nothing_when_a_name_is_taken(run_cli, tmp_path: Path):
+    """A file where the folder needs a folder (example/): one line, and the folder as it was."""
+    ckpt = save_checkpoint(random_model(), tmp_path / "m.pt")
+    out = tmp_path / "c"
+    out.mkdir()
+    (out / "example").write_text("mine")
+    (out / "vit_edge.h").write_text("an older header")
+    before = md5s(out)
+    code, _, err = run_cli("export", "--format", "c", "--checkpoint", ckpt, "--out", out, "--temperature=1")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "example is a file" in err, err
+    assert md5s(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "m.pt"]  # no private folder left
+    (out / "example").unlink()
+    code, _, err = run_cli("export", "--format", "c", "--checkpoint", ckpt, "--out", out, "--temperature=1")
+    assert code == 0, err
+    assert (out / "vit_edge.h").read_bytes() == (ROOT / "export" / "c" / "vit_edge.h").read_bytes()
+    assert (out / "example" / "main.c").is_file() and oct((out / "example").stat().st_mode)[-3:] != "700"
 
 
 def test_library_has_no_main_and_no_allocation():
@@ -181,7 +213,8 @@ PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (me
 
 def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):
     """vit_edge_prepare on grey bytes against preprocess.py on the same bytes: the examples, pen
-    drawings, dressed digits and phone photos (the page's contract too), blank pages refused."""
+    drawings, dressed digits, phone photos, ruled, squared and boxed paper, a page on a table and
+    touching digits (the page's contract too), blank pages refused."""
     from helpers import shared_images
     from PIL import Image
 
@@ -189,6 +222,14 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
 
     images, _ = load_split("test", shared_mnist, allow_download=False)
     cases = shared_images(images) | {"blank photo": dress.photo([], "vignette", 16, seed=1)}
+    for k, style in enumerate(dress.PAPER_STYLES):  # printed lines and a table are paper in C too
+        digits = list(images[60 + 3 * k : 63 + 3 * k]) if style == "comb" else [images[60 + 3 * k]]
+        size = dress.PAGE_SIZES[k % len(dress.PAGE_SIZES)]
+        cases[f"{style}-{size}"] = dress.paper_photo(style, digits, seed=k, size=size)
+        cases[f"blank {style}"] = dress.paper_photo(style, [], seed=k)
+    for k in range(3):  # touching digits: split (counted as two) or kept whole (counted as two too)
+        pair = list(images[80 + 2 * k : 82 + 2 * k])
+        cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)
     session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
     worst = 0.0
     for name, img in cases.items():
@@ -204,8 +245,8 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
             continue
         assert run.returncode == 0, (name, run.stdout)
         got = np.frombuffer(run.stdout, np.float32).reshape(28, 28)
-        # the digit-sized groups side by side, as predict counts them (several: marked unsure)
-        assert run.stderr == f"digits {len(pp.read_image(Image.fromarray(grey)).digits)}\n".encode(), name
+        # the digits side by side, as predict counts them (several, or touching: marked unsure)
+        assert run.stderr == f"digits {pp.read_image(Image.fromarray(grey)).count}\n".encode(), name
         worst = max(worst, float(np.abs(got - want).max()))
         assert np.abs(got - want).max() <= PREPARE_MAX_DIFF, name
         answers = runtime.run_logits(session, np.stack([got, want])[:, None], 1).argmax(1)
@@ -226,24 +267,61 @@ def test_example_reports_blank_and_reads_a_stroke(programs, tmp_path: Path):
     assert run.returncode == 0 and run.stdout.split()[0] == b"1"
 
 
-def test_c_api_return_codes_and_arguments(tmp_path: Path):
-    """vit_edge.h's promises, through tests/c_api_check.c: rows `stride` bytes apart read the same
-    as packed rows, VIT_EDGE_BAD_ARGUMENT for a NULL buffer, a size under 1 or stride < width,
-    VIT_EDGE_BLANK for a blank page, vit_edge_digits() 0 after any failed call, and
-    vit_edge_predict(pixels, NULL) the same digit as with a probs buffer."""
+def api_check(tmp_path: Path, flags: list[str]) -> dict[str, str]:
     sources = [SHIPPED / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")]
-    program = tmp_path / "api"
+    program = tmp_path / f"api{len(flags)}"
     check = ROOT / "tests" / "c_api_check.c"
-    command = ["cc", *STRICT, "-I", str(SHIPPED), "-o", str(program), str(check), *map(str, sources), "-lm"]
+    command = ["cc", *STRICT, *SANITIZE, *flags, "-I", str(SHIPPED), "-o", str(program), str(check),
+               *map(str, sources), "-lm"]  # fmt: skip
     subprocess.run(command, check=True)
-    out = subprocess.run([str(program)], check=True, capture_output=True, text=True).stdout
-    got = dict(line.split() for line in out.splitlines())
-    assert got == {
+    run = subprocess.run([str(program)], capture_output=True, text=True)
+    assert run.returncode == 0 and not run.stderr, run.stderr  # a sanitizer's finding aborts it
+    return dict(line.split() for line in run.stdout.splitlines())
+
+
+def test_c_api_return_codes_and_arguments(tmp_path: Path):
+    """vit_edge.h's promises, through tests/c_api_check.c built with the sanitizers: rows `stride`
+    bytes apart read the same as packed rows; VIT_EDGE_BAD_ARGUMENT for a NULL buffer, a size under
+    1 or stride < width; VIT_EDGE_BLANK for a blank page, one pixel and a 100,000 x 1 line;
+    vit_edge_digits() 0 after any failed call; vit_edge_predict(pixels, NULL) the same digit as
+    with a probs buffer; NaN, infinite and out-of-range pixels refused (VIT_EDGE_BAD_PIXELS, logits
+    all 0); and VIT_EDGE_TOO_LARGE when the pool is set too small for the image."""
+    assert api_check(tmp_path, []) == {
         "packed": "0", "digits_after_success": "1", "padded": "0", "stride_same_pixels": "1",
         "null_buffer": "-3", "digits_after_failure": "0", "zero_width": "-3", "zero_height": "-3",
         "stride_under_width": "-3", "blank": "-1", "digits_after_blank": "0",
-        "predict_null_probs_same": "1", "predict_digit": "1",
+        "predict_null_probs_same": "1", "predict_digit": "1", "one_pixel": "-1", "long_line": "-1",
+        "long_line_with_ink": "-1", "noise_handled": "1", "bad_pixels_refused": "5",
+        "bad_pixels_logits_zero": "1",
     }  # fmt: skip
+    small = api_check(tmp_path, ["-DVIT_EDGE_PREPARE_BYTES=8192"])
+    assert (small["packed"], small["digits_after_success"], small["long_line"]) == ("-2", "0", "-2")
+
+
+def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
+    """The example built with AddressSanitizer and UBSan on test digits (the same logits as the
+    plain build) and on grey pages of every kind predict reads: no finding on any of them."""
+    from helpers import shared_images
+
+    from vit_edge.device import preprocess as pp
+
+    program = c_build(SHIPPED, tmp_path / "sanitized", extra=SANITIZE)
+    plain = c_build(SHIPPED, tmp_path / "plain")
+    images, _ = load_split("test", shared_mnist, allow_download=False)
+    digits = (images[:200] / 255).astype(np.float32)
+    assert np.array_equal(c_logits(program, digits), c_logits(plain, digits))
+    pages = dict(list(shared_images(images).items())[::3])
+    pages |= {s: dress.paper_photo(s, [images[300 + k]], seed=k) for k, s in enumerate(dress.PAPER_STYLES)}
+    pages |= {"touching": dress.photo(list(images[310:312]), "flat", 4, seed=1, pitch=0.5)}
+    pages |= {"blank ruled": dress.paper_photo("ruled", [], seed=9)}
+    for name, img in pages.items():
+        rgba = img.convert("RGBA")
+        grey = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
+        h, w = grey.shape
+        run = subprocess.run([str(program), "--gray", str(w), str(h)], input=grey.tobytes(),
+                             capture_output=True)  # fmt: skip
+        assert run.returncode in (0, 1) and b"runtime error" not in run.stderr, (name, run.stderr[-2000:])
+        assert run.stdout.strip(), name
 
 
 def test_example_makefile_builds_for_the_host_and_a_cortex_m7(tmp_path: Path):

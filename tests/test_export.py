@@ -6,7 +6,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from helpers import one_line_error, random_model, save_checkpoint
+from helpers import one_line_error, random_model, save_checkpoint, stable_model
 
 from vit_edge.config import ViTConfig
 from vit_edge.device.runtime import make_session
@@ -100,10 +100,9 @@ def test_cli_mismatched_export_exits_nonzero_and_keeps_files(run_cli, small_ckpt
     assert small_ckpt.with_suffix(".onnx").exists()
 
 
-def test_cli_json_report(run_cli, small_ckpt: Path, tiny_mnist: Path):
-    code, out, err = run_cli(
-        "export", "--checkpoint", small_ckpt, "--data-dir", tiny_mnist, "--quantize", "--json"
-    )
+def test_cli_json_report(run_cli, tmp_path: Path, tiny_mnist: Path):
+    ckpt = save_checkpoint(stable_model(), tmp_path / "stable.pt")  # INT8 answers no CPU can flip
+    code, out, err = run_cli("export", "--checkpoint", ckpt, "--data-dir", tiny_mnist, "--quantize", "--json")
     assert code == 0, err
     report = json.loads(out)
     assert [f["kind"] for f in report["files"]] == ["fp32", "int8"] and report["quantization"] == "dynamic"

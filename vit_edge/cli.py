@@ -339,13 +339,15 @@ def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
     "--temperature",
     type=FINITE,
     default=None,
-    help="Divide the logits by this (calibration) [default: fitted on the checkpoint's validation split].",
+    help="Divide the logits by this (calibration) [default: the checkpoint's stored calibration, "
+    "else fitted on its validation split].",
 )
 @click.option(
     "--min-confidence",
     type=FiniteFloat(0, 1),
-    default=DEFAULT_MIN_CONFIDENCE,
-    help="Recorded in the files: predict's default threshold for marking answers uncertain.",
+    default=None,
+    help="Recorded in the files: predict's default threshold for marking answers uncertain "
+    f"[default: the checkpoint's stored calibration, else {DEFAULT_MIN_CONFIDENCE}].",
 )
 @click.option(
     "--skip-parity", is_flag=True, help="Do not compare with PyTorch; the files then say parity: skipped."

@@ -295,8 +295,20 @@ static void encoder_block(const ve_block *b, int outputs) {
     }
 }
 
+/* A pixel outside [0, 1] (NaN, infinity, or a caller's unscaled bytes) would carry NaN or an
+   overflow into the int8 conversions: such an image is refused, never guessed at. */
+static int bad_pixels(const float pixels[784]) {
+    for (int i = 0; i < 784; i++)
+        if (!(pixels[i] >= 0.0f && pixels[i] <= 1.0f)) return 1; /* NaN fails both tests */
+    return 0;
+}
+
 void vit_edge_logits(const float pixels[784], float logits[10]) {
     const ve_model *m = &ve_weights;
+    if (bad_pixels(pixels)) {
+        for (int c = 0; c < VE_CLASSES; c++) logits[c] = 0.0f; /* no preference: every digit alike */
+        return;
+    }
     embed_patches(pixels);
     for (int l = 0; l < VE_DEPTH; l++) encoder_block(&m->blocks[l], l + 1 < VE_DEPTH ? VE_TOKENS : VE_EXTRA);
     layer_norm(&m->norm, arena.x[0], arena.in, VE_DIM);
@@ -313,6 +325,7 @@ void vit_edge_logits(const float pixels[784], float logits[10]) {
 int vit_edge_predict(const float pixels[784], float probs[10]) {
     float logits[VE_CLASSES], total = 0.0f;
     int best = 0;
+    if (bad_pixels(pixels)) return VIT_EDGE_BAD_PIXELS;
     vit_edge_logits(pixels, logits);
     for (int c = 1; c < VE_CLASSES; c++)
         if (logits[c] > logits[best]) best = c;

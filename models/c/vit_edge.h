@@ -22,6 +22,8 @@ extern "C" {
 #define VIT_EDGE_BLANK (-1)        /* no ink: a blank page */
 #define VIT_EDGE_TOO_LARGE (-2)    /* the working image does not fit VIT_EDGE_PREPARE_BYTES */
 #define VIT_EDGE_BAD_ARGUMENT (-3) /* no buffer, a size under 1, or stride < width */
+/* vit_edge_predict's refusal: a pixel is NaN, infinite or outside [0, 1] (probs is left alone) */
+#define VIT_EDGE_BAD_PIXELS (-4)
 
 /* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
    does beyond 1024 px. Its static pool: 20 floats a working pixel, and room for the small steps
@@ -29,7 +31,9 @@ extern "C" {
 #ifndef VIT_EDGE_WORK_SIDE
 #define VIT_EDGE_WORK_SIDE VE_PP_WORK_SIDE
 #endif
+#ifndef VIT_EDGE_PREPARE_BYTES /* a smaller pool may be set: too small returns VIT_EDGE_TOO_LARGE */
 #define VIT_EDGE_PREPARE_BYTES (4 * (20L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 32768L))
+#endif
 
 /* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
 #define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
@@ -40,10 +44,13 @@ extern "C" {
 #define VIT_EDGE_ARENA_BYTES (4 * VIT_EDGE_ARENA_FLOATS + 3 * VE_MAX_IN + 16)
 
 /* pixels: 28x28 floats in [0,1], row-major, as predict's preprocessing makes them (white digit on
-   black: `vit-edge predict --save-input DIR` shows them). Returns the digit 0-9; probs (calibrated, may be NULL) gets the 10 probabilities. */
+   black: `vit-edge predict --save-input DIR` shows them). Returns the digit 0-9, or
+   VIT_EDGE_BAD_PIXELS for a pixel outside [0, 1]; probs (calibrated, may be NULL) gets the 10
+   probabilities. */
 int vit_edge_predict(const float pixels[784], float probs[10]);
 
-/* The same forward pass, giving the 10 calibrated logits (softmax of them is probs). */
+/* The same forward pass, giving the 10 calibrated logits (softmax of them is probs); all 0 for a
+   pixel outside [0, 1]. */
 void vit_edge_logits(const float pixels[784], float logits[10]);
 
 /* gray: width x height bytes (0 black .. 255 white, either polarity), rows stride bytes apart.
@@ -51,9 +58,10 @@ void vit_edge_logits(const float pixels[784], float logits[10]);
    there is no ink). Uses its own static pool (VIT_EDGE_PREPARE_BYTES), not the model's arena. */
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]);
 
-/* How many digit-sized groups of ink the last successful vit_edge_prepare found side by side (pieces
-   whose columns overlap are one group): over 1, the image holds several digits and one answer for
-   it should be marked unsure, as predict marks it. 0 after a failed call. */
+/* How many digits the last successful vit_edge_prepare found side by side (pieces whose columns
+   overlap are one group; a group much wider than tall is touching digits, counted as the parts its
+   column profile splits into, or as two when it has no narrow joint): over 1, one answer for the
+   image should be marked unsure, as predict marks it. 0 after a failed call. */
 int vit_edge_digits(void);
 
 #ifdef __cplusplus

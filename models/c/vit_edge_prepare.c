@@ -2,9 +2,10 @@
  * step by step as vit_edge/device/preprocess.py does it (in the page too, as WebAssembly), with its
  * constants (VE_PP_*, generated from Python into vit_edge_model.h):
  *
- *   grey bytes -> [0,1], pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> white ink on
- *   black, the paper's light divided away, ink judged against the paper's local noise -> pieces of
- *   ink, specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
+ *   grey bytes -> [0,1], pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> a table
+ *   around the page becomes paper -> white ink on black, the paper's light divided away, ink judged
+ *   against the paper's local noise, printed lines (ruling, grids, form boxes) taken away -> pieces
+ *   of ink, specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
  *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
  *
  * Memory: one static pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE:
@@ -25,11 +26,15 @@ typedef struct {
 
 /* One pool; each call to vit_edge_prepare starts it empty. Every size below is bounded by the
    working image (at most WS x WS), checked as it is taken. */
-static float pool[VIT_EDGE_PREPARE_BYTES / sizeof(float)];
+static double pool_store[VIT_EDGE_PREPARE_BYTES / sizeof(double)]; /* doubles: 8-byte aligned */
+#define pool ((float *)pool_store)
+#define POOL_FLOATS (sizeof(pool_store) / (sizeof(float)))
 static size_t used;
 
+/* n floats' room, 8-byte aligned (a double or a long may be stored there) */
 static float *take(size_t n) {
-    if (used + n > sizeof pool / sizeof pool[0]) return NULL;
+    used += used & 1;
+    if (used + n > POOL_FLOATS) return NULL;
     float *p = pool + used;
     used += n;
     return p;
@@ -325,6 +330,344 @@ static int label_pieces(const unsigned char *mask, int w, int h, int *labels, in
     return n;
 }
 
+/* Sorting without a C library: heapsort */
+static void sift(float *a, int i, int n) {
+    for (int c; (c = 2 * i + 1) < n; i = c) {
+        if (c + 1 < n && a[c + 1] > a[c]) c++;
+        if (!(a[c] > a[i])) return;
+        float t = a[i];
+        a[i] = a[c], a[c] = t;
+    }
+}
+
+static void sort_floats(float *a, int n) {
+    for (int i = n / 2 - 1; i >= 0; i--) sift(a, i, n);
+    for (int end = n - 1; end > 0; end--) {
+        float t = a[0];
+        a[0] = a[end], a[end] = t;
+        sift(a, 0, end);
+    }
+}
+
+/* ---- the page, not the table (Python's page_only) ---- */
+
+/* Python's _shrink (is_min) or _grow of a 0/1 grid by a (2r+1)-square, into out */
+static int morph(const unsigned char *mask, int w, int h, int r, int is_min, unsigned char *out) {
+    const size_t mark = used;
+    image g = {w, h, take((size_t)w * h)};
+    float *tmp = take((size_t)w * h), *work = take((size_t)2 * (imax(w, h) + 2 * r));
+    if (!g.a || !tmp || !work) return 0;
+    for (int i = 0; i < w * h; i++) g.a[i] = mask[i];
+    filter(&g, r, is_min, tmp, work);
+    for (int i = 0; i < w * h; i++) out[i] = g.a[i] > 0.0f;
+    used = mark;
+    return 1;
+}
+
+typedef struct {
+    int n, *labels, *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
+} pieces;
+
+/* 8-connected pieces of a mask with their areas and boxes */
+static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
+    int *parent = (int *)take((size_t)w * h + 2);
+    p->labels = (int *)take((size_t)w * h);
+    if (!parent || !p->labels) return 0;
+    p->n = label_pieces(mask, w, h, p->labels, parent);
+    p->area = (int *)take((size_t)p->n + 1), p->box = (int (*)[4])take((size_t)4 * p->n + 4);
+    if (!p->area || !p->box) return 0;
+    for (int k = 0; k < p->n; k++) p->area[k] = 0, p->box[k][0] = h, p->box[k][1] = 0, p->box[k][2] = w, p->box[k][3] = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            int l = p->labels[y * w + x] - 1;
+            if (l < 0) continue;
+            int *b = p->box[l];
+            p->area[l]++, b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
+        }
+    return 1;
+}
+
+/* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table */
+static int page_cells(const image *cells, unsigned char *page, float *scratch) {
+    const int gw = cells->w, gh = cells->h, n = gw * gh;
+    float *levels = take((size_t)n), *cum = take((size_t)n);
+    if (!levels || !cum) return -1;
+    memcpy(levels, cells->a, sizeof(float) * n);
+    sort_floats(levels, n);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) cum[i] = sum += levels[i];
+    int split = 1;
+    double best = -1.0;
+    for (int k = 1; k < n; k++) { /* Otsu: the split with the largest variance between the sides */
+        double d = (double)cum[k - 1] / k - (double)(float)(cum[n - 1] - cum[k - 1]) / (n - k);
+        double between = d * d * (double)k * (double)(n - k);
+        if (between > best) best = between, split = k;
+    }
+    if (n < 2) return 0;
+    const float cut = levels[split - 1];
+    if ((double)(float)(cum[n - 1] - cum[split - 1]) / (n - split) - (double)cum[split - 1] / split < VE_PP_PAGE_CONTRAST)
+        return 0;
+    unsigned char *bright = (unsigned char *)take((size_t)n / 4 + 1);
+    if (!bright) return -1;
+    for (int i = 0; i < n; i++) bright[i] = cells->a[i] > cut;
+    pieces lit, dark;
+    if (!find_pieces(bright, gw, gh, &lit)) return -1;
+    if (!lit.n) return 0;
+    int i = 0, area = 0, holes = 0;
+    for (int k = 0; k < lit.n; k++)
+        if (lit.area[k] > lit.area[i]) i = k;
+    for (int j = 0; j < n; j++) area += page[j] = lit.labels[j] == i + 1, bright[j] = !page[j];
+    if (!find_pieces(bright, gw, gh, &dark)) return -1;
+    for (int j = 0; j < n; j++) { /* dark pieces that touch no border are the writing: holes */
+        int l = dark.labels[j] - 1;
+        if (l < 0) continue;
+        const int *b = dark.box[l];
+        bright[j] = b[0] > 0 && b[1] < gh && b[2] > 0 && b[3] < gw;
+        holes += bright[j];
+    }
+    if (holes > VE_PP_PAGE_WRITING * (area + holes)) return 0; /* mostly hole: a light ring, not a page */
+    for (int j = 0; j < n; j++) page[j] = page[j] || (dark.labels[j] && bright[j]);
+    area += holes;
+    const int *b = lit.box[i];
+    int border = 0;
+    for (int x = 0; x < gw; x++) border += page[x] + page[(gh - 1) * gw + x];
+    for (int y = 0; y < gh; y++) border += page[y * gw] + page[y * gw + gw - 1];
+    const double share = (double)area / n, solid = (double)area / ((double)(b[1] - b[0]) * (b[3] - b[2]));
+    if (!(VE_PP_PAGE_MIN <= share && share <= VE_PP_PAGE_MAX && solid >= VE_PP_PAGE_SOLID && 2 * border < 2 * (gw + gh)))
+        return 0;
+    /* a page's edge is a step: the rings two cells inside and outside the split differ */
+    unsigned char *ring[4];
+    for (int r = 0; r < 4; r++)
+        if (!(ring[r] = (unsigned char *)take((size_t)n / 4 + 1)) || !morph(page, gw, gh, 2 + r % 2, r < 2, ring[r]))
+            return -1;
+    int inside = 0, outside = 0;
+    float *out = scratch + n;
+    for (int j = 0; j < n; j++) {
+        if (ring[0][j] && !ring[1][j]) scratch[inside++] = cells->a[j];
+        if (ring[3][j] && !ring[2][j]) out[outside++] = cells->a[j];
+    }
+    if (!inside || !outside) return 0;
+    const double in = median32(scratch, inside, levels), beyond = median32(out, outside, levels);
+    return in - beyond >= VE_PP_PAGE_CONTRAST;
+}
+
+/* Python's _fill_outward: unknown (NaN) cells take the mean of their known neighbours, ring by ring */
+static int fill_outward(float *g, int w, int h) {
+    float *next = take((size_t)w * h);
+    if (!next) return 0;
+    for (;;) {
+        int missing = 0, filled = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const int i = y * w + x;
+                next[i] = g[i];
+                if (g[i] == g[i]) continue;
+                float total = 0.0f;
+                int count = 0;
+                missing = 1;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int yy = y + dy, xx = x + dx;
+                        if (yy < 0 || xx < 0 || yy >= h || xx >= w || g[yy * w + xx] != g[yy * w + xx]) continue;
+                        total += g[yy * w + xx], count++;
+                    }
+                if (count) next[i] = (float)((double)total / count), filled = 1;
+            }
+        if (!missing || !filled) return 1;
+        memcpy(g, next, sizeof(float) * w * h);
+    }
+}
+
+/* Python's page_only, in place: 1 when the image was a page on a table, 0 when it stays, -1 when
+   out of memory */
+static int page_only(image *grey) {
+    const int w = grey->w, h = grey->h;
+    if (imin(w, h) < VE_PP_PAGE_MIN_SIDE) return 0;
+    const size_t mark = used;
+    const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID);
+    image cells, light, keep, lit;
+    float *block = take((size_t)cell * cell + 1), *scratch = take((size_t)cell * cell + 1);
+    if (!block || !scratch || !cell_values(grey, cell, median_of, &cells, block, scratch)) return -1;
+    const int gw = cells.w, gh = cells.h, n = gw * gh;
+    unsigned char *page = (unsigned char *)take((size_t)n / 4 + 1), *inner = (unsigned char *)take((size_t)n / 4 + 1);
+    float *two = take((size_t)2 * n + 2);
+    if (!page || !inner || !two) return -1;
+    const int found = page_cells(&cells, page, two);
+    if (found <= 0) {
+        used = mark;
+        return found;
+    }
+    /* cells on the page's edge hold some table: the light is carried out from the cells inside them */
+    light = (image){gw, gh, take((size_t)n)}, keep = (image){gw, gh, take((size_t)n)};
+    if (!light.a || !keep.a || !morph(page, gw, gh, 1, 1, inner)) return -1;
+    for (int i = 0; i < n; i++) light.a[i] = inner[i] ? cells.a[i] : NAN;
+    const int margin = 1 + imax(1, pyround(VE_PP_PAGE_MARGIN * imin(w, h) / cell));
+    if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
+    for (int i = 0; i < n; i++) keep.a[i] = inner[i];
+    image kept;
+    if (!upsample(&keep, cell, w, h, &kept) || !upsample(&light, cell, w, h, &lit)) return -1;
+    for (int i = 0; i < w * h; i++)
+        if (!(kept.a[i] > 0.999f)) grey->a[i] = lit.a[i];
+    used = mark;
+    return 1;
+}
+
+/* ---- printed lines are paper (Python's printed_lines) ---- */
+
+/* Python's _skew: the angle (radians) within LINE_ANGLE of level at which the ink's rows pile up
+   most sharply; xy: the ink's (sub-sampled) pixels, hist: rows + columns + 2 ints */
+static double peakiness(const int *xy, int k, double degrees, long *hist, int span) {
+    const double t = tan(degrees * (PI / 180.0));
+    int lo = 0;
+    for (int i = 0; i < k; i++) {
+        int r = xy[2 * i] - (int)rint(xy[2 * i + 1] * t);
+        lo = i ? imin(lo, r) : r;
+    }
+    memset(hist, 0, sizeof(long) * span);
+    double dot = 0.0;
+    for (int i = 0; i < k; i++) hist[xy[2 * i] - (int)rint(xy[2 * i + 1] * t) - lo]++;
+    for (int i = 0; i < span; i++) dot += (double)hist[i] * hist[i];
+    return dot;
+}
+
+static double best_angle(const int *xy, int k, double start, double stop, double step, long *hist, int span) {
+    const int n = (int)ceil((stop - start) / step);
+    const double delta = (start + step) - start; /* numpy's arange: start + i * delta */
+    double best = start, most = -1.0;
+    for (int i = 0; i < n; i++) {
+        double d = i == 1 ? start + step : start + i * delta, v = peakiness(xy, k, d, hist, span);
+        if (v > most) most = v, best = d;
+    }
+    return best;
+}
+
+static double skew(const unsigned char *m, int h, int w, long total) {
+    const long step = total / 100000 > 1 ? total / 100000 : 1;
+    const int k = (int)((total + step - 1) / step), span = h + w + 2;
+    int *xy = (int *)take((size_t)2 * k);
+    long *hist = (long *)take((size_t)span * sizeof(long) / sizeof(float) + 1);
+    if (!xy || !hist) return NAN;
+    long seen = 0;
+    int j = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (m[y * w + x] && seen++ % step == 0) xy[2 * j] = y, xy[2 * j + 1] = x, j++;
+    double best = best_angle(xy, k, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5, hist, span);
+    best = best_angle(xy, k, best - 0.4, best + 0.41, 0.1, hist, span);
+    return best * (PI / 180.0);
+}
+
+/* Runs of a row (of `slack`) with breaks of up to LINE_GAP bridged: the next run from *x on */
+static int next_run(const unsigned char *row, const unsigned char *below, int w, int *x, int *x0, int *x1) {
+#define SLACK(c) (row[c] || (below && below[c]))
+    while (*x < w && !SLACK(*x)) ++*x;
+    if (*x >= w) return 0;
+    *x0 = *x1 = *x;
+    for (++*x; *x < w; ++*x)
+        if (SLACK(*x)) {
+            if (*x - *x1 > VE_PP_LINE_GAP + 1) break;
+            *x1 = *x;
+        }
+#undef SLACK
+    return 1;
+}
+
+/* Python's _level_lines: printed lines within LINE_ANGLE of level in an h x w mask, into found;
+   returns how many, or -1 when out of memory */
+static int level_lines(const unsigned char *m, int h, int w, unsigned char *found) {
+    const size_t mark = used;
+    long total = 0;
+    memset(found, 0, (size_t)w * h);
+    for (long i = 0; i < (long)w * h; i++) total += m[i];
+    if (!total) return 0;
+    const double t = tan(skew(m, h, w, total));
+    int *offset = (int *)take((size_t)w), low = 0, high = 0;
+    if (t != t || !offset) return -1;
+    for (int x = 0; x < w; x++) offset[x] = (int)rint(-(double)x * t), low = imin(low, offset[x]);
+    for (int x = 0; x < w; x++) offset[x] -= low, high = imax(high, offset[x]);
+    const int H = h + high + 1; /* sheared row = y + offset[x]: a line at the skew becomes one row */
+    unsigned char *sh = (unsigned char *)take((size_t)H * w / 4 + 1);
+    int *up = (int *)take((size_t)H * w), *down = (int *)take((size_t)H * w);
+    float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
+    double *lines = (double *)take((size_t)2 * H);
+    if (!sh || !up || !down || !extent || !scratch || !lines) return -1;
+    memset(sh, 0, (size_t)H * w);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (m[y * w + x]) sh[(y + offset[x]) * w + x] = 1;
+    for (int x = 0; x < w; x++) {
+        for (int r = 0; r < H; r++) up[r * w + x] = sh[r * w + x] ? (r ? up[(r - 1) * w + x] : 0) + 1 : 0;
+        for (int r = H - 1; r >= 0; r--) down[r * w + x] = sh[r * w + x] ? (r < H - 1 ? down[(r + 1) * w + x] : 0) + 1 : 0;
+    }
+    const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
+    for (int r = 0; r < H; r++) lines[r] = -1.0; /* the line's thickness on a sheared row; -1: none */
+    for (int pass = 0; pass < 2; pass++)
+        for (int r = 0; r < H - 1; r++) {
+            int x = 0, x0, x1;
+            while (next_run(sh + (long)r * w, sh + (long)(r + 1) * w, w, &x, &x0, &x1)) {
+                double thickness = 0;
+                const int n = x1 - x0 + 1;
+                if (pass == 0 && n < VE_PP_LINE_LENGTH * w) continue;
+                if (pass == 1) {
+                    thickness = lines[r] >= 0 ? lines[r] : (r && lines[r - 1] >= 0 ? lines[r - 1] : lines[r + 1]);
+                    if (thickness < 0 || n < 2 * thickness) continue;
+                }
+                int k = 0;
+                for (int c = x0; c <= x1; c++) { /* the run's ink, on row r or r + 1 */
+                    const int row = sh[r * w + c] ? r : r + 1, i = row * w + c;
+                    if (!sh[i]) continue;
+                    const int e = up[i] + down[i] - 1;
+                    if (pass == 0) extent[k++] = (float)e;
+                    else if (e <= thickness + 2) /* no wider than the line: no stroke crosses it here */
+                        for (int top = row - up[i] + 1, j = 0; j < e; j++) found[(top + j - offset[c]) * w + c] = 1;
+                }
+                if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_LINE_ASPECT * thickness)
+                    lines[r] = thickness;
+            }
+        }
+    int count = 0;
+    for (int r = 0, last = -3; r < H; r++)
+        if (lines[r] >= 0) count += r - last > 2 || !count, last = r;
+    for (long i = 0; i < (long)w * h; i++) found[i] &= m[i];
+    used = mark;
+    return count;
+}
+
+static void transpose(const unsigned char *m, int h, int w, unsigned char *t) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) t[x * h + y] = m[y * w + x];
+}
+
+/* Python's printed_lines: the pixels of ruled lines, a margin, a grid or a box's frame in an h x w
+   mask, into lines (1); level and plumb lines found twice, each the second time without the other's */
+static int printed_lines(const unsigned char *mask, int h, int w, unsigned char *lines) {
+    const size_t mark = used, n = (size_t)w * h;
+    unsigned char *level = (unsigned char *)take(n / 4 + 1), *plumb = (unsigned char *)take(n / 4 + 1);
+    unsigned char *t = (unsigned char *)take(n / 4 + 1), *again = (unsigned char *)take(n / 4 + 1);
+    if (!level || !plumb || !t || !again) return 0;
+    transpose(mask, h, w, t);
+    const int n_level = level_lines(mask, h, w, level), n_plumb = level_lines(t, w, h, plumb);
+    if (n_level < 0 || n_plumb < 0) return 0;
+    memset(lines, 0, n);
+    if (n_level + n_plumb < VE_PP_MIN_LINES) {
+        used = mark;
+        return 1;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            lines[y * w + x] = level[y * w + x] || plumb[x * h + y];
+            t[y * w + x] = mask[y * w + x] && !plumb[x * h + y];
+        }
+    if (level_lines(t, h, w, again) < 0) return 0;
+    for (size_t i = 0; i < n; i++) lines[i] |= again[i], again[i] = mask[i] && !level[i];
+    transpose(again, h, w, t);
+    if (level_lines(t, w, h, again) < 0) return 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) lines[y * w + x] |= again[x * h + y];
+    used = mark;
+    return 1;
+}
+
 typedef struct {
     image ink; /* the stretched ink, white on black in [0,1] */
     int *labels, n;
@@ -350,14 +693,22 @@ static void level_stats(long n, float *lo, double *mid, float *hi) {
 }
 
 /* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
-static int find_ink(const image *grey, ink_map *m) {
+static int find_ink(image *grey, ink_map *m) {
     const int w = grey->w, h = grey->h, n = w * h, shorter = imin(w, h);
     float *scratch = take((size_t)n + 1);
     float *block = take((size_t)n + 1);
     if (!scratch || !block) return VIT_EDGE_TOO_LARGE;
     float lo, hi;
     double mid;
-    level_stats(n, &lo, &mid, &hi);
+    const int on_table = page_only(grey); /* the table around a page becomes paper */
+    if (on_table < 0) return VIT_EDGE_TOO_LARGE;
+    if (on_table) { /* the light carried outward is no longer k / 255: measured on the image itself */
+        lo = hi = grey->a[0];
+        for (int i = 0; i < n; i++) lo = fminf(lo, grey->a[i]), hi = fmaxf(hi, grey->a[i]);
+        mid = median32(grey->a, n, scratch);
+    } else {
+        level_stats(n, &lo, &mid, &hi);
+    }
     const int dark = mid - lo > hi - mid;
 
     image ink = {w, h, take((size_t)n)}, cells, background, noise;
@@ -382,12 +733,16 @@ static int find_ink(const image *grey, ink_map *m) {
         if (!box_mean(&dev, smooth) || !noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
     }
 
-    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1);
+    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1), *lines = (unsigned char *)take((size_t)n / 4 + 1);
+    if (!mask || !lines) return VIT_EDGE_TOO_LARGE;
+    /* printed lines are found on fainter marks than ink, so their faint edges go with them */
+    for (int i = 0; i < n; i++) mask[i] = dev.a[i] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * noise.a[i]);
+    if (!printed_lines(mask, h, w, lines)) return VIT_EDGE_TOO_LARGE;
     int *labels = (int *)take((size_t)n), *parent = (int *)take((size_t)n + 2);
-    if (!mask || !labels || !parent) return VIT_EDGE_TOO_LARGE;
+    if (!labels || !parent) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
-    for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise */
-        mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]);
+    for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise, not on a printed line */
+        mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]) && !lines[i];
         if (mask[i]) scratch[strong++] = dev.a[i];
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
@@ -425,13 +780,46 @@ static int find_ink(const image *grey, ink_map *m) {
 
 static int digits; /* vit_edge_digits() */
 
+/* How many digits a group of touching digits holds (Python's split_touching on the column profile
+   of InkMap.crop(box)): as many as its width holds at DIGIT_PITCH of its height when each cut finds
+   a valley; 0 when one does not (the group stays whole). profile: width floats. */
+static int touching_parts(const ink_map *m, const int *g, float *profile) {
+    const int top = g[0], bottom = g[1], left = g[2], width = g[3] - left, w = m->ink.w;
+    for (int x = 0; x < width; x++) profile[x] = 0.0f;
+    for (int y = top; y < bottom; y++) /* row by row, as numpy sums a column of float32 */
+        for (int x = 0; x < width; x++) {
+            int l = m->labels[y * w + left + x] - 1;
+            if (l >= 0) { /* a kept piece wholly inside the box; anything else is not this group's */
+                const int *b = m->box[l];
+                if (!m->kept[l] || b[0] < top || b[1] > bottom || b[2] < left || b[3] > left + width) continue;
+            }
+            profile[x] += m->ink.a[y * w + left + x];
+        }
+    const int n = imax(2, pyround(width / (VE_PP_DIGIT_PITCH * (bottom - top))));
+    const double pitch = (double)width / n;
+    float *positive = profile + width, *scratch = profile + 2 * width;
+    int k = 0;
+    for (int x = 0; x < width; x++)
+        if (profile[x] > 0.0f) positive[k++] = profile[x];
+    const double typical = k ? median32(positive, k, scratch) : 0.0;
+    for (int c = 1; c < n; c++) {
+        int lo = (int)(c * pitch - pitch / 3), hi = imin((int)(c * pitch + pitch / 3) + 1, width), at = lo;
+        for (int x = lo + 1; x < hi; x++) at = profile[x] < profile[at] ? x : at;
+        if (profile[at] > VE_PP_VALLEY * typical) return 0;
+    }
+    return n;
+}
+
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
    whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
-   tall as the tallest are digits. */
+   tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching digits:
+   it counts as the parts split_touching cuts it into, or as two when it cannot be cut (Python's
+   Reading.count). */
 static int count_digits(const ink_map *m) {
-    int *order = (int *)take((size_t)m->n + 1), (*group)[3] = (int (*)[3])take((size_t)3 * m->n + 3);
-    if (!order || !group) return 0;
-    int k = 0, groups = 0, tallest = 0, count = 0;
+    int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
+    float *profile = take((size_t)3 * m->ink.w + 3);
+    if (!order || !group || !profile) return 0;
+    int k = 0, groups = 0, tallest = 0, count = 0, several = 0;
     for (int i = 0; i < m->n; i++) {
         if (!m->kept[i]) continue;
         int j = k++;
@@ -440,13 +828,22 @@ static int count_digits(const ink_map *m) {
     }
     for (int i = 0; i < k; i++) {
         const int *b = m->box[order[i]];
-        int *g = groups ? group[groups - 1] : 0; /* top, bottom, right */
-        if (g && b[2] < g[2]) g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[2] = imax(g[2], b[3]);
-        else group[groups][0] = b[0], group[groups][1] = b[1], group[groups][2] = b[3], groups++;
+        int *g = groups ? group[groups - 1] : 0; /* top, bottom, left, right */
+        if (g && b[2] < g[3]) g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]);
+        else memcpy(group[groups++], b, sizeof group[0]);
     }
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
-    for (int i = 0; i < groups; i++) count += group[i][1] - group[i][0] >= VE_PP_DIGIT_HEIGHT * tallest;
-    return count;
+    for (int i = 0; i < groups; i++) {
+        const int *g = group[i], height = g[1] - g[0];
+        if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;
+        if (g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height) {
+            count++;
+            continue;
+        }
+        const int parts = touching_parts(m, g, profile);
+        count += parts ? parts : 1, several += !parts; /* an unsplit group holds two digits at least */
+    }
+    return count + several;
 }
 
 int vit_edge_digits(void) { return digits; }

@@ -31,11 +31,16 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.chmod(tmp, usual_mode())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def usual_mode(folder: bool = False) -> int:
+    """The mode a new file (or folder) gets under the process's umask."""
+    return (0o777 if folder else 0o666) & ~_umask()
 
 
 def _umask() -> int:

@@ -98,16 +98,9 @@ SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
-    "MNIST_THIN", "FINE_SIDE",
-)  # fmt: skip
-
-
-# Not yet in vit_edge_prepare (the C engine, the page and microcontrollers): the steps that treat
-# printed lines and a table around the page as paper run in Python's `predict` only so far.
-PYTHON_ONLY_CONSTANTS = (
-    "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP", "MIN_LINES", "PAGE_GRID",
-    "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE",
-    "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY",
+    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
+    "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
+    "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY",
 )  # fmt: skip
 
 
@@ -371,7 +364,8 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
     between = (cum[:-1] / k - (cum[-1] - cum[:-1]) / (n - k)) ** 2 * k * (n - k)
     split = int(np.argmax(between)) + 1
     bright = cells > levels[split - 1]
-    if levels[split:].mean() - levels[:split].mean() < PAGE_CONTRAST:
+    # the sides' means from the same running sum (float32 as the C port keeps it)
+    if float(cum[-1] - cum[split - 1]) / (n - split) - float(cum[split - 1]) / split < PAGE_CONTRAST:
         return None
     labels, areas, boxes = label_pieces(bright)
     if not areas.size:
@@ -400,7 +394,7 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
     inside, outside = shrunk[0] & ~shrunk[1], grown[1] & ~grown[0]
     if not inside.any() or not outside.any():
         return None
-    if np.median(cells[inside]) - np.median(cells[outside]) < PAGE_CONTRAST:
+    if float(np.median(cells[inside])) - float(np.median(cells[outside])) < PAGE_CONTRAST:
         return None
     return page
 
@@ -818,6 +812,12 @@ class Reading:
     digits: list[np.ndarray]
     touching: int = 0
     unsplit: int = 0
+
+    @property
+    def count(self) -> int:
+        """How many digits the image holds, at least: one for each input in `digits`, and one more
+        for each group of touching digits kept whole. vit_edge_digits() in C gives the same."""
+        return len(self.digits) + self.unsplit
 
 
 def read(path: str | Path) -> Reading:
