@@ -42,8 +42,8 @@ def chromium():
 class Page:
     """One page load, with every request and console error recorded."""
 
-    def __init__(self, browser, url: str):
-        self.page = browser.new_page()
+    def __init__(self, browser, url: str, viewport: dict | None = None):
+        self.page = browser.new_page(**({"viewport": viewport} if viewport else {}))
         self.requests: list[str] = []
         self.errors: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))

@@ -74,8 +74,16 @@ def save_checkpoint(model: ViT, path: Path) -> Path:
 
 
 def one_line_error(err: str) -> str:
-    """The single line a failed command prints: asserts there is one, with no traceback."""
+    """The single line a failed command prints: asserts there is one, with no traceback. A usage
+    error (a wrong option or value) has Click's usage line and "Try '... --help'" before it."""
     lines = err.strip().splitlines()
+    if lines and lines[0].startswith("Usage: "):
+        assert (
+            len(lines) == 3
+            and lines[1].startswith("Try 'vit-edge")
+            and lines[1].endswith("--help' for help.")
+        ), err
+        lines = lines[2:]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 

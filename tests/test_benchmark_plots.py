@@ -33,6 +33,17 @@ def test_benchmark_json_measures_three_engines(run_cli, exported):
     assert report["results"][0]["speedup_batch1"] == 1.0
 
 
+def test_benchmark_runs_and_checkpoint_are_honoured(run_cli, exported):
+    """Quick: --runs 3 is what the report says it ran, and --checkpoint's file is the PyTorch row's."""
+    ckpt, onnx_path = exported
+    code, out, err = run_cli("benchmark", "--checkpoint", ckpt, "--model", onnx_path, "--runs", 3, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["runs"] == 3
+    first = report["results"][0]
+    assert first["engine"] == "PyTorch eager FP32" and first["file"] == str(ckpt)
+
+
 def test_benchmark_table_and_int8_model_finds_fp32(run_cli, exported):
     _, onnx_path = exported
     code, out, _ = run_cli("benchmark", "--model", onnx_path.with_name("m.int8.onnx"))

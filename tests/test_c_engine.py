@@ -108,6 +108,7 @@ def test_library_has_no_main_and_no_allocation():
 
 
 @pytest.mark.parametrize("compiler", ["gcc", "clang"])
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_compiles_warning_free(compiler: str, tmp_path: Path):
     if not shutil.which(compiler):
         pytest.skip(f"{compiler} not found")
@@ -115,6 +116,7 @@ def test_compiles_warning_free(compiler: str, tmp_path: Path):
         c_build(SHIPPED, tmp_path / f"p{fp32}", compiler, fp32)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_float_build_matches_onnx_runtime(programs, test_set):
     pixels, _ = test_set
     x = pixels[:2000]
@@ -130,7 +132,7 @@ def test_int8_build_on_the_whole_test_set(programs, test_set, record_property):
     """INT8 C (per-channel weights, per-token activations) on all 10,000 test digits: accuracy
     within 0.1 pp of the FP32 model (ORT FP32: the float build matches it), and ORT INT8's answer on
     at least 99.8% of the images
-    (measured: 99.57% against 99.58%, 100.00% the same answers as ORT INT8)."""
+    (measured on the release: 99.50% against 99.51%, 99.95% the same answers as ORT INT8)."""
     pixels, labels = test_set
     int8 = c_logits(programs["int8"], pixels)
     fp32 = runtime.run_logits(runtime.make_session(ROOT / "models" / "vit-edge.onnx"), pixels[:, None])
@@ -156,6 +158,7 @@ OPTIONS = [
 
 
 @pytest.mark.parametrize("cfg", OPTIONS, ids=["plain", "spt-lsa", "spt-patchnorm", "lsa-distill"])
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_every_kind_of_model_exports_and_matches_pytorch(cfg: ViTConfig, tmp_path: Path, run_cli):
     model = random_model(cfg)
     ckpt = save_checkpoint(model, tmp_path / "m.pt")
@@ -189,8 +192,9 @@ def test_weights_quantize_per_channel():
 
 
 @pytest.mark.slow
-def test_emulated_cortex_m_cores_match_the_host_build():
-    """scripts/mcu_check.sh: Cortex-M4F, M7 (SMLAD and plain C) and M55 under qemu-system-arm."""
+def test_emulated_microcontrollers_match_the_host_build():
+    """scripts/mcu_check.sh: Cortex-M4F, M7 (SMLAD and plain C) and M55 under qemu-system-arm, RISC-V
+    rv32imac (no FPU) and rv32imafc under qemu-system-riscv32."""
     run = subprocess.run(["bash", str(ROOT / "scripts" / "mcu_check.sh")], capture_output=True, text=True,
                          timeout=900)  # fmt: skip
     if run.returncode == 77:
@@ -199,8 +203,8 @@ def test_emulated_cortex_m_cores_match_the_host_build():
     passed, failed = map(
         int, re.fullmatch(r"(\d+) passed, (\d+) failed", run.stdout.strip().splitlines()[-1]).groups()
     )
-    assert failed == 0 and passed >= 4 * 100
-    for core in ("cortex-m4", "cortex-m7", "cortex-m55", "cortex-m7-plain-c"):
+    assert failed == 0 and passed >= 6 * 100
+    for core in ("cortex-m4", "cortex-m7", "cortex-m55", "cortex-m7-plain-c", "rv32imac", "rv32imafc"):
         line = next(x for x in run.stdout.splitlines() if x.startswith(f"mcu check: {core}: "))
         assert re.search(r"flash [\d.]+ KB .* RAM [\d.]+ KB .* [\d.]+ M instructions per inference", line), (
             line
@@ -211,6 +215,7 @@ def test_emulated_cortex_m_cores_match_the_host_build():
 PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (measured 6e-8 at most)
 
 
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):
     """vit_edge_prepare on grey bytes against preprocess.py on the same bytes: the examples, pen
     drawings, dressed digits, phone photos, ruled, squared and boxed paper, a page on a table and
@@ -245,8 +250,16 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
             continue
         assert run.returncode == 0, (name, run.stdout)
         got = np.frombuffer(run.stdout, np.float32).reshape(28, 28)
-        # the digits side by side, as predict counts them (several, or touching: marked unsure)
-        assert run.stderr == f"digits {pp.read_image(Image.fromarray(grey)).count}\n".encode(), name
+        # the digits side by side, as predict counts them (several, or touching: marked unsure) ...
+        reading = pp.read_image(Image.fromarray(grey))
+        assert run.stderr == f"digits {reading.count}\n".encode(), name
+        # ... and each one's input, as predict --number reads them
+        each = subprocess.run([str(programs["int8"]), "--inputs", str(w), str(h)], input=grey.tobytes(),
+                              capture_output=True).stdout  # fmt: skip
+        inputs = np.frombuffer(each, np.float32).reshape(-1, 28, 28)
+        assert len(inputs) == len(reading.digits), name
+        for a, b in zip(inputs, reading.digits, strict=True):
+            assert np.abs(a - b).max() <= PREPARE_MAX_DIFF, name
         worst = max(worst, float(np.abs(got - want).max()))
         assert np.abs(got - want).max() <= PREPARE_MAX_DIFF, name
         answers = runtime.run_logits(session, np.stack([got, want])[:, None], 1).argmax(1)
@@ -267,6 +280,34 @@ def test_example_reports_blank_and_reads_a_stroke(programs, tmp_path: Path):
     assert run.returncode == 0 and run.stdout.split()[0] == b"1"
 
 
+def example(program: Path, page: np.ndarray) -> tuple[str, float, int]:
+    """The example's answer line for a grey page, and the confidence and digit count it rests on."""
+    h, w = page.shape
+    line = subprocess.run([str(program), "--gray", str(w), str(h)], input=page.tobytes(), capture_output=True)
+    prepared = subprocess.run([str(program), "--prepare", str(w), str(h)], input=page.tobytes(),
+                              capture_output=True)  # fmt: skip
+    logits = c_logits(program, np.frombuffer(prepared.stdout, np.float32).reshape(1, 28, 28))[0]
+    probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    return line.stdout.decode(), float(probs.max()), int(prepared.stderr.split()[1])
+
+
+def test_example_prints_the_confidence_and_marks_unsure(programs):
+    """ "digit confidence" to 4 places, and " ?" when the confidence is under VIT_EDGE_MIN_CONFIDENCE
+    (0.94, the release's) or when the image holds several digits, however confident."""
+    one = np.full((40, 140), 230, np.uint8)
+    one[5:35, 10:14] = 20
+    line, confidence, digits = example(programs["int8"], one)
+    assert line == f"1 {confidence:.4f}\n" and confidence >= 0.94 and digits == 1
+    two = one.copy()
+    two[5:19, 64:67] = 20  # a second, shorter stroke: a second digit-sized group
+    line, confidence, digits = example(programs["int8"], two)
+    assert line == f"1 {confidence:.4f} ?\n" and confidence >= 0.94 and digits == 2
+    ones = np.full((30, 60), 230, np.uint8)
+    ones[5:25, 10:14] = ones[5:25, 40:44] = 20
+    line, confidence, _ = example(programs["int8"], ones)
+    assert confidence < 0.94 and line.endswith(" ?\n")
+
+
 def api_check(tmp_path: Path, flags: list[str]) -> dict[str, str]:
     sources = [SHIPPED / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")]
     program = tmp_path / f"api{len(flags)}"
@@ -279,6 +320,7 @@ def api_check(tmp_path: Path, flags: list[str]) -> dict[str, str]:
     return dict(line.split() for line in run.stdout.splitlines())
 
 
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_c_api_return_codes_and_arguments(tmp_path: Path):
     """vit_edge.h's promises, through tests/c_api_check.c built with the sanitizers: rows `stride`
     bytes apart read the same as packed rows; VIT_EDGE_BAD_ARGUMENT for a NULL buffer, a size under
@@ -298,6 +340,7 @@ def test_c_api_return_codes_and_arguments(tmp_path: Path):
     assert (small["packed"], small["digits_after_success"], small["long_line"]) == ("-2", "0", "-2")
 
 
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
     """The example built with AddressSanitizer and UBSan on test digits (the same logits as the
     plain build) and on grey pages of every kind predict reads: no finding on any of them."""

@@ -147,3 +147,37 @@ def test_recipes_fill_in_options_and_explicit_options_win(run_cli, monkeypatch, 
     assert seen["model"].dim == RECIPES["wide"]["dim"] != ViTConfig().dim  # a model option too
     code, _, err = run_cli("train", "--recipe", "huge")
     _one_line_error(code, err, 2, "'huge' is not one of")
+
+
+def test_training_options_change_the_run(run_cli, tiny_mnist: Path, tmp_path: Path, monkeypatch):
+    """Every training option is read back from what the run did, against a run with the defaults:
+    --batch-size (optimizer steps: 500 images / 50, the last partial batch dropped), --weight-decay
+    (the decayed group), --warmup-epochs (the last epoch's learning rate: past warm-up and down the
+    cosine, against still warming up), --label-smoothing, --ema 0 (no separate raw weights kept),
+    --precision bf16, --patch-norm (a LayerNorm's weights) and --no-spt (a 7x7 patch, not 5 shifted)."""
+    from vit_edge import train
+
+    # bf16 autocast runs on any CPU (emulated where it is not native): this test needs no bf16 CPU
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
+    base = ["train", "--data-dir", tiny_mnist, "--val-size", 100, "--epochs", 1, *SHAPE]
+    assert run_cli(*base, "--out", tmp_path / "default.pt")[0] == 0
+    options = ["--batch-size", 50, "--weight-decay", 0.02, "--warmup-epochs", 0.5, "--label-smoothing", 0,
+               "--ema", 0, "--precision", "bf16", "--patch-norm", "--no-spt"]  # fmt: skip
+    code, _, err = run_cli(*base, "--out", tmp_path / "options.pt", *options)
+    assert code == 0, err
+    default, options = (torch.load(tmp_path / f"{n}.pt", weights_only=True) for n in ("default", "options"))
+
+    def steps(state: dict) -> set[int]:
+        return {int(s["step"]) for s in state["optimizer"]["state"].values()}
+
+    assert steps(default) == {500 // 128} and steps(options) == {500 // 50}
+    decays = [sorted({g["weight_decay"] for g in s["optimizer"]["param_groups"]}) for s in (default, options)]
+    assert decays == [[0.0, 0.05], [0.0, 0.02]]
+    lr = [s["metrics"]["history"][-1]["lr"] for s in (default, options)]
+    assert lr[0] == pytest.approx(1.5e-3) and lr[1] < 0.2 * lr[0]
+    assert [s["metrics"]["train"]["label_smoothing"] for s in (default, options)] == [0.1, 0.0]
+    assert "raw_model" in default and "raw_model" not in options
+    assert [s["metrics"]["precision"] for s in (default, options)] == ["fp32", "bf16"]
+    assert "patch_norm.weight" not in default["model"] and "patch_norm.weight" in options["model"]
+    assert [s["model"]["patch_embed.weight"].shape[1] for s in (default, options)] == [5 * 49, 49]
+    assert default["metrics"]["history"][-1]["train_loss"] != options["metrics"]["history"][-1]["train_loss"]

@@ -67,6 +67,7 @@ def test_blank_photos_are_refused(light):
                 pp.preprocess_image(dress.photo([], light, noise, seed=noise, size=size))
 
 
+@pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
 def test_single_digits_are_not_taken_for_several(mnist):
     images, _ = mnist
     for i in range(40):
@@ -90,7 +91,7 @@ def test_number_reads_42_and_one_digit_answers_are_marked(run_cli, mnist, tmp_pa
     assert code == 0 and row["uncertain"] is True and "2 digits side by side" in row["reason"]
     code, out, _ = run_cli("predict", path, "--json", "--number")
     row = json.loads(out)
-    assert code == 0 and row["number"] == "42", row
+    assert code == 0 and row["number"] == row["prediction"] == "42", row  # a one-digit loop reads it too
     assert [d["prediction"] for d in row["digits"]] == [4, 2]
     assert row["confidence"] == pytest.approx(np.prod([d["confidence"] for d in row["digits"]]))
     code, out, _ = run_cli("predict", path, "--number")
@@ -179,8 +180,9 @@ def test_a_48_megapixel_phone_photo_is_read_within_the_bounds(mnist, tmp_path: P
 
 
 def test_readme_python_example_runs_on_a_good_and_a_bad_image(tmp_path: Path):
-    """The README's Python block, as written, with digit.png a real digit and bad.png not an image."""
-    readme = (ROOT / "README.md").read_text()
+    """The Python block of docs/predict.md, as written, with digit.png a real digit and bad.png not an
+    image."""
+    readme = (ROOT / "docs" / "predict.md").read_text()
     block = re.search(r"From Python[^\n]*\n+```python\n(.*?)```", readme, re.S).group(1)
     assert '"digit.png"' in block and '"bad.png"' in block
     digit = np.zeros((28, 28), np.uint8)

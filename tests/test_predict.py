@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import random_model, save_checkpoint
+from helpers import one_line_error, random_model, save_checkpoint
 from PIL import Image
 
 from vit_edge.device import runtime
@@ -20,14 +20,19 @@ def small_onnx(tmp_path_factory) -> Path:
     return ckpt.with_suffix(".onnx")
 
 
+def strokes(folder: Path, n: int, step: int, width: int, name: str = "digit") -> Path:
+    """n images of one dark vertical stroke (a "1"), each `step` px further right."""
+    folder.mkdir()
+    for i in range(n):
+        img = np.full((60, 60), 255, np.uint8)
+        img[10:50, 20 + step * i : 20 + width + step * i] = 0
+        Image.fromarray(img).save(folder / f"{name}{i}.png")
+    return folder
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> Path:
-    folder = tmp_path / "imgs"
-    folder.mkdir()
-    for i in range(3):
-        img = np.full((60, 60), 255, np.uint8)
-        img[10:50, 20 + 5 * i : 30 + 5 * i] = 0
-        Image.fromarray(img).save(folder / f"digit{i}.png")
+    folder = strokes(tmp_path / "imgs", 3, 5, 10)
     (folder / "notes.txt").write_text("not an image, not listed")
     return folder
 
@@ -169,5 +174,35 @@ def test_model_with_wrong_input_shape(run_cli, images: Path, tmp_path: Path):
     ],
 )
 def test_usage_errors_exit_2(run_cli, args, text):
+    """One error line, after Click's usage line and where to read more."""
     code, _, err = run_cli("predict", *args)
-    assert code == 2 and text in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and text in one_line_error(err) and err.startswith("Usage: vit-edge predict")
+
+
+def test_batch_size_is_how_many_images_are_read_before_answers(run_cli, small_onnx, tmp_path, monkeypatch):
+    """--batch-size 2 on 5 images: two reads, two answers, two reads, two answers, one and one
+    (the default reads all 5 first); -v adds the model's metadata, as one JSON line."""
+    import click
+
+    from vit_edge.device import preprocess
+
+    folder = strokes(tmp_path / "five", 5, 3, 8, "d")
+    events: list[str] = []
+    real_read, real_echo = preprocess.read, click.echo
+    monkeypatch.setattr(preprocess, "read", lambda path: events.append("R") or real_read(path))
+
+    def echo(message=None, *args, err=False, **kwargs):
+        events.append("E" if not err else "")
+        return real_echo(message, *args, err=err, **kwargs)
+
+    monkeypatch.setattr(click, "echo", echo)
+    code, out, err = run_cli("predict", folder, "--model", small_onnx, "--batch-size", 2)
+    assert code == 0, err
+    assert "".join(events) == "RREERREERE" and len(out.splitlines()) == 5
+    events.clear()
+    code, _, err = run_cli("predict", folder, "--model", small_onnx, "-v")
+    assert code == 0 and "".join(events) == "RRRRREEEEE"
+    meta = json.loads(next(x for x in err.splitlines() if x.startswith("model metadata: "))[16:])
+    assert meta == runtime.metadata(runtime.make_session(small_onnx))
+    events.clear()
+    assert "model metadata" not in run_cli("predict", folder, "--model", small_onnx)[2]

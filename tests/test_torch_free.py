@@ -94,7 +94,8 @@ def test_training_commands_say_what_to_install(runtime_bin: Path, tmp_path: Path
         assert result.returncode == 1
         assert result.stderr.strip() == (
             f"vit-edge: error: vit-edge {command} needs PyTorch and ONNX: pip install torch --index-url "
-            "https://download.pytorch.org/whl/cpu && pip install 'vit-edge[train]'"
+            "https://download.pytorch.org/whl/cpu, then from the source folder pip install '.[train]' (or, "
+            "for an installed vit-edge, pip install onnx onnxscript tqdm)"
         )
 
 

@@ -95,9 +95,9 @@ def test_a_bad_engine_file_is_refused_in_one_line(run_cli, tmp_path: Path):
     (tmp_path / "site").mkdir()
     before = md5s(tmp_path / "site")
     code, _, err = run_cli("web", "--model", junk, "--out", tmp_path / "site")
-    assert code == 2 and "not a WebAssembly module" in one_line_error(err)
+    assert code == 1 and "not a WebAssembly module" in one_line_error(err)  # a bad model file: 1, as predict
     code, _, err = run_cli("web", "--model", empty, "--out", tmp_path / "site")
-    assert code == 2 and "without memory, ve_buffer" in one_line_error(err)
+    assert code == 1 and "without memory, ve_buffer" in one_line_error(err)
     code, _, err = run_cli("web", "--engine", "ort", "--model", SHIPPED, "--out", tmp_path / "site")
     assert code == 2 and "--engine ort runs an ONNX model" in one_line_error(err)
     assert md5s(tmp_path / "site") == before  # nothing written
@@ -113,6 +113,27 @@ def test_missing_ort_files_name_a_command_and_the_default_needs_none(run_cli, tm
     assert code == 0 and sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(
         ["index.html", "style.css", "app.js", "engine.js", "model.json", "vit_edge.wasm"]
     )
+
+
+def test_web_serves_the_page_on_the_port_given():
+    """`vit-edge web --port N` (serve mode, in its own process): the page at http://127.0.0.1:N/."""
+    import socket
+    import sys
+
+    with socket.socket() as probe:  # a port free just now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = "import sys; from vit_edge.cli import main; main(sys.argv[1:])"
+    command = [sys.executable, "-c", code, "web", "--port", str(port)]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        assert line.startswith(f"serving http://127.0.0.1:{port}/ with the packaged model"), line
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "<canvas" in page and 'src="app.js"' in page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_server_sends_wasm_typed_and_gzipped_when_accepted():

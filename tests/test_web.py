@@ -88,16 +88,8 @@ def test_page_loads_offline_without_errors_and_reads_a_real_drawing(served):
         assert page.info["quantization"] == ("dynamic" if kind == "ort-int8" else "fp32")
         assert "vit_edge.wasm" in fetched and "ort/ort-wasm-simd-threaded.wasm" in fetched
     # a "1" drawn with the real mouse: pointer events, the debounced prediction, the bars
-    page.js("window.vitEdge.clearPad(); window.vitEdge.last = null")
-    box = page.page.locator("#pad").bounding_box()
-    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 30)
-    page.page.mouse.down()
-    for i in range(25):
-        page.page.mouse.move(
-            box["x"] + box["width"] / 2 + i / 5, box["y"] + 30 + i * (box["height"] - 60) / 25
-        )
-    page.page.mouse.up()
-    page.page.wait_for_function("window.vitEdge.last !== null")
+    page.js("window.vitEdge.clearPad()")
+    _draw_one(page)
     assert page.page.locator("#digit").inner_text() == "1"
     assert page.page.locator("#bars li").count() == 3
     assert "ms in the page" in page.page.locator("#status").inner_text()
@@ -184,18 +176,68 @@ def test_digits_drawn_with_pointer_strokes(served, mnist, record_property):
     assert page.errors == []
 
 
-def test_several_digits_are_marked_unsure(served):
+def test_several_digits_are_read_as_a_number(served):
+    """The page reads "42" as predict --number does: each digit on its own, the confidence the product."""
     kind, page = served
-    img = Image.open(ROOT / "examples" / "forty-two-photo.jpg")
-    page.js(
-        """([b64, w, h]) => {
-      window.vitEdge.last = null;
-      return window.vitEdge.predictRgba(Uint8ClampedArray.from(atob(b64), (ch) => ch.charCodeAt(0)), w, h);
-    }""",
-        _rgba(img),
-    )
-    assert page.js("window.vitEdge.last.uncertain") is True
-    assert not page.page.locator("#unsure").is_hidden()
+    page.js(PREDICT_RGBA, _rgba(Image.open(ROOT / "examples" / "forty-two-photo.jpg")))
+    last = page.js("window.vitEdge.last")
+    assert last["prediction"] == "42" and page.page.locator("#digit").inner_text() == "42"
+    first, second = (d["confidence"] for d in last["digits"])
+    assert last["confidence"] == pytest.approx(first * second)
+    assert page.page.locator("#bars li").count() == 2 and page.errors == []
+
+
+PREDICT_RGBA = """([b64, w, h]) => window.vitEdge.predictRgba(
+  Uint8ClampedArray.from(atob(b64), (ch) => ch.charCodeAt(0)), w, h)"""
+
+
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
+
+
+def _draw_one(page) -> None:
+    """A "1" drawn with the real mouse (touch on a phone goes the same pointer-event way)."""
+    box = page.page.locator("#pad").bounding_box()
+    page.js("window.vitEdge.last = null")
+    page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 30)
+    page.page.mouse.down()
+    for i in range(25):
+        page.page.mouse.move(
+            box["x"] + box["width"] / 2 + i / 5, box["y"] + 30 + i * (box["height"] - 60) / 25
+        )
+    page.page.mouse.up()
+    page.page.wait_for_function("window.vitEdge.last !== null")
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_layout_keeps_the_answer_in_view_and_clear_resets_it(browser, size, tmp_path: Path):
+    """At 390x844 (a phone) and on a desktop the pad and the answer are both in view while drawing;
+    Clear empties every field (no placeholder glyph, no old timing); a file that is not an image
+    gets a message in the page and the old answer goes. VIT_EDGE_SCREENSHOTS=DIR saves the page
+    at each size (docs/web-phone.png, docs/web.png)."""
+    server = webpage.make_server(None, 0, "wasm")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = Page(browser, f"http://127.0.0.1:{server.server_address[1]}/", viewport=size)
+    try:
+        _draw_one(page)
+        assert page.page.locator("#digit").inner_text() == "1"
+        for element in ("#pad", "#digit", "#unsure", "#status"):
+            box = page.page.locator(element).bounding_box() or {"y": 0, "height": 0}
+            assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (element, box)
+        if folder := os.environ.get("VIT_EDGE_SCREENSHOTS"):
+            page.page.screenshot(path=str(Path(folder) / ("web-phone.png" if size == PHONE else "web.png")))
+        page.page.click("#clear")
+        assert page.page.locator("#digit").inner_text() == "" and page.page.locator("#unsure").is_hidden()
+        assert page.page.locator("#bars li").count() == 0
+        assert "ms in the page" not in page.page.locator("#status").inner_text()
+        _draw_one(page)
+        (tmp_path / "notes.png").write_text("not an image")
+        page.page.set_input_files("#file", str(tmp_path / "notes.png"))
+        page.page.wait_for_function("document.getElementById('status').textContent.includes('not an image')")
+        assert page.page.locator("#digit").inner_text() == "" and page.page.locator("#bars li").count() == 0
+        assert page.errors == []
+    finally:
+        page.page.close()
+        server.shutdown()
 
 
 def test_static_folder_works_from_python_http_server(run_cli, browser, tmp_path: Path):

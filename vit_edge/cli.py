@@ -52,10 +52,46 @@ FINITE = FiniteFloat()
 
 
 # The CPU build of torch first: on Linux a plain `pip install torch` pulls the CUDA build (gigabytes).
+# The extra's own name works from a source folder; an installed package gets the extra's packages.
 INSTALL_TRAIN = (
-    "needs PyTorch and ONNX: pip install torch --index-url https://download.pytorch.org/whl/cpu "
-    "&& pip install 'vit-edge[train]'"
+    "needs PyTorch and ONNX: pip install torch --index-url https://download.pytorch.org/whl/cpu, then "
+    "from the source folder pip install '.[train]' (or, for an installed vit-edge, pip install onnx "
+    "onnxscript tqdm)"
 )
+
+
+def _defaults_stay_whole() -> None:
+    """Click wraps help text at hyphens too, and inside "[default: ...]", which splits a default
+    such as runs/vit-edge.pt over two lines; wrap at spaces only, and never inside the default."""
+    try:
+        from click import _textwrap
+    except ImportError:  # another click layout: its wrapping stays as it is
+        return
+
+    class Wrapper(_textwrap.TextWrapper):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **{**kwargs, "break_on_hyphens": False})
+
+        def _split(self, text: str) -> list[str]:
+            return super()._split(text.replace("[default: ", "[default:\u00a0"))
+
+    _textwrap.TextWrapper = Wrapper
+
+
+_defaults_stay_whole()
+
+
+class Commands(click.Group):
+    """The top-level help lists each command with the whole first sentence of its description."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, self.get_command(ctx, name).get_short_help_str(limit=500))
+            for name in self.list_commands(ctx)
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def require_torch(command: str) -> None:
@@ -77,13 +113,19 @@ def data_options(f):
 
 
 @click.group(
+    cls=Commands,
     context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
     invoke_without_command=True,
 )
 @click.version_option(__version__, prog_name="vit-edge")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """A compact Vision Transformer for MNIST: train, export to ONNX, predict on a device."""
+    """A compact Vision Transformer for handwritten digits.
+
+    Train it on MNIST (PyTorch, CPU or GPU), export it to ONNX (FP32 and INT8) or to plain C for
+    microcontrollers, read digit images with ONNX Runtime alone (no PyTorch), and draw digits in a
+    web page where the model runs in the browser. The commands that need PyTorch say so.
+    """
     if ctx.invoked_subcommand is None:  # bare `vit-edge`: the help, and success
         click.echo(ctx.get_help())
 
@@ -94,7 +136,7 @@ def cli(ctx: click.Context) -> None:
     "--recipe",
     type=click.Choice(list(RECIPES)),
     default="default",
-    help="A named recipe (see docs/recipes.md); options given here override it.",
+    help="A named set of training options (default: the packaged model's); options given here override it.",
 )
 @click.option("--epochs", type=int, default=TRAIN_DEFAULTS["epochs"])
 @click.option("--batch-size", type=int, default=TRAIN_DEFAULTS["batch_size"])
@@ -217,6 +259,8 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
 
     With --val-size 0 it trains on every training image and keeps the last epoch.
+
+    Needs PyTorch (the train extra); predict and web do not.
     """
     require_torch("train")
     from vit_edge.train import train as run_training
@@ -252,7 +296,10 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
 @click.option("--threads", type=int, default=None, help="CPU threads [default: all usable cores].")
 @click.option("--out", type=click.Path(dir_okay=False), default="runs/teacher.pt", help="Teacher file.")
 def teacher(data_dir, no_download, epochs, seed, val_size, device, threads, out) -> None:
-    """Train a small CNN teacher for `vit-edge train --teacher` (training time only, never shipped)."""
+    """Train a small CNN teacher for `vit-edge train --teacher` (training time only, never shipped).
+
+    Needs PyTorch (the train extra); predict and web do not.
+    """
     require_torch("teacher")
     from vit_edge.teacher import TeacherConfig, train_teacher
 
@@ -294,7 +341,10 @@ def _model_config(opts: dict) -> ViTConfig:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plots/--no-plots", default=True, help="Draw NAME.confusion.png and NAME.mistakes.png.")
 def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
-    """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class."""
+    """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class.
+
+    Needs PyTorch (the train extra); predict and web do not.
+    """
     require_torch("evaluate")
     from vit_edge.evaluate import evaluate_checkpoint
 
@@ -376,6 +426,8 @@ def export(
     """Export a checkpoint to ONNX (FP32, and INT8 with --quantize) and check it against PyTorch.
 
     --format c writes the model as plain C99 for microcontrollers instead (see the README).
+
+    Needs PyTorch (the train extra); predict and web do not.
     """
     require_torch("export")
     if fmt == "c":
@@ -497,10 +549,15 @@ def predict(
 
         check_writable_folder(Path(save_input) / "input.png", "--save-input")
         click.echo(f"writing the 28x28 model inputs to {save_input}/", err=True)
-    failed = 0
+    failed, skipped = 0, []
     results = runtime.predict_files(
-        session, runtime.expand_inputs(inputs), top_k or 3, batch_size, threshold, save_input, number
+        session, runtime.expand_inputs(inputs, skipped), top_k or 3, batch_size, threshold, save_input, number
     )
+    if skipped:  # a folder's files Pillow does not know by their extension
+        names = ", ".join(p.name for p in skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        files = "file" if len(skipped) == 1 else "files"
+        click.echo(f"vit-edge: skipped {len(skipped)} {files} not named as an image: {names} (give a file "
+                   "by its path to read it anyway)", err=True)  # fmt: skip
     for result in results:
         failed += "error" in result
         if as_json:
@@ -603,8 +660,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: errors become one line on stderr and an exit status, never a traceback."""
     try:
         code = cli.main(args=argv, prog_name="vit-edge", standalone_mode=False)
-    except click.UsageError as e:  # wrong option or value: exit 2
+    except click.UsageError as e:  # wrong option or value: the usage, where to read more, exit 2
         command = e.ctx.command_path if e.ctx else "vit-edge"
+        if e.ctx is not None:
+            click.echo(e.ctx.get_usage(), err=True)
+            click.echo(f"Try '{command} --help' for help.", err=True)
         click.echo(f"{command}: error: {e.format_message()}", err=True)
         sys.exit(2)
     except click.ClickException as e:

@@ -2,7 +2,7 @@
 // the top 3 as bars, the 28x28 input the model sees, and "open image" for any picture file.
 // model.json says which engine computes the logits: the C engine in WebAssembly (the default),
 // or onnxruntime-web (`vit-edge web --engine ort`); the preprocessing is the C engine's in both.
-import { BlankImage, answer, loadEngine, logits as engineLogits, read } from "./engine.js";
+import { BlankImage, answer, loadEngine, logits as engineLogits, read, readDigits } from "./engine.js";
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d", { willReadFrequently: true });
@@ -13,9 +13,11 @@ let timer = null;
 let drawing = null;
 
 function clearPad() {
+  clearTimeout(timer);
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
-  show(null);
+  $("file").value = "";
+  show(null, model ? "draw a digit, or several side by side" : "loading the model…");
 }
 
 function point(e) {
@@ -61,7 +63,13 @@ $("clear").addEventListener("click", clearPad);
 $("file").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   if (!file) return;
-  const bitmap = await createImageBitmap(file);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    show(null, `${file.name}: not an image this browser can open`); // the old answer goes too
+    return;
+  }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const c = canvas.getContext("2d");
   c.drawImage(bitmap, 0, 0);
@@ -92,18 +100,34 @@ async function predictPixels(rgba, w, h) {
     return null;
   }
   const t1 = performance.now();
-  const result = answer(await model.logits(input), model.minConfidence);
+  let result = answer(await model.logits(input), model.minConfidence);
+  if (digits > 1) result = await readNumber(digits, result); // several digits side by side
   result.ms = performance.now() - t0;
   result.inferenceMs = performance.now() - t1;
   result.input = input;
-  if (digits > 1) result.uncertain = true; // several digits side by side: not one answer
   show(result);
   window.vitEdge.last = result;
   return result;
 }
 
+// Several digits read one by one, as `predict --number`: the number, the product of the digits'
+// confidences, unsure by the same rule or when touching digits could not be split apart.
+async function readNumber(digits, whole) {
+  const each = [];
+  for (const pixels of readDigits(model.engine)) each.push(answer(await model.logits(pixels), model.minConfidence));
+  if (each.length < 2) return { ...whole, uncertain: true }; // touching digits kept whole: one unsure answer
+  const confidence = each.reduce((p, a) => p * a.confidence, 1);
+  return {
+    prediction: each.map((a) => a.prediction).join(""),
+    confidence,
+    top: each.map((a) => [a.prediction, a.confidence]),
+    digits: each,
+    uncertain: confidence < model.minConfidence || digits > each.length,
+  };
+}
+
 function show(result, message = "") {
-  $("digit").textContent = result ? String(result.prediction) : "·";
+  $("digit").textContent = result ? String(result.prediction) : "";
   $("unsure").hidden = !(result && result.uncertain);
   $("bars").replaceChildren(...(result ? result.top : []).map(([d, p]) => {
     const li = document.createElement("li");
@@ -116,8 +140,9 @@ function show(result, message = "") {
     img.data.set([v, v, v, 255], 4 * i);
   }
   seen.putImageData(img, 0, 0);
-  if (result) $("status").textContent = `${result.ms.toFixed(1)} ms in the page (${model.info.runtime})`;
-  else if (message) $("status").textContent = message;
+  const each = result && result.digits ? "each digit's confidence; " : "";
+  if (result) $("status").textContent = `${each}${result.ms.toFixed(1)} ms in the page (${model.info.runtime})`;
+  else $("status").textContent = message;
 }
 
 async function load() {
@@ -132,7 +157,7 @@ async function load() {
     minConfidence = Number(info.min_confidence ?? 0.9);
   }
   model = { info, engine, logits, minConfidence };
-  $("status").textContent = `model ready: ${info.model} (${info.runtime})`;
+  $("status").textContent = `model ready: ${info.model} (${info.runtime}); draw a digit, or several side by side`;
   // ms from the navigation's start to a page that can predict (scripts/web_benchmark.py reads it)
   return { ...info, min_confidence: minConfidence, ready_ms: performance.now() };
 }
@@ -142,7 +167,8 @@ window.vitEdge = {
   ready: load(),
   read: (rgba, w, h) => {
     const r = read(model.engine, rgba, w, h);
-    return { pixels: Array.from(r.pixels), digits: r.digits };
+    const inputs = readDigits(model.engine).map((p) => Array.from(p));
+    return { pixels: Array.from(r.pixels), digits: r.digits, inputs };
   },
   logits: async (pixels) => Array.from(await model.logits(Float32Array.from(pixels))),
   predictPad,

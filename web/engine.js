@@ -26,6 +26,16 @@ export function read(engine, rgba, w, h) {
   return { pixels, digits: engine.ve_digits() };
 }
 
+// After read(): each digit side by side as its own 28x28 input, left to right (predict --number)
+export function readDigits(engine) {
+  const inputs = [];
+  for (let k = 0; k < engine.ve_inputs(); k++) {
+    if (engine.ve_read_digit(k) !== 0) throw new Error(`cannot read digit ${k + 1} of the image`);
+    inputs.push(new Float32Array(engine.memory.buffer, engine.ve_pixels(), 784).slice());
+  }
+  return inputs;
+}
+
 // The C engine's calibrated logits for a 28x28 input
 export function logits(engine, pixels) {
   new Float32Array(engine.memory.buffer, engine.ve_pixels(), 784).set(pixels);

@@ -27,7 +27,7 @@ extern "C" {
 
 /* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
    does beyond 1024 px. Its static pool: 20 floats a working pixel, and room for the small steps
-   (80 MB of bss at 1024, 315 KB at -DVIT_EDGE_WORK_SIDE=48 for a microcontroller). */
+   (80 MB of bss at 1024, 309 KB at -DVIT_EDGE_WORK_SIDE=48 for a microcontroller). */
 #ifndef VIT_EDGE_WORK_SIDE
 #define VIT_EDGE_WORK_SIDE VE_PP_WORK_SIDE
 #endif
@@ -63,6 +63,14 @@ int vit_edge_prepare(const unsigned char *gray, int width, int height, int strid
    column profile splits into, or as two when it has no narrow joint): over 1, one answer for the
    image should be marked unsure, as predict marks it. 0 after a failed call. */
 int vit_edge_digits(void);
+
+/* Several digits read one by one, as `predict --number` reads them: after a successful
+   vit_edge_prepare, vit_edge_inputs() inputs (left to right; 1 for a single digit, and fewer than
+   vit_edge_digits() when touching digits could not be split), each given by
+   vit_edge_prepare_digit(k, pixels) for k = 0 .. vit_edge_inputs() - 1. Returns 0, or
+   VIT_EDGE_BAD_ARGUMENT for a k out of range or no successful vit_edge_prepare before it. */
+int vit_edge_inputs(void);
+int vit_edge_prepare_digit(int k, float pixels[784]);
 
 #ifdef __cplusplus
 }

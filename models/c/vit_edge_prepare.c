@@ -779,11 +779,15 @@ static int find_ink(image *grey, ink_map *m) {
 }
 
 static int digits; /* vit_edge_digits() */
+static int (*input_box)[5], boxes; /* each digit's box in the last ink map, and how many */
+static ink_map last;               /* the last successful vit_edge_prepare's ink map ... */
+static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here */
 
 /* How many digits a group of touching digits holds (Python's split_touching on the column profile
    of InkMap.crop(box)): as many as its width holds at DIGIT_PITCH of its height when each cut finds
-   a valley; 0 when one does not (the group stays whole). profile: width floats. */
-static int touching_parts(const ink_map *m, const int *g, float *profile) {
+   a valley; 0 when one does not (the group stays whole). profile: 3 x width floats; cuts: the
+   parts' column edges (n + 1 of them, from 0 to width). */
+static int touching_parts(const ink_map *m, const int *g, float *profile, int *cuts) {
     const int top = g[0], bottom = g[1], left = g[2], width = g[3] - left, w = m->ink.w;
     for (int x = 0; x < width; x++) profile[x] = 0.0f;
     for (int y = top; y < bottom; y++) /* row by row, as numpy sums a column of float32 */
@@ -802,10 +806,12 @@ static int touching_parts(const ink_map *m, const int *g, float *profile) {
     for (int x = 0; x < width; x++)
         if (profile[x] > 0.0f) positive[k++] = profile[x];
     const double typical = k ? median32(positive, k, scratch) : 0.0;
+    cuts[0] = 0, cuts[n] = width;
     for (int c = 1; c < n; c++) {
         int lo = (int)(c * pitch - pitch / 3), hi = imin((int)(c * pitch + pitch / 3) + 1, width), at = lo;
         for (int x = lo + 1; x < hi; x++) at = profile[x] < profile[at] ? x : at;
         if (profile[at] > VE_PP_VALLEY * typical) return 0;
+        cuts[c] = at;
     }
     return n;
 }
@@ -814,11 +820,15 @@ static int touching_parts(const ink_map *m, const int *g, float *profile) {
    whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
    tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching digits:
    it counts as the parts split_touching cuts it into, or as two when it cannot be cut (Python's
-   Reading.count). */
+   Reading.count). Each digit's box (and whether it was cut out of a group) goes to input_box, as
+   Python's read_image lists them. */
 static int count_digits(const ink_map *m) {
     int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
     float *profile = take((size_t)3 * m->ink.w + 3);
-    if (!order || !group || !profile) return 0;
+    int *cuts = (int *)take((size_t)m->ink.w + 2);
+    input_box = (int (*)[5])take((size_t)5 * (m->ink.w + m->n + 1)); /* parts are at least 1 px wide */
+    boxes = 0;
+    if (!order || !group || !profile || !cuts || !input_box) return 0;
     int k = 0, groups = 0, tallest = 0, count = 0, several = 0;
     for (int i = 0; i < m->n; i++) {
         if (!m->kept[i]) continue;
@@ -836,12 +846,14 @@ static int count_digits(const ink_map *m) {
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
         if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;
-        if (g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height) {
-            count++;
-            continue;
+        const int parts = g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height ? 0 : touching_parts(m, g, profile, cuts);
+        for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right, cut */
+            int *b = input_box[boxes++];
+            b[0] = g[0], b[1] = g[1], b[2] = parts ? g[2] + cuts[k] : g[2], b[3] = parts ? g[2] + cuts[k + 1] : g[3];
+            b[4] = parts > 0;
         }
-        const int parts = touching_parts(m, g, profile);
-        count += parts ? parts : 1, several += !parts; /* an unsplit group holds two digits at least */
+        count += parts ? parts : 1;
+        several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
     return count + several;
 }
@@ -861,6 +873,26 @@ static int crop_ink(const ink_map *m, image *out) {
         for (int x = left; x < right; x++) {
             int l = m->labels[y * m->ink.w + x];
             out->a[(y - top) * out->w + x - left] = (l > 0 && !m->kept[l - 1]) ? 0.0f : m->ink.a[y * m->ink.w + x];
+        }
+    return 0;
+}
+
+/* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the kept pieces wholly inside it,
+   or, for a box cut out of touching digits, every kept piece that reaches into it. */
+static int crop_box(const ink_map *m, const int *b, image *out) {
+    const int top = b[0], bottom = b[1], left = b[2], right = b[3], cut = b[4], w = m->ink.w;
+    out->w = right - left, out->h = bottom - top;
+    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
+    for (int y = top; y < bottom; y++)
+        for (int x = left; x < right; x++) {
+            const int l = m->labels[y * w + x] - 1;
+            int keep = 1;
+            if (l >= 0) {
+                const int *p = m->box[l];
+                keep = m->kept[l] && (cut ? p[0] < bottom && p[1] > top && p[2] < right && p[3] > left
+                                          : p[0] >= top && p[1] <= bottom && p[2] >= left && p[3] <= right);
+            }
+            out->a[(y - top) * out->w + x - left] = keep ? m->ink.a[y * w + x] : 0.0f;
         }
     return 0;
 }
@@ -1004,16 +1036,29 @@ static int mnist_style(const image *ink, float pixels[784]) {
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
     image grey, crop;
     ink_map m;
-    used = 0, digits = 0;
+    used = 0, digits = 0, boxes = 0;
     if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
     if (!to_grey(gray, width, height, stride, &grey)) return VIT_EDGE_TOO_LARGE;
     int status = find_ink(&grey, &m);
     if (status) return status;
     const int count = count_digits(&m); /* at least 1: some ink is kept */
     if (!count) return VIT_EDGE_TOO_LARGE;
-    if ((status = crop_ink(&m, &crop))) return status;
-    if ((status = mnist_style(&crop, pixels))) return status;
+    last = m, last_mark = used;
+    if ((status = crop_ink(&m, &crop)) || (status = mnist_style(&crop, pixels))) {
+        boxes = 0;
+        return status;
+    }
     digits = count;
     return 0;
+}
+
+int vit_edge_inputs(void) { return digits ? (boxes < 2 ? 1 : boxes) : 0; }
+
+int vit_edge_prepare_digit(int k, float pixels[784]) {
+    image crop;
+    if (!pixels || k < 0 || k >= vit_edge_inputs()) return VIT_EDGE_BAD_ARGUMENT;
+    used = last_mark; /* the ink map and the boxes stay; what the last digit took goes */
+    const int status = boxes < 2 ? crop_ink(&last, &crop) : crop_box(&last, input_box[k], &crop);
+    return status ? status : mnist_style(&crop, pixels);
 }
 

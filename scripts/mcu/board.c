@@ -2,6 +2,7 @@
  * one line each ("i digit p0 ... p9"), then every grey buffer in images.h through vit_edge_prepare
  * and vit_edge_predict (the same lines), then the cost of one inference:
  *   instructions: SysTick under `qemu -icount shift=0` ticks once every CYCLES_PER_TICK instructions
+ *   (Arm); minstret counts them one by one (RISC-V)
  *   stack: the deepest the stack went below main's frame (painted before, scanned after) */
 #include <stdint.h>
 #include <stdio.h>
@@ -16,10 +17,19 @@
 #define PAINT 0xA5A5A5A5u
 #define STACK_WATCH 8192 /* bytes below main's frame that are painted and watched */
 
-#ifdef HOST /* the reference run on the build machine: the same lines, no board registers */
+#if defined(HOST) /* the reference run on the build machine: the same lines, no board registers */
 static uint32_t ticks(void) { return 0; }
-#else
+#define SPENT(t0) 0u
+#elif defined(__riscv) /* minstret, instructions retired (csrr rd, minstret: .insn for assemblers without zicsr) */
+static uint32_t ticks(void) {
+    uint32_t n;
+    __asm__ volatile(".insn i 0x73, 2, %0, x0, -1278" : "=r"(n));
+    return n;
+}
+#define SPENT(t0) (ticks() - (t0))
+#else /* SysTick counts down, 24 bits */
 static uint32_t ticks(void) { return SYST_CVR; }
+#define SPENT(t0) (((t0) - ticks()) & 0xFFFFFFu)
 #endif
 
 int main(void) {
@@ -28,7 +38,9 @@ int main(void) {
     uint32_t *top = (uint32_t *)((uintptr_t)&marker & ~(uintptr_t)3) - 64;
 #ifndef HOST
     for (int i = 0; i < STACK_WATCH / 4; i++) top[-i] = PAINT;
+#ifndef __riscv
     SYST_RVR = 0xFFFFFFu, SYST_CVR = 0, SYST_CSR = 5; /* enable, processor clock, no interrupt */
+#endif
 #endif
     uint32_t worst = 0;
     for (int n = 0; n < N_IMAGES; n++) {
@@ -36,7 +48,7 @@ int main(void) {
         for (int i = 0; i < 784; i++) pixels[i] = IMAGES[n][i] / 255.0f;
         uint32_t t0 = ticks();
         int digit = vit_edge_predict(pixels, probs);
-        uint32_t spent = (t0 - ticks()) & 0xFFFFFFu; /* counts down, 24 bits */
+        uint32_t spent = SPENT(t0);
         if (spent > worst) worst = spent;
         printf("%d %d", n, digit);
         for (int c = 0; c < 10; c++) printf(" %.6f", (double)probs[c]);

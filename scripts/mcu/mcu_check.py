@@ -1,4 +1,5 @@
-"""The C engine on emulated Cortex-M4F, M7 and M55 against its host build (see scripts/mcu_check.sh).
+"""The C engine on emulated Cortex-M4F, M7, M55 and RISC-V rv32imac (no FPU) and rv32imafc against its
+host build (see scripts/mcu_check.sh).
 
     python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100]
 
@@ -7,8 +8,9 @@ each made into the 28x28 input by `predict`'s own preprocessing and stored as by
 The host build (cc) gives the reference lines; each core must give the same digit on every image
 and every probability within TOLERANCE. Instructions per inference come from SysTick under
 `qemu -icount shift=0` (one instruction a nanosecond of virtual time; the mps2 SysTick runs at
-25 MHz, the mps3's at 32 MHz): instruction counts, not cycles. Cortex-M7 is also built with the
-plain C dot product (-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD build's answers.
+25 MHz, the mps3's at 32 MHz) on Arm, and from minstret on RISC-V (qemu's `virt` board, picolibc,
+semihosting): instruction counts, not cycles. Cortex-M7 is also built with the plain C dot product
+(-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD build's answers.
 """
 
 from __future__ import annotations
@@ -29,16 +31,31 @@ HERE = Path(__file__).resolve().parent
 # libm's tanhf and expf (the head and the final softmax) may differ by float32 ulps from glibc's.
 # Measured: identical probabilities.
 TOLERANCE = 1e-4
-MAP = "-Wl,--defsym=__flash=0x0,--defsym=__flash_size={flash},--defsym=__ram=0x20000000,--defsym=__ram_size={ram}"  # noqa: E501
-MPS2, MPS3 = (0x400000, 0x400000), (0x80000, 0x80000)  # flash and RAM sizes (an547: its two TCMs)
-CORES = {  # name: (qemu machine, compiler flags, memory map, instructions per SysTick tick)
-    "cortex-m4": ("mps2-an386", "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard", MPS2, 40.0),
-    "cortex-m7": ("mps2-an500", "-mcpu=cortex-m7 -mfpu=fpv5-d16 -mfloat-abi=hard", MPS2, 40.0),
-    "cortex-m55": ("mps3-an547", "-mcpu=cortex-m55 -mfloat-abi=hard", MPS3, 31.25),
-}
+MAP = "-Wl,--defsym=__flash={},--defsym=__flash_size={},--defsym=__ram={},--defsym=__ram_size={}"
+ARM, RISCV = "arm-none-eabi-", "riscv64-unknown-elf-"  # the toolchains' prefixes
+# memory maps: flash base and size, RAM base and size (an547: its two TCMs; virt: DRAM at 0x80000000)
+MPS2, MPS3 = (0x0, 0x400000, 0x20000000, 0x400000), (0x0, 0x80000, 0x20000000, 0x80000)
+VIRT = (0x80000000, 0x400000, 0x80400000, 0x400000)
+RISCV_VIRT = ["qemu-system-riscv32", "-M", "virt", "-bios", "none"]
+CORES = {  # name: (toolchain, qemu command, compiler flags, memory map, instructions per tick)
+    "cortex-m4": (ARM, ["qemu-system-arm", "-M", "mps2-an386"], "-mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 "
+                  "-mfloat-abi=hard", MPS2, 40.0),
+    "cortex-m7": (ARM, ["qemu-system-arm", "-M", "mps2-an500"], "-mthumb -mcpu=cortex-m7 -mfpu=fpv5-d16 "
+                  "-mfloat-abi=hard", MPS2, 40.0),
+    "cortex-m55": (ARM, ["qemu-system-arm", "-M", "mps3-an547"], "-mthumb -mcpu=cortex-m55 -mfloat-abi=hard",
+                   MPS3, 31.25),
+    "rv32imac": (RISCV, RISCV_VIRT, "-march=rv32imac -mabi=ilp32", VIRT, 1.0),  # ESP32-C3 class: no FPU
+    "rv32imafc": (RISCV, RISCV_VIRT, "-march=rv32imafc -mabi=ilp32f", VIRT, 1.0),
+}  # fmt: skip
 PLAIN = ("cortex-m7-plain-c", "cortex-m7", "-DVIT_EDGE_PLAIN_C")
+# Without an FPU every float operation is a library call (0.64 G instructions an inference: all the
+# images would take minutes under qemu), so rv32imac checks the first 16 digits and 8 grey buffers.
+SUBSET = {"rv32imac": (16, 8)}
 LIBRARY = ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")
-INSTALL = "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm"
+INSTALL = (
+    "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf "
+    "picolibc-riscv64-unknown-elf qemu-system-misc"
+)
 
 
 def skip(why: str) -> None:
@@ -103,13 +120,13 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
     return lines, cost
 
 
-def build(work: Path, c_dir: Path, name: str, flags: str, memory: tuple[int, int], extra: str = "") -> Path:
-    common = f"-std=c99 -O2 -funroll-loops -mthumb {flags} {extra} {WORK} -I{c_dir} -I{work}".split()
+def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tuple, extra: str = "") -> Path:
+    common = f"-std=c99 -O2 -funroll-loops {flags} {extra} {WORK} -I{c_dir} -I{work}".split()
     elf = work / f"{name}.elf"
     sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
-    link = MAP.format(flash=hex(memory[0]), ram=hex(memory[1]))
+    link = MAP.format(*map(hex, memory))
     cmd = [
-        "arm-none-eabi-gcc",
+        f"{tools}gcc",
         *common,
         "--specs=picolibc.specs",
         "--oslib=semihost",
@@ -124,7 +141,18 @@ def build(work: Path, c_dir: Path, name: str, flags: str, memory: tuple[int, int
     return elf
 
 
-def library_size(work: Path, c_dir: Path, flags: str) -> dict[str, int]:
+def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np.ndarray]) -> dict:
+    """The host build's lines for these images (written to folder/images.h for the boards too)."""
+    folder.mkdir()
+    write_images(folder / "images.h", pixels, grays)
+    host = folder / "host"
+    sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
+    cc = ["cc", "-std=c99", "-O2", "-DHOST", WORK, f"-I{c_dir}", f"-I{folder}"]
+    subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
+    return parse(subprocess.run([str(host)], capture_output=True, text=True, check=True).stdout)[0]
+
+
+def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, int]:
     """Flash (code + const data) and static RAM of the library alone, from its object files."""
     total = {"code": 0, "weights": 0, "ram": 0, "prepare_code": 0, "prepare_ram": 0}
     for source, key in (
@@ -134,18 +162,18 @@ def library_size(work: Path, c_dir: Path, flags: str) -> dict[str, int]:
     ):
         obj = work / (source + ".o")
         cc = [
-            "arm-none-eabi-gcc",
+            f"{tools}gcc",
+            "--specs=picolibc.specs",  # its headers, as the boards' builds use
             "-std=c99",
             "-O2",
             "-funroll-loops",
-            "-mthumb",
             *flags.split(),
             WORK,
             f"-I{c_dir}",
             "-c",
         ]
         subprocess.run([*cc, str(c_dir / source), "-o", str(obj)], check=True)
-        size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True)
+        size = subprocess.run([f"{tools}size", str(obj)], capture_output=True, text=True, check=True)
         text, data, bss = map(int, size.stdout.splitlines()[1].split()[:3])
         if key == "prepare":
             total["prepare_code"], total["prepare_ram"] = text + data, data + bss
@@ -162,27 +190,28 @@ def main() -> int:
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "cc"):
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", f"{RISCV}gcc", "qemu-system-riscv32", "cc"):
         if not shutil.which(tool):
             skip(f"{tool} not found")
-    if not list(Path("/usr/lib/picolibc/arm-none-eabi").glob("picolibc.specs")):
-        skip("picolibc for arm-none-eabi not found")
+    for target in ("arm-none-eabi", "riscv64-unknown-elf"):
+        if not (Path("/usr/lib/picolibc") / target / "picolibc.specs").is_file():
+            skip(f"picolibc for {target} not found")
     c_dir = args.c_dir.resolve()
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pixels, grays = images(args.digits, args.data_dir)
-        write_images(work / "images.h", pixels, grays)
-        host = work / "host"
-        sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
-        cc = ["cc", "-std=c99", "-O2", "-DHOST", WORK, f"-I{c_dir}", f"-I{work}"]
-        subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
-        reference, _ = parse(subprocess.run([str(host)], capture_output=True, text=True, check=True).stdout)
+        references = {"all": host_reference(work / "all", c_dir, pixels, grays)}
+        for n_digits, n_grays in set(SUBSET.values()):
+            folder = work / f"{n_digits}-{n_grays}"
+            references[folder.name] = host_reference(folder, c_dir, pixels[:n_digits], grays[:n_grays])
         answers = {}
-        for name, (machine, flags, memory, per_tick) in [*CORES.items(), (PLAIN[0], CORES[PLAIN[1]])]:
+        for name, (tools, machine, flags, memory, per_tick) in [*CORES.items(), (PLAIN[0], CORES[PLAIN[1]])]:
             extra = PLAIN[2] if name == PLAIN[0] else ""
-            elf = build(work, c_dir, name, flags, memory, extra)
-            qemu = ["qemu-system-arm", "-M", machine, "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
+            folder = work / ("-".join(map(str, SUBSET[name])) if name in SUBSET else "all")
+            reference = references[folder.name]
+            elf = build(folder, c_dir, name, tools, flags, memory, extra)
+            qemu = [*machine, "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
             semihosting = ["-semihosting-config", "enable=on,target=native"]
             run = subprocess.run([*qemu, *semihosting], capture_output=True, text=True, timeout=600)
             lines, cost = parse(run.stdout + run.stderr)  # semihosting writes to stderr
@@ -195,7 +224,7 @@ def main() -> int:
                 ok += good
             bad = len(reference) - ok
             passed, failed = passed + ok, failed + bad
-            size = library_size(work, c_dir, f"{flags} {extra}")
+            size = library_size(work, c_dir, tools, f"{flags} {extra}")
             instructions = cost.get("ticks", float("nan")) * per_tick
             print(
                 f"mcu check: {name}: flash {(size['code'] + size['weights']) / 1024:.1f} KB (code "

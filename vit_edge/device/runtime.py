@@ -122,11 +122,12 @@ def default_model_path() -> Path:
     raise ModelFileError(f"no packaged model {PACKAGED_MODEL} found; pass --model PATH.onnx")
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
+def expand_inputs(inputs: list[str], skipped: list[Path] | None = None) -> list[Path]:
     """Files as given; a directory becomes the image files inside it, sorted by name.
 
-    A directory with no image files stays in the list, so that it is reported like a bad image
-    instead of being skipped in silence.
+    A directory's other files (an extension Pillow does not know) are appended to `skipped` when
+    it is given, so they can be counted aloud. A directory with no image files stays in the list,
+    so that it is reported like a bad image instead of being skipped in silence.
     """
     from PIL import Image
 
@@ -134,7 +135,10 @@ def expand_inputs(inputs: list[str]) -> list[Path]:
     for item in map(Path, inputs):
         if item.is_dir():
             extensions = Image.registered_extensions()
-            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in extensions)
+            files = sorted(p for p in item.iterdir() if p.is_file())
+            found = [p for p in files if p.suffix.lower() in extensions]
+            if skipped is not None:
+                skipped += [p for p in files if p.suffix.lower() not in extensions]
             paths += found or [item]
         else:
             paths.append(item)
@@ -155,8 +159,9 @@ def predict_files(
     A prediction is {"path", "prediction", "confidence", "top_k", "uncertain"}: uncertain when the
     confidence is under min_confidence (default: the model's own recorded value, as the CLI uses),
     or when the image holds several digits side by side (then "reason" says so). With number=True
-    the digits are read left to right: {"path", "number", "confidence" (the product of the digits'),
-    "digits" (each one's "prediction", "confidence", "top_k"), "uncertain"}. Each image runs through
+    the digits are read left to right: {"path", "number", "prediction" (the number again, so a loop
+    written for single digits reads it), "confidence" (the product of the digits'), "digits" (each
+    one's "prediction", "confidence", "top_k"), "uncertain"}. Each image runs through
     the model on its own, so its answer never depends on the others; batch_size is how many images
     are read before their answers are given. save_input: a folder for each 28x28 model input.
     """
@@ -188,9 +193,11 @@ def _result(session, path: str, reading, top_k: int, threshold: float, number: b
     if number:
         digits = [answer(path, p, top_k, threshold) for p in probs]
         confidence = float(np.prod([d["confidence"] for d in digits]))
+        number_read = "".join(str(d["prediction"]) for d in digits)
         result = {
             "path": path,
-            "number": "".join(str(d["prediction"]) for d in digits),
+            "number": number_read,
+            "prediction": number_read,  # so a loop written for one digit a row reads numbers too
             "confidence": confidence,
             "digits": [{k: d[k] for k in ("prediction", "confidence", "top_k")} for d in digits],
             "uncertain": confidence < threshold,

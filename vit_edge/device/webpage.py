@@ -16,7 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from ..errors import OutputError, UsageError
+from ..errors import ModelFileError, OutputError, UsageError
 from . import runtime
 from .fileio import atomic_write
 
@@ -29,6 +29,8 @@ WASM_EXPORTS = (
     "ve_buffer",
     "ve_read",
     "ve_digits",
+    "ve_inputs",
+    "ve_read_digit",
     "ve_pixels",
     "ve_logits",
     "ve_min_confidence",
@@ -138,14 +140,16 @@ def check_wasm(path: Path) -> None:
         data = Path(path).read_bytes()
     except OSError as e:
         hint = " (the package was installed without the page's engine)" if path.name == WASM else ""
-        raise UsageError(f"{path}: cannot read the WebAssembly engine ({e.strerror or e}){hint}") from None
+        raise ModelFileError(
+            f"{path}: cannot read the WebAssembly engine ({e.strerror or e}){hint}"
+        ) from None
     try:
         exports = wasm_exports(data)
     except ValueError as e:
-        raise UsageError(f"{path}: not a WebAssembly module ({e})") from None
+        raise ModelFileError(f"{path}: not a WebAssembly module ({e})") from None
     missing = [name for name in WASM_EXPORTS if name not in exports]
     if missing:
-        raise UsageError(
+        raise ModelFileError(
             f"{path}: a WebAssembly module without {', '.join(missing)}: build it with "
             "`python -m vit_edge.export.wasm C_DIR OUT.wasm` from `vit-edge export --format c`"
         )

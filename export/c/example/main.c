@@ -8,6 +8,9 @@
  *                                            "?" also when it holds several digits side by side)
  *   ./vit_edge_example --prepare W H < img.u8  the same image's 28x28 input, as float32 on stdout,
  *                                            and "digits N" on stderr
+ *   ./vit_edge_example --number W H < img.u8   the digits side by side read one by one, as
+ *                                            `predict --number`: "number confidence [?]"
+ *   ./vit_edge_example --inputs W H < img.u8   each digit's 28x28 input, as float32 on stdout
  *
  * On a board, call vit_edge_prepare() on the camera's or touch panel's grey buffer, then
  * vit_edge_predict(); nothing else is needed. */
@@ -20,7 +23,31 @@
 static void answer(const float pixels[784], int several) {
     float probs[10];
     int digit = vit_edge_predict(pixels, probs);
+    if (digit < 0) { /* VIT_EDGE_BAD_PIXELS: not 28x28 floats in [0, 1] */
+        printf("error %d: a pixel is not a number in [0, 1]\n", digit);
+        return;
+    }
     printf("%d %.4f%s\n", digit, probs[digit], several || probs[digit] < VIT_EDGE_MIN_CONFIDENCE ? " ?" : "");
+}
+
+/* Each digit side by side on its own (or its input written out): the number and the product of the
+   digits' confidences, marked "?" under VIT_EDGE_MIN_CONFIDENCE or when touching digits stayed whole. */
+static int read_number(int print) {
+    static float pixels[784];
+    float probs[10], confidence = 1.0f;
+    for (int k = 0; k < vit_edge_inputs(); k++) {
+        if (vit_edge_prepare_digit(k, pixels) != 0) return printf("error\n"), 1;
+        if (!print) {
+            fwrite(pixels, sizeof(float), 784, stdout);
+            continue;
+        }
+        int digit = vit_edge_predict(pixels, probs);
+        printf("%d", digit), confidence *= probs[digit];
+    }
+    if (print)
+        printf(" %.4f%s\n", confidence,
+               confidence < VIT_EDGE_MIN_CONFIDENCE || vit_edge_digits() > vit_edge_inputs() ? " ?" : "");
+    return 0;
 }
 
 /* the program's input buffer (the library allocates nothing): up to 4x the working image */
@@ -28,7 +55,9 @@ static unsigned char gray[4L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE];
 
 int main(int argc, char **argv) {
     static float pixels[784];
-    if (argc == 4 && (strcmp(argv[1], "--gray") == 0 || strcmp(argv[1], "--prepare") == 0)) {
+    const int image = argc == 4 && (strcmp(argv[1], "--gray") == 0 || strcmp(argv[1], "--prepare") == 0 ||
+                                    strcmp(argv[1], "--number") == 0 || strcmp(argv[1], "--inputs") == 0);
+    if (image) {
         int w = atoi(argv[2]), h = atoi(argv[3]);
         if (w < 1 || h < 1 || (long)w * h > (long)sizeof gray) return 2;
         if (fread(gray, 1, (size_t)w * (size_t)h, stdin) != (size_t)w * (size_t)h) return 2;
@@ -38,7 +67,8 @@ int main(int argc, char **argv) {
             return 1;
         }
         if (argv[1][2] == 'p') fwrite(pixels, sizeof(float), 784, stdout), fprintf(stderr, "digits %d\n", vit_edge_digits());
-        else answer(pixels, vit_edge_digits() > 1);
+        else if (argv[1][2] == 'g') answer(pixels, vit_edge_digits() > 1);
+        else return read_number(argv[1][2] == 'n');
         return 0;
     }
     int logits = argc == 2 && strcmp(argv[1], "--logits") == 0;

@@ -56,6 +56,12 @@ int ve_read(int width, int height) {
 /* The digit-sized groups of ink the last ve_read found side by side (1 for a single digit). */
 int ve_digits(void) { return vit_edge_digits(); }
 
+/* How many digits ve_read_digit gives, left to right (1 for a single digit). */
+int ve_inputs(void) { return vit_edge_inputs(); }
+
+/* The k-th digit's 28x28 input, into ve_pixels(), as `predict --number` reads it: 0, or a code. */
+int ve_read_digit(int k) { return vit_edge_prepare_digit(k, pixels); }
+
 /* The 28x28 input: ve_read's, or the page's own (it may write here before ve_logits). */
 float *ve_pixels(void) { return pixels; }
 
