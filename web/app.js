@@ -58,7 +58,10 @@ for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
     drawing = null;
   });
 }
-$("clear").addEventListener("click", clearPad);
+$("clear").addEventListener("click", () => {
+  stopCamera();
+  clearPad();
+});
 
 $("file").addEventListener("change", async (e) => {
   const file = e.target.files[0];
@@ -77,6 +80,75 @@ $("file").addEventListener("change", async (e) => {
   await predictPixels(data.data, data.width, data.height);
 });
 
+// ---- the camera: the guide box of each frame, read as soon as the last answer is back ----
+const GUIDE = { left: 0.1, top: 0.25, width: 0.8, height: 0.5 }; // of the frame, as .guide in style.css
+const READ_WIDTH = 320; // the box is scaled to at most this many px across: enough for a digit
+const video = $("video");
+const grab = document.createElement("canvas");
+const grabCtx = grab.getContext("2d", { willReadFrequently: true });
+let stream = null;
+let frozen = false;
+const cameraStats = { answers: 0, since: 0, reading: false }; // answers a second: tests read it
+
+$("camera-button").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
+$("freeze").addEventListener("click", () => {
+  frozen = !frozen;
+  $("freeze").textContent = frozen ? "Go on" : "Freeze";
+  if (frozen) video.pause();
+  else video.play().then(readFrames);
+});
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    show(null, "No camera here: browsers allow one only on https:// pages or http://localhost; the pad still works.");
+    return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+  } catch (err) {
+    stream = null;
+    show(null, `The camera was refused or is unavailable (${err.name}); the pad still works.`);
+    return;
+  }
+  video.srcObject = stream;
+  await video.play();
+  frozen = false;
+  $("camera").hidden = false;
+  $("pad").hidden = $("pen-label").hidden = true;
+  $("freeze").hidden = false;
+  $("freeze").textContent = "Freeze";
+  $("camera-button").textContent = "Pad";
+  Object.assign(cameraStats, { answers: 0, since: performance.now() });
+  readFrames();
+}
+
+function stopCamera() {
+  if (!stream) return;
+  for (const track of stream.getTracks()) track.stop();
+  stream = null;
+  video.srcObject = null;
+  $("camera").hidden = $("freeze").hidden = true;
+  $("pad").hidden = $("pen-label").hidden = false;
+  $("camera-button").textContent = "Camera";
+}
+
+async function readFrames() {
+  if (!stream || frozen || cameraStats.reading || !video.videoWidth) return;
+  cameraStats.reading = true;
+  const sx = GUIDE.left * video.videoWidth, sy = GUIDE.top * video.videoHeight;
+  const sw = GUIDE.width * video.videoWidth, sh = GUIDE.height * video.videoHeight;
+  const scale = Math.min(1, READ_WIDTH / sw);
+  grab.width = Math.max(1, Math.round(sw * scale));
+  grab.height = Math.max(1, Math.round(sh * scale));
+  grabCtx.drawImage(video, sx, sy, sw, sh, 0, 0, grab.width, grab.height);
+  const data = grabCtx.getImageData(0, 0, grab.width, grab.height);
+  const result = await predictPixels(data.data, data.width, data.height, "nothing read: point the box at a written digit");
+  cameraStats.answers++;
+  window.vitEdge.cameraLast = result;
+  cameraStats.reading = false;
+  requestAnimationFrame(readFrames); // the next frame as soon as this answer is shown
+}
+
 function schedule() { // debounced: a prediction while drawing, not one per pointer event
   clearTimeout(timer);
   timer = setTimeout(predictPad, 120);
@@ -88,14 +160,14 @@ async function predictPad() {
   return predictPixels(data.data, data.width, data.height);
 }
 
-async function predictPixels(rgba, w, h) {
+async function predictPixels(rgba, w, h, blankMessage = null) {
   if (!model) return null;
   const t0 = performance.now();
   let input, digits;
   try {
     ({ pixels: input, digits } = read(model.engine, rgba, w, h));
   } catch (err) {
-    show(null, err.message);
+    show(null, err instanceof BlankImage && blankMessage ? blankMessage : err.message);
     if (!(err instanceof BlankImage)) throw err;
     return null;
   }
@@ -175,5 +247,7 @@ window.vitEdge = {
   predictRgba: predictPixels, // an opened image's path: RGBA bytes, width, height
   clearPad,
   last: null,
+  camera: cameraStats,
+  cameraLast: null,
 };
 clearPad();
