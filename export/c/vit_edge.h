@@ -7,7 +7,8 @@
  * Numerics: INT8 weights (symmetric, one scale per output channel) times INT8 activations
  * (symmetric, one scale per token) with int32 accumulation; LayerNorm, attention, softmax, GELU in
  * float. Build with -DVIT_EDGE_FP32 for the float reference (4x the weight flash).
- * On Arm cores with the DSP extension (Cortex-M4, M7, M33, M55) the int8 dot products use SMLAD.
+ * On Arm cores with the DSP extension (Cortex-M4, M7, M33) the int8 dot products use SMLAD, and on
+ * cores with Helium (Cortex-M55, M85) MVE's VMLADAVA; -DVIT_EDGE_PLAIN_C turns both off.
  */
 #ifndef VIT_EDGE_H
 #define VIT_EDGE_H

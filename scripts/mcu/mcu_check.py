@@ -10,7 +10,8 @@ and every probability within TOLERANCE. Instructions per inference come from Sys
 `qemu -icount shift=0` (one instruction a nanosecond of virtual time; the mps2 SysTick runs at
 25 MHz, the mps3's at 32 MHz) on Arm, and from minstret on RISC-V (qemu's `virt` board, picolibc,
 semihosting): instruction counts, not cycles. Cortex-M7 is also built with the plain C dot product
-(-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD build's answers.
+(-DVIT_EDGE_PLAIN_C), which must give exactly the SMLAD build's answers, and Cortex-M55 likewise
+against its Helium (MVE) build.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ CORES = {  # name: (toolchain, qemu command, compiler flags, memory map, instruc
     "rv32imac": (RISCV, RISCV_VIRT, "-march=rv32imac -mabi=ilp32", VIRT, 1.0),  # ESP32-C3 class: no FPU
     "rv32imafc": (RISCV, RISCV_VIRT, "-march=rv32imafc -mabi=ilp32f", VIRT, 1.0),
 }  # fmt: skip
-PLAIN = ("cortex-m7-plain-c", "cortex-m7", "-DVIT_EDGE_PLAIN_C")
+# the plain C dot product beside each core's vector one: the outputs must be identical
+PLAIN = {"cortex-m7-plain-c": ("cortex-m7", "SMLAD"), "cortex-m55-plain-c": ("cortex-m55", "Helium")}
 # Without an FPU every float operation is a library call (0.64 G instructions an inference: all the
 # images would take minutes under qemu), so rv32imac checks the first 16 digits and 8 grey buffers.
 SUBSET = {"rv32imac": (16, 8)}
@@ -206,8 +208,9 @@ def main() -> int:
             folder = work / f"{n_digits}-{n_grays}"
             references[folder.name] = host_reference(folder, c_dir, pixels[:n_digits], grays[:n_grays])
         answers = {}
-        for name, (tools, machine, flags, memory, per_tick) in [*CORES.items(), (PLAIN[0], CORES[PLAIN[1]])]:
-            extra = PLAIN[2] if name == PLAIN[0] else ""
+        builds = [*CORES.items(), *((name, CORES[core]) for name, (core, _) in PLAIN.items())]
+        for name, (tools, machine, flags, memory, per_tick) in builds:
+            extra = "-DVIT_EDGE_PLAIN_C" if name in PLAIN else ""
             folder = work / ("-".join(map(str, SUBSET[name])) if name in SUBSET else "all")
             reference = references[folder.name]
             elf = build(folder, c_dir, name, tools, flags, memory, extra)
@@ -237,14 +240,15 @@ def main() -> int:
                 f"{worst:.1e}, {ok} passed, {bad} failed",
                 flush=True,
             )
-        smlad, plain = answers["cortex-m7"], answers[PLAIN[0]]
-        same = smlad.keys() == plain.keys() and all(
-            smlad[i][0] == plain[i][0] and np.array_equal(smlad[i][1], plain[i][1]) for i in smlad
-        )
-        print(
-            f"mcu check: SMLAD and plain C give {'identical' if same else 'DIFFERENT'} outputs on cortex-m7"
-        )
-        failed += 0 if same else 1
+        for name, (core, path) in PLAIN.items():
+            vector, plain = answers[core], answers[name]
+            same = vector.keys() == plain.keys() and all(
+                vector[i][0] == plain[i][0] and np.array_equal(vector[i][1], plain[i][1]) for i in vector
+            )
+            print(
+                f"mcu check: {path} and plain C give {'identical' if same else 'DIFFERENT'} outputs on {core}"
+            )
+            failed += 0 if same else 1
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
