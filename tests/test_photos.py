@@ -157,7 +157,7 @@ def test_huge_jpegs_are_refused_in_one_line(tmp_path: Path):
 
 @pytest.mark.slow
 def test_a_48_megapixel_phone_photo_is_read_within_the_bounds(mnist, tmp_path: Path):
-    """8064x6048 JPEG: decoded at reduced scale; the README's figures come from this command."""
+    """8064x6048 JPEG: decoded at reduced scale; docs/predict.md's figures come from this command."""
     images, labels = mnist
     small = dress.photo(images[0], "vignette", 0, seed=1, size=(2016, 1512), quality=None)
     big = np.asarray(small.resize((8064, 6048), Image.Resampling.BILINEAR)).astype(np.int16)

@@ -392,6 +392,7 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
     const int gw = cells->w, gh = cells->h, n = gw * gh;
     float *levels = take((size_t)n), *cum = take((size_t)n);
     if (!levels || !cum) return -1;
+    if (n < 2) return 0;
     memcpy(levels, cells->a, sizeof(float) * n);
     sort_floats(levels, n);
     float sum = 0.0f;
@@ -403,7 +404,6 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
         double between = d * d * (double)k * (double)(n - k);
         if (between > best) best = between, split = k;
     }
-    if (n < 2) return 0;
     const float cut = levels[split - 1];
     if ((double)(float)(cum[n - 1] - cum[split - 1]) / (n - split) - (double)cum[split - 1] / split < VE_PP_PAGE_CONTRAST)
         return 0;

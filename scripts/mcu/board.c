@@ -3,7 +3,9 @@
  * and vit_edge_predict (the same lines), then the cost of one inference:
  *   instructions: SysTick under `qemu -icount shift=0` ticks once every CYCLES_PER_TICK instructions
  *   (Arm); minstret counts them one by one (RISC-V)
- *   stack: the deepest the stack went below main's frame (painted before, scanned after) */
+ *   stack: the deepest the stack went below main's frame (painted before, scanned after)
+ *   prepare: the most a vit_edge_prepare call took; last: what the last buffer took (the camera frame),
+ *   and its pixels */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,14 +62,21 @@ int main(void) {
         if (top[-i] != PAINT) { used = i * 4; break; }
 #endif
     (void)top;
+    uint32_t prepare_worst = 0, prepare_last = 0, last_pixels = 0;
     for (int n = 0; n < N_GRAYS; n++) { /* grey buffers, as a camera or touch panel gives them */
         float probs[10];
+        uint32_t t0 = ticks();
         int status = vit_edge_prepare(GRAYS[n].pixels, GRAYS[n].width, GRAYS[n].height, GRAYS[n].width, pixels);
+        uint32_t spent = SPENT(t0);
+        if (spent > prepare_worst) prepare_worst = spent;
+        prepare_last = spent, last_pixels = (uint32_t)(GRAYS[n].width * GRAYS[n].height);
         int digit = status == 0 ? vit_edge_predict(pixels, probs) : status;
         printf("%d %d", N_IMAGES + n, digit);
         for (int c = 0; c < 10; c++) printf(" %.6f", status == 0 ? (double)probs[c] : 0.0);
         printf("\n");
     }
-    printf("ticks %lu stack %d arena %d\n", (unsigned long)worst, used + 256, (int)VIT_EDGE_ARENA_BYTES);
+    printf("ticks %lu stack %d arena %d prepare %lu last %lu pixels %lu\n", (unsigned long)worst, used + 256,
+           (int)VIT_EDGE_ARENA_BYTES, (unsigned long)prepare_worst, (unsigned long)prepare_last,
+           (unsigned long)last_pixels);
     exit(0);
 }

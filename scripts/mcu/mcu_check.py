@@ -52,7 +52,8 @@ CORES = {  # name: (toolchain, qemu command, compiler flags, memory map, instruc
 PLAIN = {"cortex-m7-plain-c": ("cortex-m7", "SMLAD"), "cortex-m55-plain-c": ("cortex-m55", "Helium")}
 # Without an FPU every float operation is a library call (0.64 G instructions an inference: all the
 # images would take minutes under qemu), so rv32imac checks the first 16 digits and 8 grey buffers.
-SUBSET = {"rv32imac": (16, 8)}
+# The M55's 512 KB of flash holds the weights, 50 digits and every buffer with the QVGA frame.
+SUBSET = {"rv32imac": (16, 8), "cortex-m55": (50, 25), "cortex-m55-plain-c": (50, 25)}
 LIBRARY = ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")
 INSTALL = (
     "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf "
@@ -66,6 +67,7 @@ def skip(why: str) -> None:
 
 
 GRAY_SIDE = 64  # the grey buffers' longer side: a small camera or a touch panel's scan
+QVGA = (320, 240)  # and one camera frame at full size, the last buffer
 BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (315 KB): larger buffers are pooled
 WORK = f"-DVIT_EDGE_WORK_SIDE={BOARD_WORK_SIDE}"
 
@@ -92,6 +94,9 @@ def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]
         grey = Image.fromarray(preprocess._integer_grey(img, 255, preprocess._alpha_paper(img)))
         grey.thumbnail((GRAY_SIDE, GRAY_SIDE), Image.Resampling.BOX)
         grays.append(np.asarray(grey))
+    # a camera's frame: QVGA grey (a sensor's Y plane), a photographed digit, pooled to the work side
+    frame = dress.photo(digits[n_digits + 8], "shadow", 8, seed=8, size=QVGA).convert("L")
+    grays.append(np.asarray(frame))
     return np.round(np.stack(inputs) * 255).astype(np.uint8), grays
 
 
@@ -116,7 +121,8 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
     for line in text.splitlines():
         parts = line.split()
         if parts[:1] == ["ticks"]:
-            cost = {"ticks": float(parts[1]), "stack": float(parts[3]), "arena": float(parts[5])}
+            names = ("ticks", "stack", "arena", "prepare", "last", "last_pixels")  # "name value" pairs
+            cost = {name: float(value) for name, value in zip(names, parts[1::2], strict=True)}
         elif len(parts) == 12:
             lines[int(parts[0])] = (int(parts[1]), np.array(parts[2:], float))
     return lines, cost
@@ -229,6 +235,9 @@ def main() -> int:
             passed, failed = passed + ok, failed + bad
             size = library_size(work, c_dir, tools, f"{flags} {extra}")
             instructions = cost.get("ticks", float("nan")) * per_tick
+            prepare = cost.get("prepare", float("nan")) * per_tick
+            qvga = cost.get("last_pixels") == QVGA[0] * QVGA[1]
+            frame = f"{cost['last'] * per_tick / 1e6:.1f} M for the QVGA frame, " if qvga else ""
             print(
                 f"mcu check: {name}: flash {(size['code'] + size['weights']) / 1024:.1f} KB (code "
                 f"{size['code'] / 1024:.1f} KB + weights {size['weights'] / 1024:.1f} KB), RAM "
@@ -236,7 +245,8 @@ def main() -> int:
                 f"stack {cost.get('stack', 0) / 1024:.1f} KB), {instructions / 1e6:.1f} M instructions per "
                 f"inference (~{instructions / 480e6 * 1000:.0f} ms at 480 MHz if 1 instruction a cycle, an "
                 f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, pool "
-                f"{size['prepare_ram'] / 1024:.0f} KB at work side {BOARD_WORK_SIDE}; max |dp| vs host "
+                f"{size['prepare_ram'] / 1024:.0f} KB at work side {BOARD_WORK_SIDE}, instructions: {frame}"
+                f"{prepare / 1e6:.1f} M at most; max |dp| vs host "
                 f"{worst:.1e}, {ok} passed, {bad} failed",
                 flush=True,
             )
