@@ -154,7 +154,6 @@ def run_export(
     temperature: float | None = None,
     min_confidence: float | None = None,
     check: bool = True,
-    temperature_source: str | None = None,
     use_test: bool = True,
 ) -> dict[str, Any]:
     """Export, quantize and check; report["passed"] is False (files kept) when a threshold fails."""
@@ -176,7 +175,6 @@ def run_export(
         temperature_used, source = 1.0, "none: no MNIST data to fit on"
     else:
         temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)
-    source = temperature_source or source
     fold_temperature(model, temperature_used)
     torch_logits = predict_logits(model, torch.from_numpy(images.copy())).numpy()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import DRAW, ONE, Page, why_no_browser
+from browser import CHROMIUM, DRAW, ONE, Page, why_no_browser
 from PIL import Image
 
 from vit_edge.device import dress, webpage
@@ -62,8 +62,6 @@ def camera_page(playwright, url: str, video: Path | None, viewport: dict | None 
     args = [*webpage.CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
     if video is not None:
         args.append(f"--use-file-for-fake-video-capture={video}")
-    from browser import CHROMIUM
-
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
     context = browser.new_context(permissions=["camera"] if video is not None else [],
                                   **({"viewport": viewport} if viewport else {}))  # fmt: skip

@@ -117,12 +117,11 @@ def test_missing_ort_files_name_a_command_and_the_default_needs_none(run_cli, tm
 
 def test_web_serves_the_page_on_the_port_given():
     """`vit-edge web --port N` (serve mode, in its own process): the page at http://127.0.0.1:N/."""
-    import socket
     import sys
 
-    with socket.socket() as probe:  # a port free just now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from browser import free_port  # a port free just now (no browser needed)
+
+    port = free_port()
     code = "import sys; from vit_edge.cli import main; main(sys.argv[1:])"
     command = [sys.executable, "-c", code, "web", "--port", str(port)]
     server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)

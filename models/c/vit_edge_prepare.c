@@ -738,8 +738,6 @@ static int find_ink(image *grey, ink_map *m) {
     /* printed lines are found on fainter marks than ink, so their faint edges go with them */
     for (int i = 0; i < n; i++) mask[i] = dev.a[i] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * noise.a[i]);
     if (!printed_lines(mask, h, w, lines)) return VIT_EDGE_TOO_LARGE;
-    int *labels = (int *)take((size_t)n), *parent = (int *)take((size_t)n + 2);
-    if (!labels || !parent) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
     for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise, not on a printed line */
         mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]) && !lines[i];
@@ -753,20 +751,11 @@ static int find_ink(image *grey, ink_map *m) {
         dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
     }
-    m->ink = dev, m->labels = labels;
-    m->n = label_pieces(mask, w, h, labels, parent);
-    /* per piece: area and box, in the mask's memory and after it (pieces <= n / 2 + 1) */
-    m->area = parent, m->box = (int (*)[4])take((size_t)4 * m->n + 4), m->kept = mask;
-    if (!m->box) return VIT_EDGE_TOO_LARGE;
-    for (int k = 0; k < m->n; k++) m->area[k] = 0, m->box[k][0] = h, m->box[k][1] = 0, m->box[k][2] = w, m->box[k][3] = 0;
+    pieces p;
+    if (!find_pieces(mask, w, h, &p)) return VIT_EDGE_TOO_LARGE;
+    /* which pieces are kept: in the mask's memory, read already (pieces <= n / 2 + 1) */
+    m->ink = dev, m->labels = p.labels, m->n = p.n, m->area = p.area, m->box = p.box, m->kept = mask;
     int largest = 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            int l = labels[y * w + x] - 1;
-            if (l < 0) continue;
-            int *b = m->box[l];
-            m->area[l]++, b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
-        }
     for (int k = 0; k < m->n; k++) largest = imax(largest, m->area[k]);
     double speck = fmax(smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, VE_PP_SPECK_FRACTION * largest);
     long total = 0;
@@ -783,22 +772,50 @@ static int (*input_box)[5], boxes; /* each digit's box in the last ink map, and 
 static ink_map last;               /* the last successful vit_edge_prepare's ink map ... */
 static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here */
 
+/* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the kept pieces wholly inside it,
+   or, for a box cut out of touching digits, every kept piece that reaches into it. */
+static int crop_box(const ink_map *m, const int *b, image *out) {
+    const int top = b[0], bottom = b[1], left = b[2], right = b[3], cut = b[4], w = m->ink.w;
+    out->w = right - left, out->h = bottom - top;
+    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
+    for (int y = top; y < bottom; y++)
+        for (int x = left; x < right; x++) {
+            const int l = m->labels[y * w + x] - 1;
+            int keep = 1;
+            if (l >= 0) {
+                const int *p = m->box[l];
+                keep = m->kept[l] && (cut ? p[0] < bottom && p[1] > top && p[2] < right && p[3] > left
+                                          : p[0] >= top && p[1] <= bottom && p[2] >= left && p[3] <= right);
+            }
+            out->a[(y - top) * out->w + x - left] = keep ? m->ink.a[y * w + x] : 0.0f;
+        }
+    return 0;
+}
+
+/* The ink around every kept piece, specks removed (Python's InkMap.crop with no box): the box that
+   holds them all, where every kept piece is wholly inside. */
+static int crop_ink(const ink_map *m, image *out) {
+    int box[5] = {m->ink.h, 0, m->ink.w, 0, 0}; /* top, bottom, left, right, not cut */
+    for (int k = 0; k < m->n; k++)
+        if (m->kept[k])
+            box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
+            box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
+    return crop_box(m, box, out);
+}
+
 /* How many digits a group of touching digits holds (Python's split_touching on the column profile
    of InkMap.crop(box)): as many as its width holds at DIGIT_PITCH of its height when each cut finds
-   a valley; 0 when one does not (the group stays whole). profile: 3 x width floats; cuts: the
-   parts' column edges (n + 1 of them, from 0 to width). */
+   a valley; 0 when one does not (the group stays whole), -1 when out of memory. profile: 3 x width
+   floats; cuts: the parts' column edges (n + 1 of them, from 0 to width). */
 static int touching_parts(const ink_map *m, const int *g, float *profile, int *cuts) {
-    const int top = g[0], bottom = g[1], left = g[2], width = g[3] - left, w = m->ink.w;
+    const int top = g[0], bottom = g[1], width = g[3] - g[2], box[5] = {g[0], g[1], g[2], g[3], 0};
+    const size_t mark = used;
+    image crop;
+    if (crop_box(m, box, &crop)) return -1;
     for (int x = 0; x < width; x++) profile[x] = 0.0f;
-    for (int y = top; y < bottom; y++) /* row by row, as numpy sums a column of float32 */
-        for (int x = 0; x < width; x++) {
-            int l = m->labels[y * w + left + x] - 1;
-            if (l >= 0) { /* a kept piece wholly inside the box; anything else is not this group's */
-                const int *b = m->box[l];
-                if (!m->kept[l] || b[0] < top || b[1] > bottom || b[2] < left || b[3] > left + width) continue;
-            }
-            profile[x] += m->ink.a[y * w + left + x];
-        }
+    for (int y = 0; y < crop.h; y++) /* row by row, as numpy sums a column of float32 */
+        for (int x = 0; x < width; x++) profile[x] += crop.a[y * width + x];
+    used = mark;
     const int n = imax(2, pyround(width / (VE_PP_DIGIT_PITCH * (bottom - top))));
     const double pitch = (double)width / n;
     float *positive = profile + width, *scratch = profile + 2 * width;
@@ -847,6 +864,7 @@ static int count_digits(const ink_map *m) {
         const int *g = group[i], height = g[1] - g[0];
         if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;
         const int parts = g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height ? 0 : touching_parts(m, g, profile, cuts);
+        if (parts < 0) return 0;
         for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right, cut */
             int *b = input_box[boxes++];
             b[0] = g[0], b[1] = g[1], b[2] = parts ? g[2] + cuts[k] : g[2], b[3] = parts ? g[2] + cuts[k + 1] : g[3];
@@ -859,43 +877,6 @@ static int count_digits(const ink_map *m) {
 }
 
 int vit_edge_digits(void) { return digits; }
-
-/* The ink around every kept piece, specks removed (Python's InkMap.crop with no box). */
-static int crop_ink(const ink_map *m, image *out) {
-    int top = m->ink.h, bottom = 0, left = m->ink.w, right = 0;
-    for (int k = 0; k < m->n; k++)
-        if (m->kept[k])
-            top = imin(top, m->box[k][0]), bottom = imax(bottom, m->box[k][1]),
-            left = imin(left, m->box[k][2]), right = imax(right, m->box[k][3]);
-    out->w = right - left, out->h = bottom - top;
-    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
-    for (int y = top; y < bottom; y++)
-        for (int x = left; x < right; x++) {
-            int l = m->labels[y * m->ink.w + x];
-            out->a[(y - top) * out->w + x - left] = (l > 0 && !m->kept[l - 1]) ? 0.0f : m->ink.a[y * m->ink.w + x];
-        }
-    return 0;
-}
-
-/* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the kept pieces wholly inside it,
-   or, for a box cut out of touching digits, every kept piece that reaches into it. */
-static int crop_box(const ink_map *m, const int *b, image *out) {
-    const int top = b[0], bottom = b[1], left = b[2], right = b[3], cut = b[4], w = m->ink.w;
-    out->w = right - left, out->h = bottom - top;
-    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
-    for (int y = top; y < bottom; y++)
-        for (int x = left; x < right; x++) {
-            const int l = m->labels[y * w + x] - 1;
-            int keep = 1;
-            if (l >= 0) {
-                const int *p = m->box[l];
-                keep = m->kept[l] && (cut ? p[0] < bottom && p[1] > top && p[2] < right && p[3] > left
-                                          : p[0] >= top && p[1] <= bottom && p[2] >= left && p[3] <= right);
-            }
-            out->a[(y - top) * out->w + x - left] = keep ? m->ink.a[y * w + x] : 0.0f;
-        }
-    return 0;
-}
 
 /* ---- steps 5-6: thicken thin strokes, fit to 20 px, centre by mass ---- */
 
