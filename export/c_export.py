@@ -25,9 +25,12 @@ from vit_edge.errors import OutputError
 from vit_edge.model import ViT
 
 SOURCE = Path(__file__).resolve().parent / "c"
-ENGINE = ("vit_edge.h", "vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.h")
+ENGINE = ("vit_edge.h", "vit_edge.c", "vit_edge_integer.c", "vit_edge_prepare.c", "vit_edge_weights.h")
 EXAMPLE = ("example/main.c", "example/Makefile", "wasm/vit_edge_wasm.c")
 GENERATED = ("vit_edge_model.h", "vit_edge_weights.c")
+# What a firmware compiles: vit_edge_integer.c holds the pass for cores without an FPU and compiles
+# to nothing elsewhere (vit_edge.h chooses)
+LIBRARY = ("vit_edge.c", "vit_edge_integer.c", "vit_edge_prepare.c", "vit_edge_weights.c")
 
 
 def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,3 +209,18 @@ def write_c(model: ViT, out: Path, min_confidence: float, temperature: float) ->
 
 
 __all__ = ["c_files", "quantize_rows", "write_c"]
+
+
+# The integer-only engine's two tables (export/c/vit_edge_integer.c holds this text, checked by
+# tests/test_c_engine.py): 2^(-i/256) in Q24 for softmax and tanh, and GELU (torch's erf form) on
+# [-4, 4] in steps of 1/32, in Q16.
+POW2_STEPS, GELU_RANGE, GELU_STEP = 256, 4, 32
+
+
+def integer_tables() -> str:
+    import math
+
+    pow2 = [round(2**24 * 2 ** (-i / POW2_STEPS)) for i in range(POW2_STEPS + 1)]
+    xs = [-GELU_RANGE + k / GELU_STEP for k in range(2 * GELU_RANGE * GELU_STEP + 1)]
+    gelu = [round(65536 * 0.5 * x * (1 + math.erf(x / math.sqrt(2)))) for x in xs]
+    return _array("int32_t", "POW2", np.array(pow2)) + _array("int32_t", "GELU", np.array(gelu))

@@ -20,9 +20,10 @@ from pathlib import Path
 from vit_edge.device.fileio import atomic_write
 from vit_edge.device.webpage import WASM_EXPORTS
 from vit_edge.errors import UsageError
+from vit_edge.export import c_export
 
 EXPORTS = tuple(name for name in WASM_EXPORTS if name != "memory")  # wasm-ld exports memory itself
-SOURCES = ("wasm/vit_edge_wasm.c", "vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")
+SOURCES = ("wasm/vit_edge_wasm.c", *c_export.LIBRARY)
 FLAGS = (
     "--target=wasm32-wasi",
     "-std=c99",

@@ -12,6 +12,7 @@ from PIL import Image
 from vit_edge import checkpoint
 from vit_edge.config import ViTConfig
 from vit_edge.device import dress
+from vit_edge.export import c_export
 from vit_edge.model import ViT
 
 SMALL = ViTConfig(patch_size=7, dim=32, depth=2, heads=4)
@@ -35,9 +36,7 @@ def c_build(
     outputs are the same. extra: more flags (SANITIZE)."""
     flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
     flags += list(extra)
-    sources = [
-        c_dir / n for n in ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c", "example/main.c")
-    ]
+    sources = [c_dir / n for n in (*c_export.LIBRARY, "example/main.c")]
     subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)
     return out
 

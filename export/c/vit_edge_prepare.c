@@ -45,6 +45,7 @@ static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
 /* fmaxf for numbers (never NaN here) without a libm call in the per-pixel loops */
 static float fmax2(float a, float b) { return a > b ? a : b; }
+static float fmin2(float a, float b) { return a < b ? a : b; }
 
 /* The k-th smallest (0-based) by quickselect; leaves a[k+1 ...] >= a[k]. Float32 values, as
    numpy's (a double copy gave the same answers at twice the memory traffic). */
@@ -222,15 +223,15 @@ static int light_opening(image *g, int r) {
         for (int k = 1; k <= p; k++) {
             int m = imin(k, g->w - 1);
             float e0 = AT(y, p), e1 = AT(y, p + g->w - 1);
-            AT(y, p - k) = fmaxf(2.0f * e0 - AT(y, p + m), e0);
-            AT(y, p + g->w - 1 + k) = fmaxf(2.0f * e1 - AT(y, p + g->w - 1 - m), e1);
+            AT(y, p - k) = fmax2(2.0f * e0 - AT(y, p + m), e0);
+            AT(y, p + g->w - 1 + k) = fmax2(2.0f * e1 - AT(y, p + g->w - 1 - m), e1);
         }
     for (int x = 0; x < pw; x++) /* then the rows above and below, over the widened grid */
         for (int k = 1; k <= p; k++) {
             int m = imin(k, g->h - 1);
             float e0 = AT(p, x), e1 = AT(p + g->h - 1, x);
-            AT(p - k, x) = fmaxf(2.0f * e0 - AT(p + m, x), e0);
-            AT(p + g->h - 1 + k, x) = fmaxf(2.0f * e1 - AT(p + g->h - 1 - m, x), e1);
+            AT(p - k, x) = fmax2(2.0f * e0 - AT(p + m, x), e0);
+            AT(p + g->h - 1 + k, x) = fmax2(2.0f * e1 - AT(p + g->h - 1 - m, x), e1);
         }
     image padded = {pw, ph, a};
     if (!opening(&padded, r)) return 0;
@@ -515,27 +516,31 @@ static int page_only(image *grey) {
 /* ---- printed lines are paper (Python's printed_lines) ---- */
 
 /* Python's _skew: the angle (radians) within LINE_ANGLE of level at which the ink's rows pile up
-   most sharply; xy: the ink's (sub-sampled) pixels, hist: rows + columns + 2 ints */
-static double peakiness(const int *xy, int k, double degrees, long *hist, int span) {
+   most sharply; xy: the ink's (sub-sampled) pixels, hist: rows + columns + 2 ints, shift: a column's
+   rounded rise (x tan, one per column: the points' own products would be the same doubles, k of
+   them an angle instead of w, and double arithmetic is a library call on single-precision FPUs) */
+static double peakiness(const int *xy, int k, double degrees, long *hist, int span, int *shift, int w) {
     const double t = tan(degrees * (PI / 180.0));
+    for (int x = 0; x < w; x++) shift[x] = (int)rint(x * t);
     int lo = 0;
     for (int i = 0; i < k; i++) {
-        int r = xy[2 * i] - (int)rint(xy[2 * i + 1] * t);
+        int r = xy[2 * i] - shift[xy[2 * i + 1]];
         lo = i ? imin(lo, r) : r;
     }
     memset(hist, 0, sizeof(long) * span);
-    double dot = 0.0;
-    for (int i = 0; i < k; i++) hist[xy[2 * i] - (int)rint(xy[2 * i + 1] * t) - lo]++;
-    for (int i = 0; i < span; i++) dot += (double)hist[i] * hist[i];
-    return dot;
+    long long dot = 0; /* numpy's int64 dot, exact */
+    for (int i = 0; i < k; i++) hist[xy[2 * i] - shift[xy[2 * i + 1]] - lo]++;
+    for (int i = 0; i < span; i++) dot += (long long)hist[i] * hist[i];
+    return (double)dot;
 }
 
-static double best_angle(const int *xy, int k, double start, double stop, double step, long *hist, int span) {
+static double best_angle(const int *xy, int k, double start, double stop, double step, long *hist, int span,
+                         int *shift, int w) {
     const int n = (int)ceil((stop - start) / step);
     const double delta = (start + step) - start; /* numpy's arange: start + i * delta */
     double best = start, most = -1.0;
     for (int i = 0; i < n; i++) {
-        double d = i == 1 ? start + step : start + i * delta, v = peakiness(xy, k, d, hist, span);
+        double d = i == 1 ? start + step : start + i * delta, v = peakiness(xy, k, d, hist, span, shift, w);
         if (v > most) most = v, best = d;
     }
     return best;
@@ -544,16 +549,16 @@ static double best_angle(const int *xy, int k, double start, double stop, double
 static double skew(const unsigned char *m, int h, int w, long total) {
     const long step = total / 100000 > 1 ? total / 100000 : 1;
     const int k = (int)((total + step - 1) / step), span = h + w + 2;
-    int *xy = (int *)take((size_t)2 * k);
+    int *xy = (int *)take((size_t)2 * k), *shift = (int *)take((size_t)w);
     long *hist = (long *)take((size_t)span * sizeof(long) / sizeof(float) + 1);
-    if (!xy || !hist) return NAN;
+    if (!xy || !hist || !shift) return NAN;
     long seen = 0;
     int j = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             if (m[y * w + x] && seen++ % step == 0) xy[2 * j] = y, xy[2 * j + 1] = x, j++;
-    double best = best_angle(xy, k, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5, hist, span);
-    best = best_angle(xy, k, best - 0.4, best + 0.41, 0.1, hist, span);
+    double best = best_angle(xy, k, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5, hist, span, shift, w);
+    best = best_angle(xy, k, best - 0.4, best + 0.41, 0.1, hist, span, shift, w);
     return best * (PI / 180.0);
 }
 
@@ -704,7 +709,7 @@ static int find_ink(image *grey, ink_map *m) {
     if (on_table < 0) return VIT_EDGE_TOO_LARGE;
     if (on_table) { /* the light carried outward is no longer k / 255: measured on the image itself */
         lo = hi = grey->a[0];
-        for (int i = 0; i < n; i++) lo = fminf(lo, grey->a[i]), hi = fmaxf(hi, grey->a[i]);
+        for (int i = 0; i < n; i++) lo = fmin2(lo, grey->a[i]), hi = fmax2(hi, grey->a[i]);
         mid = median32(grey->a, n, scratch);
     } else {
         level_stats(n, &lo, &mid, &hi);
@@ -954,20 +959,20 @@ static int thicken(image *c) {
         image p = {(c->w + f - 1) / f, (c->h + f - 1) / f, NULL};
         float least = INFINITY;
         if (!(p.a = take((size_t)p.w * p.h))) return 0;
-        for (int i = 0; i < c->w * c->h; i++) least = fminf(least, c->a[i]);
+        for (int i = 0; i < c->w * c->h; i++) least = fmin2(least, c->a[i]);
         for (int oy = 0; oy < p.h; oy++)
             for (int ox = 0; ox < p.w; ox++) {
                 float best = -INFINITY;
                 for (int y = oy * f; y < (oy + 1) * f; y++)
                     for (int x = ox * f; x < (ox + 1) * f; x++)
-                        best = fmaxf(best, (y < c->h && x < c->w) ? c->a[y * c->w + x] : least);
+                        best = fmax2(best, (y < c->h && x < c->w) ? c->a[y * c->w + x] : least);
                 p.a[oy * p.w + ox] = best;
             }
         *c = p;
     } else if (side < VE_PP_FINE_SIDE) {
         double f = (double)VE_PP_FINE_SIDE / side;
         if (!resize(c, imax(1, pyround(c->w * f)), imax(1, pyround(c->h * f)), 0, c)) return 0;
-        for (int i = 0; i < c->w * c->h; i++) c->a[i] = fminf(1.0f, fmaxf(0.0f, c->a[i]));
+        for (int i = 0; i < c->w * c->h; i++) c->a[i] = fmin2(1.0f, fmax2(0.0f, c->a[i]));
     }
     double width = stroke_width(c), s = imax(c->w, c->h);
     double target = VE_PP_MNIST_THIN + (VE_PP_MNIST_STROKE - VE_PP_MNIST_THIN) * (1 - out_width / VE_PP_MNIST_THIN);
@@ -986,7 +991,7 @@ static int thicken(image *c) {
             if (!(dy || dx) || dy * dy + dx * dx > radius * radius) continue;
             for (int y = imax(0, dy); y < d.h + imin(0, dy); y++)
                 for (int x = imax(0, dx); x < d.w + imin(0, dx); x++)
-                    d.a[y * d.w + x] = fmaxf(d.a[y * d.w + x], src.a[(y - dy) * d.w + x - dx]);
+                    d.a[y * d.w + x] = fmax2(d.a[y * d.w + x], src.a[(y - dy) * d.w + x - dx]);
         }
     *c = d;
     return 1;
@@ -1002,7 +1007,7 @@ static int mnist_style(const image *ink, float pixels[784]) {
     double total = 0, cy = 0, cx = 0;
     for (int y = 0; y < small.h; y++)
         for (int x = 0; x < small.w; x++) {
-            float v = fminf(1.0f, fmaxf(0.0f, small.a[y * small.w + x]));
+            float v = fmin2(1.0f, fmax2(0.0f, small.a[y * small.w + x]));
             small.a[y * small.w + x] = v, total += v, cy += v * y, cx += v * x;
         }
     if (total <= 0) return VIT_EDGE_BLANK;

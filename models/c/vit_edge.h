@@ -6,7 +6,9 @@
  *
  * Numerics: INT8 weights (symmetric, one scale per output channel) times INT8 activations
  * (symmetric, one scale per token) with int32 accumulation; LayerNorm, attention, softmax, GELU in
- * float. Build with -DVIT_EDGE_FP32 for the float reference (4x the weight flash).
+ * float. Build with -DVIT_EDGE_FP32 for the float reference (4x the weight flash). Cores without
+ * an FPU get vit_edge_integer.c's pass instead: the same INT8 products, and fixed point (no float
+ * operation) for the rest; compile all four .c files, the header picks (VIT_EDGE_INTEGER below).
  * On Arm cores with the DSP extension (Cortex-M4, M7, M33) the int8 dot products use SMLAD, and on
  * cores with Helium (Cortex-M55, M85) MVE's VMLADAVA; -DVIT_EDGE_PLAIN_C turns both off.
  */
@@ -14,6 +16,19 @@
 #define VIT_EDGE_H
 
 #include "vit_edge_model.h"
+
+/* Cores without an FPU (RISC-V rv32imac, Cortex-M0+ and M3) run the forward pass in integers
+   (vit_edge_integer.c; -DVIT_EDGE_INTEGER chooses it anywhere, -DVIT_EDGE_INTEGER=0 never). */
+#ifndef VIT_EDGE_INTEGER
+#if !defined(VIT_EDGE_FP32) && ((defined(__riscv) && !defined(__riscv_flen)) || (defined(__arm__) && !defined(__ARM_FP)))
+#define VIT_EDGE_INTEGER 1
+#else
+#define VIT_EDGE_INTEGER 0
+#endif
+#endif
+#if VIT_EDGE_INTEGER && defined(VIT_EDGE_FP32)
+#error "VIT_EDGE_INTEGER runs the INT8 weights: build it without VIT_EDGE_FP32"
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -43,4 +43,10 @@ typedef struct {
 
 extern const ve_model ve_weights;
 
+#define VE_LN_EPS 1e-5f /* torch.nn.LayerNorm's */
+
+/* The forward pass to the 10 calibrated logits, for pixels already checked: vit_edge.c's in float,
+   or vit_edge_integer.c's in integers (VIT_EDGE_INTEGER). */
+void ve_forward(const float pixels[784], float logits[VE_CLASSES]);
+
 #endif

@@ -1,12 +1,14 @@
 """The C engine on emulated Cortex-M4F, M7, M55 and RISC-V rv32imac (no FPU) and rv32imafc against its
 host build (see scripts/mcu_check.sh).
 
-    python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100]
+    python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100] [--cores cortex-m4,rv32imac]
 
 The images: the first --digits MNIST test digits and 24 dressed, drawn and photographed digits,
 each made into the 28x28 input by `predict`'s own preprocessing and stored as bytes in the program.
 The host build (cc) gives the reference lines; each core must give the same digit on every image
-and every probability within TOLERANCE. Instructions per inference come from SysTick under
+and every probability within TOLERANCE. rv32imac has no FPU, so vit_edge.h gives it the integer-only
+pass (vit_edge_integer.c): its reference is the host's integer build. Instructions per inference
+come from SysTick under
 `qemu -icount shift=0` (one instruction a nanosecond of virtual time; the mps2 SysTick runs at
 25 MHz, the mps3's at 32 MHz) on Arm, and from minstret on RISC-V (qemu's `virt` board, picolibc,
 semihosting): instruction counts, not cycles. Cortex-M7 is also built with the plain C dot product
@@ -25,6 +27,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from vit_edge.export import c_export
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -50,11 +54,11 @@ CORES = {  # name: (toolchain, qemu command, compiler flags, memory map, instruc
 }  # fmt: skip
 # the plain C dot product beside each core's vector one: the outputs must be identical
 PLAIN = {"cortex-m7-plain-c": ("cortex-m7", "SMLAD"), "cortex-m55-plain-c": ("cortex-m55", "Helium")}
-# Without an FPU every float operation is a library call (0.64 G instructions an inference: all the
-# images would take minutes under qemu), so rv32imac checks the first 16 digits and 8 grey buffers.
 # The M55's 512 KB of flash holds the weights, 50 digits and every buffer with the QVGA frame.
-SUBSET = {"rv32imac": (16, 8), "cortex-m55": (50, 25), "cortex-m55-plain-c": (50, 25)}
-LIBRARY = ("vit_edge.c", "vit_edge_prepare.c", "vit_edge_weights.c")
+SUBSET = {"cortex-m55": (50, 25), "cortex-m55-plain-c": (50, 25)}
+# Cores without an FPU run the integer pass (vit_edge.h chooses it): their reference is the host's
+# integer build, whose sums are the same integers.
+INTEGER = {"rv32imac"}
 INSTALL = (
     "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf "
     "picolibc-riscv64-unknown-elf qemu-system-misc"
@@ -131,7 +135,7 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
 def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tuple, extra: str = "") -> Path:
     common = f"-std=c99 -O2 -funroll-loops {flags} {extra} {WORK} -I{c_dir} -I{work}".split()
     elf = work / f"{name}.elf"
-    sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
+    sources = [str(c_dir / name) for name in c_export.LIBRARY] + [str(HERE / "board.c")]
     link = MAP.format(*map(hex, memory))
     cmd = [
         f"{tools}gcc",
@@ -150,14 +154,28 @@ def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tu
 
 
 def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np.ndarray]) -> dict:
-    """The host build's lines for these images (written to folder/images.h for the boards too)."""
+    """The host builds' lines for these images, float and integer passes (images.h is written to
+    folder for the boards too)."""
     folder.mkdir()
     write_images(folder / "images.h", pixels, grays)
-    host = folder / "host"
-    sources = [str(c_dir / name) for name in LIBRARY] + [str(HERE / "board.c")]
-    cc = ["cc", "-std=c99", "-O2", "-DHOST", WORK, f"-I{c_dir}", f"-I{folder}"]
-    subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
-    return parse(subprocess.run([str(host)], capture_output=True, text=True, check=True).stdout)[0]
+    sources = [str(c_dir / name) for name in c_export.LIBRARY] + [str(HERE / "board.c")]
+    lines = {}
+    for integer in (False, True):
+        host = folder / f"host-{integer}"
+        cc = [
+            "cc",
+            "-std=c99",
+            "-O2",
+            "-DHOST",
+            f"-DVIT_EDGE_INTEGER={int(integer)}",
+            WORK,
+            f"-I{c_dir}",
+            f"-I{folder}",
+        ]
+        subprocess.run([*cc, "-o", str(host), *sources, "-lm"], check=True)
+        run = subprocess.run([str(host)], capture_output=True, text=True, check=True)
+        lines[integer] = parse(run.stdout)[0]
+    return lines
 
 
 def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, int]:
@@ -165,6 +183,7 @@ def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, i
     total = {"code": 0, "weights": 0, "ram": 0, "prepare_code": 0, "prepare_ram": 0}
     for source, key in (
         ("vit_edge.c", "code"),
+        ("vit_edge_integer.c", "code"),
         ("vit_edge_weights.c", "weights"),
         ("vit_edge_prepare.c", "prepare"),
     ):
@@ -195,6 +214,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--c-dir", type=Path, default=REPO / "models" / "c")
     parser.add_argument("--digits", type=int, default=100)
+    parser.add_argument("--cores", help="a comma-separated subset of the builds (default: all)")
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
@@ -215,10 +235,12 @@ def main() -> int:
             references[folder.name] = host_reference(folder, c_dir, pixels[:n_digits], grays[:n_grays])
         answers = {}
         builds = [*CORES.items(), *((name, CORES[core]) for name, (core, _) in PLAIN.items())]
+        if args.cores:
+            builds = [(name, how) for name, how in builds if name in args.cores.split(",")]
         for name, (tools, machine, flags, memory, per_tick) in builds:
             extra = "-DVIT_EDGE_PLAIN_C" if name in PLAIN else ""
             folder = work / ("-".join(map(str, SUBSET[name])) if name in SUBSET else "all")
-            reference = references[folder.name]
+            reference = references[folder.name][name in INTEGER]
             elf = build(folder, c_dir, name, tools, flags, memory, extra)
             qemu = [*machine, "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
             semihosting = ["-semihosting-config", "enable=on,target=native"]
@@ -251,6 +273,8 @@ def main() -> int:
                 flush=True,
             )
         for name, (core, path) in PLAIN.items():
+            if name not in answers or core not in answers:
+                continue
             vector, plain = answers[core], answers[name]
             same = vector.keys() == plain.keys() and all(
                 vector[i][0] == plain[i][0] and np.array_equal(vector[i][1], plain[i][1]) for i in vector
