@@ -191,8 +191,9 @@ def test_every_kind_of_model_exports_and_matches_pytorch(cfg: ViTConfig, tmp_pat
     assert np.abs(got - want).max() <= FP32_MAX_LOGIT_DIFF * max(1, np.abs(want).max())
     int8 = c_logits(c_build(tmp_path / "c", tmp_path / "int8"), x)
     assert np.abs(int8 - want).max() <= 0.1 * np.abs(want).max()
-    integer = c_logits(c_build(tmp_path / "c", tmp_path / "integer", extra=("-DVIT_EDGE_INTEGER",)), x)
-    assert np.abs(integer - want).max() <= 0.1 * np.abs(want).max()
+    # the integer-only pass, built with the sanitizers: a random model's sums must not overflow either
+    integer = c_build(tmp_path / "c", tmp_path / "integer", extra=(*SANITIZE, "-DVIT_EDGE_INTEGER"))
+    assert np.abs(c_logits(integer, x) - want).max() <= 0.1 * np.abs(want).max()
 
 
 def test_format_c_refuses_a_file_as_its_folder_and_quantize(run_cli, tmp_path: Path):
@@ -413,8 +414,9 @@ def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
         assert run.stdout.strip(), name
 
 
-def test_example_makefile_builds_for_the_host_and_a_cortex_m7(tmp_path: Path):
-    """The README's commands: `make` (host) reads a grey image; `make cortex-m7` links for a board."""
+def test_example_makefile_builds_for_the_host_and_boards(tmp_path: Path):
+    """The README's commands: `make` (host) reads a grey image; `make cortex-m7` links for a board,
+    and `make rv32imac` for a RISC-V core without an FPU, with the integer-only pass."""
     shutil.copytree(SHIPPED, tmp_path / "c")
     example = tmp_path / "c" / "example"
     subprocess.run(["make", "-s"], cwd=example, check=True, capture_output=True)
@@ -432,3 +434,12 @@ def test_example_makefile_builds_for_the_host_and_a_cortex_m7(tmp_path: Path):
         )
     subprocess.run(["make", "-s", "cortex-m7"], cwd=example, check=True, capture_output=True)
     assert (example / "vit_edge_example.elf").read_bytes()[:4] == b"\x7fELF"
+    if not Path("/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs").exists():
+        pytest.skip("no riscv64-unknown-elf-gcc with picolibc (apt-get install gcc-riscv64-unknown-elf "
+                    "picolibc-riscv64-unknown-elf)")  # fmt: skip
+    subprocess.run(["make", "-s", "rv32imac"], cwd=example, check=True, capture_output=True)
+    elf = (example / "vit_edge_example_rv32imac.elf").read_bytes()
+    assert elf[:4] == b"\x7fELF" and elf[18] == 243  # EM_RISCV
+    names = subprocess.run(["riscv64-unknown-elf-nm", str(example / "vit_edge_example_rv32imac.elf")],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert " POW2" in names and " GELU" in names  # the integer-only pass's tables: the header chose it

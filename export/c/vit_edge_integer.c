@@ -62,7 +62,8 @@ static ve_dyadic normalize(int64_t v, int s) {
 /* a * b for a positive a and b of either sign; m keeps 29-31 bits */
 static ve_dyadic times(ve_dyadic a, ve_dyadic b) { return (ve_dyadic){a.m * b.m / ((int64_t)1 << 31), a.s + b.s - 31}; }
 
-/* round(v * 2^-s), halves up, held within int32 */
+/* round(v * 2^-s), halves up, held within +-INT32_MAX (so sums of two never overflow an int64, and
+   an extreme model saturates instead of wrapping) */
 static int32_t rescale(int64_t v, int s) {
     if (s > 62) return 0;
     if (s > 0) v = (v + ((int64_t)1 << (s - 1))) >> s; /* arithmetic shift: floor */
@@ -83,7 +84,7 @@ static void layer_norm(const ve_norm *n, const int32_t *x, int32_t *y, int size)
     for (int i = 0; i < size; i++) sum += x[i];
     const int32_t mean = (int32_t)(sum / size);
     uint64_t var = 0;
-    for (int i = 0; i < size; i++) var += (uint64_t)((int64_t)(x[i] - mean) * (x[i] - mean));
+    for (int i = 0; i < size; i++) var += (uint64_t)(((int64_t)x[i] - mean) * ((int64_t)x[i] - mean));
     var = var / (uint64_t)size + VE_LN_EPS_Q32; /* Q32 */
     uint64_t root = 0, bit = (uint64_t)1 << 62;  /* the standard deviation in Q16: sqrt bit by bit */
     while (bit > var) bit >>= 2;
@@ -93,8 +94,8 @@ static void layer_norm(const ve_norm *n, const int32_t *x, int32_t *y, int size)
     const int64_t inv = ((int64_t)1 << 46) / (int64_t)root; /* 1 / sd in Q30 */
     for (int i = 0; i < size; i++) {
         const ve_dyadic w = dyadic(&n->weight[i]);
-        const int32_t z = rescale((int64_t)(x[i] - mean) * inv, 30);
-        y[i] = rescale(z * w.m, w.s) + fixed(&n->bias[i]);
+        const int32_t z = rescale(((int64_t)x[i] - mean) * inv, 30);
+        y[i] = rescale((int64_t)rescale(z * w.m, w.s) + fixed(&n->bias[i]), 0);
     }
 }
 
@@ -121,7 +122,7 @@ static void dot4(const signed char *w, int n, int32_t acc[4]) {
 /* a sum of int8 products back to Q16: times the channel's weight scale and the token's scale */
 static int32_t requantize(const ve_linear *l, int o, int32_t acc, ve_dyadic token) {
     const ve_dyadic c = times(token, dyadic(&l->scale[o]));
-    return rescale(acc * c.m, c.s - VE_Q) + fixed(&l->bias[o]);
+    return rescale((int64_t)rescale(acc * c.m, c.s - VE_Q) + fixed(&l->bias[o]), 0);
 }
 
 /* y = W x + b with int8 weights and this token's int8 activations; rows before `from` are not made */
@@ -202,9 +203,9 @@ static int32_t pow2_neg(int32_t t) {
 
 /* GELU (erf form) of a Q16 value: 0 under -4, x over 4 (both within 1.3e-4), the table between */
 static int32_t gelu(int32_t x) {
+    if (x <= -(4 << VE_Q)) return 0;
+    if (x >= (4 << VE_Q)) return x;
     const int32_t u = x + (4 << VE_Q);
-    if (u <= 0) return 0;
-    if (u >= (8 << VE_Q)) return x;
     const int i = u >> 11, r = u & 2047; /* steps of 1/32: 2048 in Q16 */
     return GELU[i] + (((GELU[i + 1] - GELU[i]) * r + 1024) >> 11);
 }
@@ -244,7 +245,7 @@ static void embed_patches(const float *pixels) {
     for (int i = 0; i < VE_DIM; i++) arena.x[1][i] = fixed(&m->dist_token[i]);
 #endif
     for (int n = 0; n < VE_TOKENS; n++)
-        for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += fixed(&m->pos_embed[n * VE_DIM + i]);
+        for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + fixed(&m->pos_embed[n * VE_DIM + i]), 0);
 }
 
 /* One head's keys (or values), every token's, to integers in +-VE_KV_MAX in place; returns the
@@ -300,7 +301,7 @@ static void attend_head(const ve_block *b, int n, int h) {
 static void attend(const ve_block *b, int n) {
     for (int h = 0; h < VE_HEADS; h++) attend_head(b, n, h);
     linear(&b->proj, arena.y, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + arena.out[i], 0);
 }
 
 static void feed_forward(const ve_block *b, int n) {
@@ -308,7 +309,7 @@ static void feed_forward(const ve_block *b, int n) {
     linear(&b->fc1, arena.in, arena.hidden);
     for (int i = 0; i < VE_MLP; i++) arena.hidden[i] = gelu(arena.hidden[i]);
     linear(&b->fc2, arena.hidden, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + arena.out[i], 0);
 }
 
 /* As vit_edge.c's: after the last block only the CLS (and distillation) token is read. */
