@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -443,3 +444,21 @@ def test_example_makefile_builds_for_the_host_and_boards(tmp_path: Path):
     names = subprocess.run(["riscv64-unknown-elf-nm", str(example / "vit_edge_example_rv32imac.elf")],
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert " POW2" in names and " GELU" in names  # the integer-only pass's tables: the header chose it
+
+
+@pytest.mark.slow
+def test_styles_script_reports_both_passes(tmp_path: Path):
+    """scripts/c_styles.py (the figures of docs/microcontroller.md) on 3 digits a group: both C
+    passes and both ONNX files, accuracy and agreement for each kind of image."""
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "c_styles.py"), "--n", "3"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert report["n"] == 3 and sorted(report["groups"]) == ["drawn", "dressed", "paper", "photo"]
+    for group in report["groups"].values():
+        assert sorted(group) == sorted(
+            [f"{e}_accuracy" for e in ("c_float", "c_integer", "ort_fp32", "ort_int8")]
+            + ["c_float_same_as_ort_int8", "c_integer_same_as_ort_int8"]
+        )
+        assert all(0.0 <= v <= 1.0 for v in group.values())
+        assert group["c_integer_same_as_ort_int8"] >= 2 / 3  # 3 easy digits: at most one borderline
