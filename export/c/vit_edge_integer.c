@@ -60,7 +60,9 @@ static ve_dyadic normalize(int64_t v, int s) {
 }
 
 /* a * b for a positive a and b of either sign; m keeps 29-31 bits */
-static ve_dyadic times(ve_dyadic a, ve_dyadic b) { return (ve_dyadic){a.m * b.m / ((int64_t)1 << 31), a.s + b.s - 31}; }
+static ve_dyadic times(ve_dyadic a, ve_dyadic b) {
+    return (ve_dyadic){a.m * b.m / ((int64_t)1 << 31), a.s + b.s - 31};
+}
 
 /* round(v * 2^-s), halves up, held within +-INT32_MAX (so sums of two never overflow an int64, and
    an extreme model saturates instead of wrapping) */
@@ -71,6 +73,8 @@ static int32_t rescale(int64_t v, int s) {
     return v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : (int32_t)v;
 }
 
+static int32_t saturate(int64_t v) { return rescale(v, 0); }
+
 /* a float constant in Q16 */
 static int32_t fixed(const float *f) {
     const ve_dyadic d = dyadic(f);
@@ -78,6 +82,7 @@ static int32_t fixed(const float *f) {
 }
 
 static int32_t magnitude(int32_t v) { return v < 0 ? -v : v; }
+static int32_t largest(int32_t top, int32_t v) { return magnitude(v) > top ? magnitude(v) : top; }
 
 static void layer_norm(const ve_norm *n, const int32_t *x, int32_t *y, int size) {
     int64_t sum = 0;
@@ -95,14 +100,14 @@ static void layer_norm(const ve_norm *n, const int32_t *x, int32_t *y, int size)
     for (int i = 0; i < size; i++) {
         const ve_dyadic w = dyadic(&n->weight[i]);
         const int32_t z = rescale(((int64_t)x[i] - mean) * inv, 30);
-        y[i] = rescale((int64_t)rescale(z * w.m, w.s) + fixed(&n->bias[i]), 0);
+        y[i] = saturate((int64_t)rescale(z * w.m, w.s) + fixed(&n->bias[i]));
     }
 }
 
 /* One token's activations to int8 with its own scale, top / 127, as vit_edge.c does; returns top. */
 static int32_t quantize(const int32_t *x, int n) {
     int32_t top = 0;
-    for (int i = 0; i < n; i++) top = magnitude(x[i]) > top ? magnitude(x[i]) : top;
+    for (int i = 0; i < n; i++) top = largest(top, x[i]);
     const int64_t r = top ? ((int64_t)127 << 32) / top : 0; /* 127 / top in Q32 */
     for (int i = 0; i < n; i++) arena.xq[i] = (signed char)((x[i] * r + ((int64_t)1 << 31)) >> 32);
     return top;
@@ -122,7 +127,7 @@ static void dot4(const signed char *w, int n, int32_t acc[4]) {
 /* a sum of int8 products back to Q16: times the channel's weight scale and the token's scale */
 static int32_t requantize(const ve_linear *l, int o, int32_t acc, ve_dyadic token) {
     const ve_dyadic c = times(token, dyadic(&l->scale[o]));
-    return rescale((int64_t)rescale(acc * c.m, c.s - VE_Q) + fixed(&l->bias[o]), 0);
+    return saturate((int64_t)rescale(acc * c.m, c.s - VE_Q) + fixed(&l->bias[o]));
 }
 
 /* y = W x + b with int8 weights and this token's int8 activations; rows before `from` are not made */
@@ -245,7 +250,8 @@ static void embed_patches(const float *pixels) {
     for (int i = 0; i < VE_DIM; i++) arena.x[1][i] = fixed(&m->dist_token[i]);
 #endif
     for (int n = 0; n < VE_TOKENS; n++)
-        for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + fixed(&m->pos_embed[n * VE_DIM + i]), 0);
+        for (int i = 0; i < VE_DIM; i++)
+            arena.x[n][i] = saturate((int64_t)arena.x[n][i] + fixed(&m->pos_embed[n * VE_DIM + i]));
 }
 
 /* One head's keys (or values), every token's, to integers in +-VE_KV_MAX in place; returns the
@@ -253,7 +259,7 @@ static void embed_patches(const float *pixels) {
 static int32_t squeeze(int off) {
     int32_t top = 0;
     for (int j = 0; j < VE_TOKENS; j++)
-        for (int i = 0; i < VE_HEAD_DIM; i++) top = magnitude(arena.qkv[j][off + i]) > top ? magnitude(arena.qkv[j][off + i]) : top;
+        for (int i = 0; i < VE_HEAD_DIM; i++) top = largest(top, arena.qkv[j][off + i]);
     const int64_t r = top ? ((int64_t)VE_KV_MAX << 32) / top : 0;
     for (int j = 0; j < VE_TOKENS; j++)
         for (int i = 0; i < VE_HEAD_DIM; i++)
@@ -265,16 +271,18 @@ static int32_t squeeze(int off) {
    Q16 weights, times the 12-bit values. */
 static void attend_head(const ve_block *b, int n, int h) {
     /* log2(e) / VE_KV_MAX^2 as m * 2^-52 (the scores' unit, times log2 e for base 2) */
-    static const ve_dyadic log2e_kv = {(int64_t)(1.4426950408889634 / (VE_KV_MAX * (double)VE_KV_MAX) * 4503599627370496.0 + 0.5), 52};
+    static const ve_dyadic log2e_kv = {
+        (int64_t)(1.4426950408889634 / (VE_KV_MAX * (double)VE_KV_MAX) * 4503599627370496.0 + 0.5), 52};
     static const ve_dyadic inv_kv = {(int64_t)(2199023255552.0 / VE_KV_MAX + 0.5), 41}; /* 1 / VE_KV_MAX */
     const int off = h * VE_HEAD_DIM;
     int32_t q[VE_HEAD_DIM], acc[VE_HEAD_DIM], top = 0, best = INT32_MIN;
-    for (int i = 0; i < VE_HEAD_DIM; i++) top = magnitude(arena.qkv[n][off + i]) > top ? magnitude(arena.qkv[n][off + i]) : top;
+    for (int i = 0; i < VE_HEAD_DIM; i++) top = largest(top, arena.qkv[n][off + i]);
     ve_dyadic scale = dyadic(&b->attn_scale);
     const int64_t sign = scale.m < 0 ? -1 : 1; /* a negative temperature (LSA learns it) goes into q */
     const int64_t r = top ? sign * (((int64_t)VE_KV_MAX << 32) / top) : 0;
     scale.m *= sign;
-    for (int i = 0; i < VE_HEAD_DIM; i++) q[i] = (int32_t)((arena.qkv[n][off + i] * r + ((int64_t)1 << 31)) >> 32), acc[i] = 0;
+    for (int i = 0; i < VE_HEAD_DIM; i++)
+        q[i] = (int32_t)((arena.qkv[n][off + i] * r + ((int64_t)1 << 31)) >> 32), acc[i] = 0;
     for (int j = 0; j < VE_TOKENS; j++) {
         const int32_t *k = arena.qkv[j] + VE_DIM + off;
         int32_t s = 0;
@@ -283,15 +291,17 @@ static void attend_head(const ve_block *b, int n, int h) {
         if (!(VE_LSA && j == n) && s > best) best = s; /* LSA: no token attends to itself */
     }
     /* a score unit in powers of two: top * key_top * attn_scale * log2(e) / (VE_KV_MAX^2 2^32) */
-    const ve_dyadic unit = times(times(normalize((int64_t)top * arena.key_top[h], 2 * VE_Q), scale), log2e_kv);
+    const ve_dyadic unit =
+        times(times(normalize((int64_t)top * arena.key_top[h], 2 * VE_Q), scale), log2e_kv);
     int64_t total = 0;
     for (int j = 0; j < VE_TOKENS; j++) {
-        const int32_t t = rescale((int64_t)(best - arena.scores[j]) * unit.m, unit.s - VE_Q);
+        const int32_t t = rescale(((int64_t)best - arena.scores[j]) * unit.m, unit.s - VE_Q);
         total += arena.scores[j] = (VE_LSA && j == n) ? 0 : pow2_neg(t); /* Q24 */
     }
     const int64_t inv = ((int64_t)1 << 48) / total; /* 1 / total in Q24 */
     for (int j = 0; j < VE_TOKENS; j++) {
-        const int32_t p = (int32_t)((arena.scores[j] * inv + ((int64_t)1 << 31)) >> 32), *v = arena.qkv[j] + 2 * VE_DIM + off;
+        const int32_t p = (int32_t)((arena.scores[j] * inv + ((int64_t)1 << 31)) >> 32);
+        const int32_t *v = arena.qkv[j] + 2 * VE_DIM + off;
         for (int i = 0; i < VE_HEAD_DIM; i++) acc[i] += p * v[i]; /* Q16 weights summing to 1 */
     }
     const ve_dyadic value = times(normalize(arena.value_top[h], VE_Q), inv_kv);
@@ -301,7 +311,7 @@ static void attend_head(const ve_block *b, int n, int h) {
 static void attend(const ve_block *b, int n) {
     for (int h = 0; h < VE_HEADS; h++) attend_head(b, n, h);
     linear(&b->proj, arena.y, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + arena.out[i], 0);
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = saturate((int64_t)arena.x[n][i] + arena.out[i]);
 }
 
 static void feed_forward(const ve_block *b, int n) {
@@ -309,7 +319,7 @@ static void feed_forward(const ve_block *b, int n) {
     linear(&b->fc1, arena.in, arena.hidden);
     for (int i = 0; i < VE_MLP; i++) arena.hidden[i] = gelu(arena.hidden[i]);
     linear(&b->fc2, arena.hidden, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = rescale((int64_t)arena.x[n][i] + arena.out[i], 0);
+    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] = saturate((int64_t)arena.x[n][i] + arena.out[i]);
 }
 
 /* As vit_edge.c's: after the last block only the CLS (and distillation) token is read. */

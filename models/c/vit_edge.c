@@ -27,8 +27,10 @@ static struct {
     float scores[VE_TOKENS];
     float in[VE_MAX_IN], hidden[VE_MLP], y[VE_DIM], out[VE_DIM], head[VE_DIM];
 #ifndef VIT_EDGE_FP32
-    signed char xq[VE_MAX_IN]; /* one token's input to a linear layer, quantized */
-    short x16[VE_MAX_IN];      /* ... and widened to 16 bits (in SMLAD's pair order for SMLAD) */
+    short x16[VE_MAX_IN];      /* one token's input to a linear layer, quantized and widened to 16
+                                  bits (in SMLAD's pair order for SMLAD); after floats only, so
+                                  4-byte aligned for SMLAD's LDRD whatever VE_MAX_IN is */
+    signed char xq[VE_MAX_IN]; /* ... and as bytes */
 #endif
 } arena;
 
@@ -165,7 +167,7 @@ static void dot4(const signed char *w, int n, long acc[4]) {
 #endif
 
 /* y = W x + b with int8 weights and this token's int8 activations, int32 sums rescaled to float;
-   rows before `from` (a multiple of 4) are not made */
+   rows before `from` are not made */
 static void linear_rows(const ve_linear *l, const float *x, float *y, int from) {
     float sx = quantize(x, l->in);
     int o = from;
