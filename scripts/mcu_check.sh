@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The C engine (models/c/, as `vit-edge export --format c` makes it) on emulated microcontrollers:
-# Cortex-M4F (mps2-an386), Cortex-M7 (mps2-an500) and Cortex-M55 (mps3-an547), under qemu-system-arm,
+# Cortex-M3 (mps2-an385, no FPU), Cortex-M4F (mps2-an386), Cortex-M7 (mps2-an500) and Cortex-M55
+# (mps3-an547), under qemu-system-arm,
 # and RISC-V rv32imac (no FPU) and rv32imafc under qemu-system-riscv32 (virt),
 # with picolibc. Each runs MNIST test digits and dressed and drawn digits (prepared by predict's own
 # preprocessing) and must give the host build's digit on every image, probabilities within a stated

@@ -216,8 +216,11 @@ def test_weights_quantize_per_channel():
 
 @pytest.mark.slow
 def test_emulated_microcontrollers_match_the_host_build():
-    """scripts/mcu_check.sh: Cortex-M4F, M7 (SMLAD and plain C) and M55 under qemu-system-arm, RISC-V
-    rv32imac (no FPU) and rv32imafc under qemu-system-riscv32."""
+    """scripts/mcu_check.sh: Cortex-M3 (no FPU: the integer pass), M4F, M7 (SMLAD and plain C) and
+    M55 (Helium and plain C) under qemu-system-arm, RISC-V rv32imac (no FPU: the integer pass) and
+    rv32imafc under qemu-system-riscv32; and the issue's instruction goals, as emulator counts:
+    predict within 30 M on M4F, 15 M on M55 and 100 M on rv32imac, a QVGA frame's prepare within 10 M
+    on M4F (measured 27.9, 14.5, 89.4 and 7.1 M)."""
     run = subprocess.run(["bash", str(ROOT / "scripts" / "mcu_check.sh")], capture_output=True, text=True,
                          timeout=900)  # fmt: skip
     if run.returncode == 77:
@@ -226,23 +229,20 @@ def test_emulated_microcontrollers_match_the_host_build():
     passed, failed = map(
         int, re.fullmatch(r"(\d+) passed, (\d+) failed", run.stdout.strip().splitlines()[-1]).groups()
     )
-    assert failed == 0 and passed >= 7 * 100
-    cores = (
-        "cortex-m4",
-        "cortex-m7",
-        "cortex-m55",
-        "cortex-m7-plain-c",
-        "cortex-m55-plain-c",
-        "rv32imac",
-        "rv32imafc",
-    )
+    assert failed == 0 and passed >= 8 * 100
+    cores = ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m55", "cortex-m7-plain-c", "cortex-m55-plain-c",
+             "rv32imac", "rv32imafc")  # fmt: skip
+    predict, prepare = {}, {}
     for core in cores:
         line = next(x for x in run.stdout.splitlines() if x.startswith(f"mcu check: {core}: "))
-        assert re.search(r"flash [\d.]+ KB .* RAM [\d.]+ KB .* [\d.]+ M instructions per inference", line), (
-            line
-        )
+        found = re.search(r"flash [\d.]+ KB .* RAM [\d.]+ KB .* ([\d.]+) M instructions per inference", line)
+        assert found, line
+        predict[core] = float(found.group(1))
+        prepare[core] = float(re.search(r"([\d.]+) M for the QVGA frame", line).group(1))
     assert "SMLAD and plain C give identical outputs on cortex-m7" in run.stdout
     assert "Helium and plain C give identical outputs on cortex-m55" in run.stdout
+    assert predict["cortex-m4"] <= 30 and predict["cortex-m55"] <= 15 and predict["rv32imac"] <= 100, predict
+    assert prepare["cortex-m4"] <= 10, prepare
 
 
 PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (measured 6e-8 at most)

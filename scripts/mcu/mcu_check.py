@@ -1,14 +1,14 @@
-"""The C engine on emulated Cortex-M4F, M7, M55 and RISC-V rv32imac (no FPU) and rv32imafc against its
-host build (see scripts/mcu_check.sh).
+"""The C engine on emulated Cortex-M3 (no FPU), M4F, M7, M55 and RISC-V rv32imac (no FPU) and
+rv32imafc against its host build (see scripts/mcu_check.sh).
 
     python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100] [--cores cortex-m4,rv32imac]
 
 The images: the first --digits MNIST test digits and 24 dressed, drawn and photographed digits,
 each made into the 28x28 input by `predict`'s own preprocessing and stored as bytes in the program.
 The host build (cc) gives the reference lines; each core must give the same digit on every image
-and every probability within TOLERANCE. rv32imac has no FPU, so vit_edge.h gives it the integer-only
-pass (vit_edge_integer.c): its reference is the host's integer build. Instructions per inference
-come from SysTick under
+and every probability within TOLERANCE. Cortex-M3 and rv32imac have no FPU, so vit_edge.h gives
+them the integer-only pass (vit_edge_integer.c): their reference is the host's integer build.
+Instructions per inference come from SysTick under
 `qemu -icount shift=0` (one instruction a nanosecond of virtual time; the mps2 SysTick runs at
 25 MHz, the mps3's at 32 MHz) on Arm, and from minstret on RISC-V (qemu's `virt` board, picolibc,
 semihosting): instruction counts, not cycles. Cortex-M7 is also built with the plain C dot product
@@ -43,6 +43,8 @@ MPS2, MPS3 = (0x0, 0x400000, 0x20000000, 0x400000), (0x0, 0x80000, 0x20000000, 0
 VIRT = (0x80000000, 0x400000, 0x80400000, 0x400000)
 RISCV_VIRT = ["qemu-system-riscv32", "-M", "virt", "-bios", "none"]
 CORES = {  # name: (toolchain, qemu command, compiler flags, memory map, instructions per tick)
+    "cortex-m3": (ARM, ["qemu-system-arm", "-M", "mps2-an385"], "-mthumb -mcpu=cortex-m3 -mfloat-abi=soft",
+                  MPS2, 40.0),  # no FPU, no DSP: the integer pass in plain C
     "cortex-m4": (ARM, ["qemu-system-arm", "-M", "mps2-an386"], "-mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 "
                   "-mfloat-abi=hard", MPS2, 40.0),
     "cortex-m7": (ARM, ["qemu-system-arm", "-M", "mps2-an500"], "-mthumb -mcpu=cortex-m7 -mfpu=fpv5-d16 "
@@ -58,7 +60,7 @@ PLAIN = {"cortex-m7-plain-c": ("cortex-m7", "SMLAD"), "cortex-m55-plain-c": ("co
 SUBSET = {"cortex-m55": (50, 25), "cortex-m55-plain-c": (50, 25)}
 # Cores without an FPU run the integer pass (vit_edge.h chooses it): their reference is the host's
 # integer build, whose sums are the same integers.
-INTEGER = {"rv32imac"}
+INTEGER = {"cortex-m3", "rv32imac"}
 INSTALL = (
     "apt-get install gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm gcc-riscv64-unknown-elf "
     "picolibc-riscv64-unknown-elf qemu-system-misc"
