@@ -2,6 +2,7 @@
 rv32imafc against its host build (see scripts/mcu_check.sh).
 
     python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100] [--cores cortex-m4,rv32imac]
+                                    [--work-side 48]
 
 The images: the first --digits MNIST test digits and 24 dressed, drawn and photographed digits,
 each made into the 28x28 input by `predict`'s own preprocessing and stored as bytes in the program.
@@ -74,8 +75,8 @@ def skip(why: str) -> None:
 
 GRAY_SIDE = 64  # the grey buffers' longer side: a small camera or a touch panel's scan
 QVGA = (320, 240)  # and one camera frame at full size, the last buffer
-BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (315 KB): larger buffers are pooled
-WORK = f"-DVIT_EDGE_WORK_SIDE={BOARD_WORK_SIDE}"
+BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (309 KB): larger buffers are pooled
+WORK = f"-DVIT_EDGE_WORK_SIDE={BOARD_WORK_SIDE}"  # every build's, host and boards (--work-side sets it)
 
 
 def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -213,13 +214,16 @@ def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, i
 
 
 def main() -> int:
+    global BOARD_WORK_SIDE, WORK
     parser = argparse.ArgumentParser()
     parser.add_argument("--c-dir", type=Path, default=REPO / "models" / "c")
     parser.add_argument("--digits", type=int, default=100)
     parser.add_argument("--cores", help="a comma-separated subset of the builds (default: all)")
+    parser.add_argument("--work-side", type=int, default=BOARD_WORK_SIDE, help="vit_edge_prepare's work side")
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
+    BOARD_WORK_SIDE, WORK = args.work_side, f"-DVIT_EDGE_WORK_SIDE={args.work_side}"
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", f"{RISCV}gcc", "qemu-system-riscv32", "cc"):
         if not shutil.which(tool):
             skip(f"{tool} not found")
