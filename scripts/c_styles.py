@@ -39,8 +39,7 @@ def groups(digits: np.ndarray, labels: np.ndarray, n: int) -> dict[str, tuple[li
 
 
 def build(folder: Path, integer: bool) -> Path:
-    sys.path.insert(0, str(REPO / "tests"))
-    from helpers import c_build
+    from helpers import c_build  # tests/helpers.py, on the path from main()
 
     return c_build(REPO / "models" / "c", folder / f"c{integer}", fast=True,
                    extra=("-DVIT_EDGE_INTEGER",) if integer else ())  # fmt: skip

@@ -45,6 +45,15 @@ extern const ve_model ve_weights;
 
 #define VE_LN_EPS 1e-5f /* torch.nn.LayerNorm's */
 
+/* SPT's shifted copies, as model.py's `shifted` stacks them: channel 0 is the image, 1-4 the image
+   moved diagonally by half a patch. The index of channel c's pixel (r, col) in the 28x28 image, or
+   -1 where the shift brings in zeros (MNIST's black). Both passes read their patches through it. */
+static inline int ve_channel_index(int c, int r, int col) {
+    static const int dr[5] = {0, -1, -1, 1, 1}, dc[5] = {0, -1, 1, -1, 1};
+    r += dr[c] * (VE_PATCH / 2), col += dc[c] * (VE_PATCH / 2);
+    return (r < 0 || r >= VE_IMAGE || col < 0 || col >= VE_IMAGE) ? -1 : r * VE_IMAGE + col;
+}
+
 /* The forward pass to the 10 calibrated logits, for pixels already checked: vit_edge.c's in float,
    or vit_edge_integer.c's in integers (VIT_EDGE_INTEGER). */
 void ve_forward(const float pixels[784], float logits[VE_CLASSES]);

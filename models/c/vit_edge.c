@@ -226,12 +226,10 @@ static float erf_approx(float x) {
 /* GELU as torch computes it (the exact, erf form) */
 static float gelu(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678f)); }
 
-/* SPT's shifted copies: channel 0 is the image, 1-4 the image moved diagonally by half a patch
-   (zeros, MNIST's black, where it moves in), as model.py's `shifted` stacks them. */
+/* SPT's channel c at (r, col) (vit_edge_weights.h) */
 static float channel_pixel(const float *pixels, int c, int r, int col) {
-    static const int dr[5] = {0, -1, -1, 1, 1}, dc[5] = {0, -1, 1, -1, 1};
-    r += dr[c] * (VE_PATCH / 2), col += dc[c] * (VE_PATCH / 2);
-    return (r < 0 || r >= VE_IMAGE || col < 0 || col >= VE_IMAGE) ? 0.0f : pixels[r * VE_IMAGE + col];
+    const int i = ve_channel_index(c, r, col);
+    return i < 0 ? 0.0f : pixels[i];
 }
 
 /* Patches in row-major order, each flattened channel by channel, then rows, then columns,

@@ -223,13 +223,11 @@ static int32_t tanh_q16(int32_t x) {
     return x < 0 ? -t : t;
 }
 
-/* SPT's shifted copies, as vit_edge.c's channel_pixel, normalised, in Q16 */
+/* SPT's channel c at (r, col) (vit_edge_weights.h), normalised, in Q16 */
 static int32_t channel_pixel(const float *pixels, int c, int r, int col) {
-    static const int dr[5] = {0, -1, -1, 1, 1}, dc[5] = {0, -1, 1, -1, 1};
     static const int32_t mean = (int32_t)(VE_MEAN * 65536.0 + 0.5), inv_std = (int32_t)(65536.0 / VE_STD + 0.5);
-    r += dr[c] * (VE_PATCH / 2), col += dc[c] * (VE_PATCH / 2);
-    const int inside = r >= 0 && r < VE_IMAGE && col >= 0 && col < VE_IMAGE;
-    const int32_t p = inside ? fixed(&pixels[r * VE_IMAGE + col]) : 0;
+    const int i = ve_channel_index(c, r, col);
+    const int32_t p = i < 0 ? 0 : fixed(&pixels[i]);
     return rescale((int64_t)(p - mean) * inv_std, VE_Q);
 }
 

@@ -76,7 +76,6 @@ def skip(why: str) -> None:
 GRAY_SIDE = 64  # the grey buffers' longer side: a small camera or a touch panel's scan
 QVGA = (320, 240)  # and one camera frame at full size, the last buffer
 BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (309 KB): larger buffers are pooled
-WORK = f"-DVIT_EDGE_WORK_SIDE={BOARD_WORK_SIDE}"  # every build's, host and boards (--work-side sets it)
 
 
 def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -136,7 +135,7 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
 
 
 def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tuple, extra: str = "") -> Path:
-    common = f"-std=c99 -O2 -funroll-loops {flags} {extra} {WORK} -I{c_dir} -I{work}".split()
+    common = f"-std=c99 -O2 -funroll-loops {flags} {extra} -I{c_dir} -I{work}".split()
     elf = work / f"{name}.elf"
     sources = [str(c_dir / name) for name in c_export.LIBRARY] + [str(HERE / "board.c")]
     link = MAP.format(*map(hex, memory))
@@ -156,9 +155,9 @@ def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tu
     return elf
 
 
-def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np.ndarray]) -> dict:
-    """The host builds' lines for these images, float and integer passes (images.h is written to
-    folder for the boards too)."""
+def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np.ndarray], side: str) -> dict:
+    """The host builds' lines for these images, float and integer passes, with the boards' working
+    side flag (images.h is written to folder for the boards too)."""
     folder.mkdir()
     write_images(folder / "images.h", pixels, grays)
     sources = [str(c_dir / name) for name in c_export.LIBRARY] + [str(HERE / "board.c")]
@@ -171,7 +170,7 @@ def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np
             "-O2",
             "-DHOST",
             f"-DVIT_EDGE_INTEGER={int(integer)}",
-            WORK,
+            side,
             f"-I{c_dir}",
             f"-I{folder}",
         ]
@@ -184,12 +183,8 @@ def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np
 def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, int]:
     """Flash (code + const data) and static RAM of the library alone, from its object files."""
     total = {"code": 0, "weights": 0, "ram": 0, "prepare_code": 0, "prepare_ram": 0}
-    for source, key in (
-        ("vit_edge.c", "code"),
-        ("vit_edge_integer.c", "code"),
-        ("vit_edge_weights.c", "weights"),
-        ("vit_edge_prepare.c", "prepare"),
-    ):
+    for source in c_export.LIBRARY:
+        key = {"vit_edge_weights.c": "weights", "vit_edge_prepare.c": "prepare"}.get(source, "code")
         obj = work / (source + ".o")
         cc = [
             f"{tools}gcc",
@@ -198,7 +193,6 @@ def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, i
             "-O2",
             "-funroll-loops",
             *flags.split(),
-            WORK,
             f"-I{c_dir}",
             "-c",
         ]
@@ -214,7 +208,6 @@ def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, i
 
 
 def main() -> int:
-    global BOARD_WORK_SIDE, WORK
     parser = argparse.ArgumentParser()
     parser.add_argument("--c-dir", type=Path, default=REPO / "models" / "c")
     parser.add_argument("--digits", type=int, default=100)
@@ -223,7 +216,7 @@ def main() -> int:
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
-    BOARD_WORK_SIDE, WORK = args.work_side, f"-DVIT_EDGE_WORK_SIDE={args.work_side}"
+    side = f"-DVIT_EDGE_WORK_SIDE={args.work_side}"  # every build's, the host's and the boards'
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm", f"{RISCV}gcc", "qemu-system-riscv32", "cc"):
         if not shutil.which(tool):
             skip(f"{tool} not found")
@@ -235,16 +228,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pixels, grays = images(args.digits, args.data_dir)
-        references = {"all": host_reference(work / "all", c_dir, pixels, grays)}
+        references = {"all": host_reference(work / "all", c_dir, pixels, grays, side)}
         for n_digits, n_grays in set(SUBSET.values()):
             folder = work / f"{n_digits}-{n_grays}"
-            references[folder.name] = host_reference(folder, c_dir, pixels[:n_digits], grays[:n_grays])
+            references[folder.name] = host_reference(folder, c_dir, pixels[:n_digits], grays[:n_grays], side)
         answers = {}
         builds = [*CORES.items(), *((name, CORES[core]) for name, (core, _) in PLAIN.items())]
         if args.cores:
             builds = [(name, how) for name, how in builds if name in args.cores.split(",")]
         for name, (tools, machine, flags, memory, per_tick) in builds:
-            extra = "-DVIT_EDGE_PLAIN_C" if name in PLAIN else ""
+            extra = f"{side} -DVIT_EDGE_PLAIN_C" if name in PLAIN else side
             folder = work / ("-".join(map(str, SUBSET[name])) if name in SUBSET else "all")
             reference = references[folder.name][name in INTEGER]
             elf = build(folder, c_dir, name, tools, flags, memory, extra)
@@ -273,7 +266,7 @@ def main() -> int:
                 f"stack {cost.get('stack', 0) / 1024:.1f} KB), {instructions / 1e6:.1f} M instructions per "
                 f"inference (~{instructions / 480e6 * 1000:.0f} ms at 480 MHz if 1 instruction a cycle, an "
                 f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, pool "
-                f"{size['prepare_ram'] / 1024:.0f} KB at work side {BOARD_WORK_SIDE}, instructions: {frame}"
+                f"{size['prepare_ram'] / 1024:.0f} KB at work side {args.work_side}, instructions: {frame}"
                 f"{prepare / 1e6:.1f} M at most; max |dp| vs host "
                 f"{worst:.1e}, {ok} passed, {bad} failed",
                 flush=True,
