@@ -219,8 +219,9 @@ def test_emulated_microcontrollers_match_the_host_build():
     """scripts/mcu_check.sh: Cortex-M3 (no FPU: the integer pass), M4F, M7 (SMLAD and plain C) and
     M55 (Helium and plain C) under qemu-system-arm, RISC-V rv32imac (no FPU: the integer pass) and
     rv32imafc under qemu-system-riscv32; and the issue's instruction goals, as emulator counts:
-    predict within 30 M on M4F, 15 M on M55 and 100 M on rv32imac, a QVGA frame's prepare within 10 M
-    on M4F (measured 27.9, 14.5, 89.4 and 7.1 M)."""
+    predict within 30 M on M4F, 25 M on M7, 15 M on M55 and 100 M on rv32imac, a QVGA frame's prepare
+    within 10 M on M4F at the boards' working side (48) and at 96 (measured 23.4, 23.4, 14.6, 92.7,
+    4.1 and 9.5 M)."""
     run = subprocess.run(["bash", str(ROOT / "scripts" / "mcu_check.sh")], capture_output=True, text=True,
                          timeout=900)  # fmt: skip
     if run.returncode == 77:
@@ -241,8 +242,13 @@ def test_emulated_microcontrollers_match_the_host_build():
         prepare[core] = float(re.search(r"([\d.]+) M for the QVGA frame", line).group(1))
     assert "SMLAD and plain C give identical outputs on cortex-m7" in run.stdout
     assert "Helium and plain C give identical outputs on cortex-m55" in run.stdout
-    assert predict["cortex-m4"] <= 30 and predict["cortex-m55"] <= 15 and predict["rv32imac"] <= 100, predict
+    goals = {"cortex-m4": 30, "cortex-m7": 25, "cortex-m55": 15, "rv32imac": 100}
+    assert all(predict[core] <= goal for core, goal in goals.items()), predict
     assert prepare["cortex-m4"] <= 10, prepare
+    wide = ["bash", str(ROOT / "scripts" / "mcu_check.sh"), "--cores", "cortex-m4", "--work-side", "96"]
+    wide = subprocess.run(wide, capture_output=True, text=True, timeout=600)
+    assert wide.returncode == 0 and wide.stdout.strip().endswith(" 0 failed"), wide.stdout + wide.stderr
+    assert float(re.search(r"([\d.]+) M for the QVGA frame", wide.stdout).group(1)) <= 10, wide.stdout
 
 
 PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (measured 6e-8 at most)

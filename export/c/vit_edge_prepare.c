@@ -126,24 +126,30 @@ static int to_grey(const unsigned char *g, int w, int h, int stride, image *out)
             }
         return 1;
     }
-    int dark = dark_on_light_bytes(g, w, h, stride);
-    unsigned char paper = dark ? 0 : 255;
-    /* the paper's shade pads the last blocks: it never wins the pooling */
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            unsigned char v = g[(long)y * stride + x];
-            paper = dark ? (v > paper ? v : paper) : (v < paper ? v : paper);
+    const int dark = dark_on_light_bytes(g, w, h, stride), ow = out->w;
+    const size_t mark = used;
+    int *best = (int *)take((size_t)ow);
+    if (!best) return 0;
+    /* Python pads the last blocks with the paper's shade, which never wins the pooling: the blocks
+       are pooled over their pixels inside the frame alone, row by row of the frame (a pass for the
+       paper's shade and a test per pixel cost twice as much on Cortex-M4) */
+    for (int oy = 0; oy < out->h; oy++) {
+        for (int ox = 0; ox < ow; ox++) best[ox] = dark ? 255 : 0;
+        for (int y = oy * factor; y < imin((oy + 1) * factor, h); y++) {
+            const unsigned char *row = g + (long)y * stride;
+            for (int ox = 0, x = 0; ox < ow; ox++) {
+                const int end = imin(x + factor, w);
+                int b = best[ox];
+                if (dark)
+                    for (; x < end; x++) b = row[x] < b ? row[x] : b;
+                else
+                    for (; x < end; x++) b = row[x] > b ? row[x] : b;
+                best[ox] = b;
+            }
         }
-    for (int oy = 0; oy < out->h; oy++)
-        for (int ox = 0; ox < out->w; ox++) {
-            int best = dark ? 256 : -1;
-            for (int y = oy * factor; y < (oy + 1) * factor; y++)
-                for (int x = ox * factor; x < (ox + 1) * factor; x++) {
-                    int v = (y < h && x < w) ? g[(long)y * stride + x] : paper;
-                    best = dark ? imin(best, v) : imax(best, v);
-                }
-            levels[best]++, out->a[oy * out->w + ox] = (float)best / 255.0f;
-        }
+        for (int ox = 0; ox < ow; ox++) levels[best[ox]]++, out->a[oy * ow + ox] = (float)best[ox] / 255.0f;
+    }
+    used = mark; /* the row's bests go: the image stays at the pool's bottom */
     return 1;
 }
 
@@ -167,6 +173,10 @@ static float mad_of(float *b, int n, float *s) {
 static int cell_values(const image *img, int cell, reducer f, image *out, float *block, float *scratch) {
     out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    if (cell == 1 && f == median_of) { /* a one-pixel cell's median is its pixel */
+        memcpy(out->a, img->a, sizeof(float) * (size_t)img->w * img->h);
+        return 1;
+    }
     for (int gy = 0; gy < out->h; gy++)
         for (int gx = 0; gx < out->w; gx++) {
             int k = 0;
@@ -180,26 +190,40 @@ static int cell_values(const image *img, int cell, reducer f, image *out, float 
 
 /* min (or max) over [i - r, i + r] clipped to [0, n), for a line of n values `step` apart: van Herk
    and Gil-Werman's running extremes within blocks of 2r + 1, the clipped ends padded with the
-   identity; three comparisons an element whatever r is. fwd, back: n + 2r floats each. */
-#define BETTER(a, b) (is_min ? ((a) < (b) ? (a) : (b)) : ((a) > (b) ? (a) : (b)))
-static void filter_line(const float *src, float *dst, int n, int step, int r, int is_min, float *fwd, float *back) {
-    const int k = 2 * r + 1, m = n + 2 * r;
-    const float identity = is_min ? INFINITY : -INFINITY;
-#define PADDED(p) ((p) < r || (p) >= r + n ? identity : src[(long)((p) - r) * step])
-    for (int p = 0; p < m; p++) fwd[p] = p % k ? BETTER(fwd[p - 1], PADDED(p)) : PADDED(p);
-    for (int p = m - 1; p >= 0; p--) back[p] = (p % k == k - 1 || p == m - 1) ? PADDED(p) : BETTER(back[p + 1], PADDED(p));
-#undef PADDED
-    for (int i = 0; i < n; i++) dst[(long)i * step] = BETTER(back[i], fwd[i + k - 1]);
-}
-#undef BETTER
+   identity; three comparisons an element whatever r is. fwd, back: n + 2r floats each (back first
+   holds the padded line, then its backward extremes in place). One function for min, one for max. */
+#define VE_FILTER_LINE(name, BETTER, IDENTITY)                                                        \
+    static void name(const float *src, float *dst, int n, int step, int r, float *fwd, float *back) { \
+        const int k = 2 * r + 1, m = n + 2 * r;                                                       \
+        for (int p = 0; p < r; p++) back[p] = back[r + n + p] = IDENTITY;                              \
+        for (int i = 0; i < n; i++) back[r + i] = src[(long)i * step];                                 \
+        for (int p = 0; p < m; p += k) {                                                                \
+            const int end = imin(p + k, m);                                                             \
+            float b = fwd[p] = back[p];                                                                 \
+            for (int q = p + 1; q < end; q++) fwd[q] = b = BETTER(b, back[q]);                          \
+        }                                                                                               \
+        for (int p = (m - 1) / k * k; p >= 0; p -= k) {                                                 \
+            const int end = imin(p + k, m);                                                             \
+            float b = back[end - 1];                                                                    \
+            for (int q = end - 2; q >= p; q--) back[q] = b = BETTER(b, back[q]);                        \
+        }                                                                                               \
+        for (int i = 0; i < n; i++) dst[(long)i * step] = BETTER(back[i], fwd[i + k - 1]);             \
+    }
+#define VE_LESS(a, b) ((a) < (b) ? (a) : (b))
+#define VE_MORE(a, b) ((a) > (b) ? (a) : (b))
+VE_FILTER_LINE(min_line, VE_LESS, INFINITY)
+VE_FILTER_LINE(max_line, VE_MORE, -INFINITY)
+#undef VE_LESS
+#undef VE_MORE
+#undef VE_FILTER_LINE
 
 /* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first; tmp: w*h,
    work: 2 (max(w, h) + 2r) */
 static void filter(image *g, int r, int is_min, float *tmp, float *work) {
     const int side = imax(g->w, g->h) + 2 * r;
-    for (int x = 0; x < g->w; x++) filter_line(g->a + x, tmp + x, g->h, g->w, r, is_min, work, work + side);
-    for (int y = 0; y < g->h; y++)
-        filter_line(tmp + (long)y * g->w, g->a + (long)y * g->w, g->w, 1, r, is_min, work, work + side);
+    void (*line)(const float *, float *, int, int, int, float *, float *) = is_min ? min_line : max_line;
+    for (int x = 0; x < g->w; x++) line(g->a + x, tmp + x, g->h, g->w, r, work, work + side);
+    for (int y = 0; y < g->h; y++) line(tmp + (long)y * g->w, g->a + (long)y * g->w, g->w, 1, r, work, work + side);
 }
 
 static int opening(image *g, int r) {
@@ -516,31 +540,48 @@ static int page_only(image *grey) {
 /* ---- printed lines are paper (Python's printed_lines) ---- */
 
 /* Python's _skew: the angle (radians) within LINE_ANGLE of level at which the ink's rows pile up
-   most sharply; xy: the ink's (sub-sampled) pixels, hist: rows + columns + 2 ints, shift: a column's
-   rounded rise (x tan, one per column: the points' own products would be the same doubles, k of
-   them an angle instead of w, and double arithmetic is a library call on single-precision FPUs) */
-static double peakiness(const int *xy, int k, double degrees, long *hist, int span, int *shift, int w) {
+   most sharply. The ink's (sub-sampled) pixels are kept column by column: ys holds their rows,
+   column x's from first[x] to first[x + 1], so an angle moves a whole column's rows by its one
+   rounded rise. hist: rows + columns + 2 ints; shift: a column's rise (x tan, rounded). */
+typedef struct {
+    const int *ys, *first;
+    long *hist;
+    int *shift, w, span;
+} ink_columns;
+
+/* rint(x * t), as the double product rounds: from a float product wherever that lies clear of a
+   half (its error is under 2e-5 for |x| < 4096 and |t| < 1, so the double's rounding is the same),
+   and from the double product itself where it does not (double arithmetic is a library call on
+   single-precision FPUs). */
+static int rounded_product(int x, double t, float tf) {
+    const float v = (float)x * tf;
+    const int r = (int)(v + (v < 0.0f ? -0.5f : 0.5f)); /* the nearest integer, away from a half */
+    const float d = v - (float)r;
+    return x < 4096 && d > -0.499f && d < 0.499f ? r : (int)rint(x * t);
+}
+
+static double peakiness(const ink_columns *c, double degrees) {
     const double t = tan(degrees * (PI / 180.0));
-    for (int x = 0; x < w; x++) shift[x] = (int)rint(x * t);
-    int lo = 0;
-    for (int i = 0; i < k; i++) {
-        int r = xy[2 * i] - shift[xy[2 * i + 1]];
-        lo = i ? imin(lo, r) : r;
+    int most = 0;
+    for (int x = 0; x < c->w; x++) c->shift[x] = rounded_product(x, t, (float)t), most = imax(most, c->shift[x]);
+    /* rows counted from the lowest a sheared row can be (shift[0] = 0, so most >= 0), not the
+       lowest there is: the histogram moves, its sum of squares does not */
+    memset(c->hist, 0, sizeof(long) * c->span);
+    for (int x = 0; x < c->w; x++) {
+        long *column = c->hist + most - c->shift[x];
+        for (int j = c->first[x]; j < c->first[x + 1]; j++) column[c->ys[j]]++;
     }
-    memset(hist, 0, sizeof(long) * span);
     long long dot = 0; /* numpy's int64 dot, exact */
-    for (int i = 0; i < k; i++) hist[xy[2 * i] - shift[xy[2 * i + 1]] - lo]++;
-    for (int i = 0; i < span; i++) dot += (long long)hist[i] * hist[i];
+    for (int i = 0; i < c->span; i++) dot += (long long)c->hist[i] * c->hist[i];
     return (double)dot;
 }
 
-static double best_angle(const int *xy, int k, double start, double stop, double step, long *hist, int span,
-                         int *shift, int w) {
+static double best_angle(const ink_columns *c, double start, double stop, double step) {
     const int n = (int)ceil((stop - start) / step);
     const double delta = (start + step) - start; /* numpy's arange: start + i * delta */
     double best = start, most = -1.0;
     for (int i = 0; i < n; i++) {
-        double d = i == 1 ? start + step : start + i * delta, v = peakiness(xy, k, d, hist, span, shift, w);
+        double d = i == 1 ? start + step : start + i * delta, v = peakiness(c, d);
         if (v > most) most = v, best = d;
     }
     return best;
@@ -548,17 +589,23 @@ static double best_angle(const int *xy, int k, double start, double stop, double
 
 static double skew(const unsigned char *m, int h, int w, long total) {
     const long step = total / 100000 > 1 ? total / 100000 : 1;
-    const int k = (int)((total + step - 1) / step), span = h + w + 2;
-    int *xy = (int *)take((size_t)2 * k), *shift = (int *)take((size_t)w);
-    long *hist = (long *)take((size_t)span * sizeof(long) / sizeof(float) + 1);
-    if (!xy || !hist || !shift) return NAN;
+    const int k = (int)((total + step - 1) / step);
+    int *ys = (int *)take((size_t)k), *first = (int *)take((size_t)w + 1), *shift = (int *)take((size_t)w);
+    ink_columns c = {ys, first, (long *)take((size_t)(h + w + 2) * sizeof(long) / sizeof(float) + 1), shift, w,
+                     h + w + 2};
+    if (!ys || !first || !shift || !c.hist) return NAN;
     long seen = 0;
-    int j = 0;
+    memset(first, 0, sizeof(int) * ((size_t)w + 1));
+    for (int y = 0; y < h; y++) /* Python's sub-sample (every step-th ink pixel, row by row), counted by column */
+        for (int x = 0; x < w; x++)
+            if (m[y * w + x] && seen++ % step == 0) first[x + 1]++;
+    for (int x = 0; x < w; x++) first[x + 1] += first[x], shift[x] = first[x]; /* shift: each column's next slot */
+    seen = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            if (m[y * w + x] && seen++ % step == 0) xy[2 * j] = y, xy[2 * j + 1] = x, j++;
-    double best = best_angle(xy, k, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5, hist, span, shift, w);
-    best = best_angle(xy, k, best - 0.4, best + 0.41, 0.1, hist, span, shift, w);
+            if (m[y * w + x] && seen++ % step == 0) ys[shift[x]++] = y;
+    double best = best_angle(&c, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5);
+    best = best_angle(&c, best - 0.4, best + 0.41, 0.1);
     return best * (PI / 180.0);
 }
 
@@ -605,6 +652,9 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
         for (int r = H - 1; r >= 0; r--) down[r * w + x] = sh[r * w + x] ? (r < H - 1 ? down[(r + 1) * w + x] : 0) + 1 : 0;
     }
     const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
+    /* whole numbers against double bounds, as integers once (doubles are library calls on
+       single-precision FPUs): n < L is n < ceil(L), e <= t is e <= floor(t) */
+    const int min_run = (int)ceil(VE_PP_LINE_LENGTH * w);
     for (int r = 0; r < H; r++) lines[r] = -1.0; /* the line's thickness on a sheared row; -1: none */
     for (int pass = 0; pass < 2; pass++)
         for (int r = 0; r < H - 1; r++) {
@@ -612,18 +662,19 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
             while (next_run(sh + (long)r * w, sh + (long)(r + 1) * w, w, &x, &x0, &x1)) {
                 double thickness = 0;
                 const int n = x1 - x0 + 1;
-                if (pass == 0 && n < VE_PP_LINE_LENGTH * w) continue;
+                if (pass == 0 && n < min_run) continue;
                 if (pass == 1) {
                     thickness = lines[r] >= 0 ? lines[r] : (r && lines[r - 1] >= 0 ? lines[r - 1] : lines[r + 1]);
                     if (thickness < 0 || n < 2 * thickness) continue;
                 }
+                const int widest = pass ? (int)floor(thickness + 2) : 0;
                 int k = 0;
                 for (int c = x0; c <= x1; c++) { /* the run's ink, on row r or r + 1 */
                     const int row = sh[r * w + c] ? r : r + 1, i = row * w + c;
                     if (!sh[i]) continue;
                     const int e = up[i] + down[i] - 1;
                     if (pass == 0) extent[k++] = (float)e;
-                    else if (e <= thickness + 2) /* no wider than the line: no stroke crosses it here */
+                    else if (e <= widest) /* no wider than the line: no stroke crosses it here */
                         for (int top = row - up[i] + 1, j = 0; j < e; j++) found[(top + j - offset[c]) * w + c] = 1;
                 }
                 if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_LINE_ASPECT * thickness)
@@ -718,16 +769,21 @@ static int find_ink(image *grey, ink_map *m) {
 
     image ink = {w, h, take((size_t)n)}, cells, background, noise;
     if (!ink.a) return VIT_EDGE_TOO_LARGE;
-    for (int i = 0; i < n; i++) ink.a[i] = dark ? 1.0f - grey->a[i] : grey->a[i];
+    /* (the polarity tested outside the loops: GCC recomputed its double comparison, a library
+       call on single-precision FPUs, for every pixel) */
+    if (dark)
+        for (int i = 0; i < n; i++) ink.a[i] = 1.0f - grey->a[i];
+    else
+        memcpy(ink.a, grey->a, sizeof(float) * (size_t)n);
     const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS);
     if (!cell_values(&ink, cell, median_of, &cells, block, scratch) ||
         !light_opening(&cells, radius_cells(shorter, cell)) || !upsample(&cells, cell, w, h, &background))
         return VIT_EDGE_TOO_LARGE;
     image dev = ink; /* the deviation replaces the ink in place */
-    for (int i = 0; i < n; i++) {
-        const float b = background.a[i];
-        dev.a[i] = dark ? (ink.a[i] - b) / fmax2(1.0f - b, 1.0f / 255.0f) : ink.a[i] - b;
-    }
+    if (dark)
+        for (int i = 0; i < n; i++) dev.a[i] = (ink.a[i] - background.a[i]) / fmax2(1.0f - background.a[i], 1.0f / 255.0f);
+    else
+        for (int i = 0; i < n; i++) dev.a[i] = ink.a[i] - background.a[i];
     const size_t mark = used; /* a smoothed page measures its noise again: the first map goes */
     if (!noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
     const float level = median32(noise.a, n, scratch);
@@ -913,9 +969,15 @@ static double stroke_width(const image *c) { /* 2 x area / perimeter of the mask
 
 static double filter_bilinear(double x) { x = fabs(x); return x < 1 ? 1 - x : 0; }
 
-static double sinc(double t) { return t == 0 ? 1 : sin(t * PI) / (t * PI); }
-
-static double filter_lanczos(double x) { return x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0; }
+/* Pillow's sin(x pi) / (x pi) times the same of x / 3, from one sine: sin(3a) = sin a (3 - 4 sin^2 a).
+   (A double sine is thousands of instructions on single-precision FPUs; the weights move by
+   ulps of a double, far below the float32 pixels they make.) */
+static double filter_lanczos(double x) {
+    if (!(x >= -3 && x < 3)) return 0;
+    if (x == 0) return 1;
+    const double a = x / 3 * PI, s = sin(a);
+    return s * (3 - 4 * s * s) / (x * PI) * (s / a);
+}
 
 /* Pillow's resampling of a float image (ImagingResample): separable, horizontal pass first. */
 static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
@@ -939,8 +1001,12 @@ static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
             int across = pass ? cur.w : cur.h;
             for (int j = 0; j < across; j++) {
                 double s = 0;
-                for (int t = 0; t < xmax; t++)
-                    s += (pass ? cur.a[(xmin + t) * cur.w + j] : cur.a[j * cur.w + xmin + t]) * k[t];
+                for (int t = 0; t < xmax; t++) { /* a crop is mostly paper, 0: double arithmetic is a
+                                                    library call on single-precision FPUs, and a zero
+                                                    term leaves s as it is (s starts at +0; +0 + -0 is +0) */
+                    const float v = pass ? cur.a[(xmin + t) * cur.w + j] : cur.a[j * cur.w + xmin + t];
+                    if (v != 0.0f) s += v * k[t];
+                }
                 next.a[pass ? i * next.w + j : j * next.w + i] = (float)s;
             }
         }

@@ -25,12 +25,14 @@ static struct {
     float x[VE_TOKENS][VE_DIM];       /* the residual stream */
     float qkv[VE_TOKENS][3 * VE_DIM]; /* every token's query, key and value, from the block's input */
     float scores[VE_TOKENS];
-    float in[VE_MAX_IN], hidden[VE_MLP], y[VE_DIM], out[VE_DIM], head[VE_DIM];
+    /* two tokens' work side by side: the linear layers read each weight once for both */
+    float in[2][VE_MAX_IN], hidden[2][VE_MLP], y[2][VE_DIM], out[2][VE_DIM], head[VE_DIM];
 #ifndef VIT_EDGE_FP32
-    short x16[VE_MAX_IN];      /* one token's input to a linear layer, quantized and widened to 16
-                                  bits (in SMLAD's pair order for SMLAD); after floats only, so
-                                  4-byte aligned for SMLAD's LDRD whatever VE_MAX_IN is */
-    signed char xq[VE_MAX_IN]; /* ... and as bytes */
+    short x16[2 * VE_MAX_IN];     /* the input to a linear layer, quantized and widened to 16 bits
+                                     (in SMLAD's pair order, two tokens' groups of 4 interleaved, for
+                                     SMLAD); after floats only, so 4-byte aligned for SMLAD's LDRD
+                                     whatever VE_MAX_IN is */
+    signed char xq[2][VE_MAX_IN]; /* ... and as bytes, token by token */
 #endif
 } arena;
 
@@ -59,9 +61,9 @@ static void linear_rows(const ve_linear *l, const float *x, float *y, int from) 
 
 #else
 
-/* One token's activations to int8 with their own symmetric scale: an image's answer never depends
-   on anything but the image (a batch-wide scale would). Returns the scale. */
-static float quantize(const float *x, int n) {
+/* Token slot t's activations to int8 (arena.xq[t]) with their own symmetric scale: an image's
+   answer never depends on anything but the image (a batch-wide scale would). Returns the scale. */
+static float quantize(const float *x, int n, int t) {
     float top = 0.0f;
     for (int i = 0; i < n; i++) { /* not fmaxf: a libm call on Cortex-M4 (its NaN rules; no NaN here) */
         const float a = fabsf(x[i]);
@@ -69,22 +71,32 @@ static float quantize(const float *x, int n) {
     }
     float scale = top > 0.0f ? top / 127.0f : 1.0f, inv = 1.0f / scale;
     /* round half up, branch-free: |v| <= 127, so v + 128.5 is positive and truncation floors it */
-    for (int i = 0; i < n; i++) arena.xq[i] = (signed char)((int)(x[i] * inv + 128.5f) - 128);
-#ifdef VE_SMLAD
-    for (int i = 0; i + 3 < n; i += 4) { /* (x0, x2), (x1, x3): the halves SXTB16 makes of a weight word */
-        arena.x16[i] = arena.xq[i], arena.x16[i + 1] = arena.xq[i + 2];
-        arena.x16[i + 2] = arena.xq[i + 1], arena.x16[i + 3] = arena.xq[i + 3];
-    }
-#endif
-#ifdef VE_WASM_SIMD
-    for (int i = 0; i < n; i++) arena.x16[i] = arena.xq[i];
-#endif
+    signed char *q = arena.xq[t];
+    for (int i = 0; i < n; i++) q[i] = (signed char)((int)(x[i] * inv + 128.5f) - 128);
     return scale;
 }
 
-static long dot_plain(const signed char *w, int from, int n) {
+/* The first `tokens` slots widened into arena.x16 for the vector loops. SMLAD: each group of 4
+   inputs as (x0, x2), (x1, x3), the halves SXTB16 makes of a weight word, the tokens' groups
+   interleaved. WebAssembly: token 0's inputs in order. */
+static void widen(int tokens, int n) {
+#ifdef VE_SMLAD
+    for (int i = 0; i + 3 < n; i += 4)
+        for (int t = 0; t < tokens; t++) {
+            const signed char *q = arena.xq[t] + i;
+            short *d = arena.x16 + i * tokens + 4 * t;
+            d[0] = q[0], d[1] = q[2], d[2] = q[1], d[3] = q[3];
+        }
+#endif
+#ifdef VE_WASM_SIMD
+    for (int i = 0; i < n; i++) arena.x16[i] = arena.xq[0][i];
+#endif
+    (void)tokens, (void)n;
+}
+
+static long dot_plain(const signed char *w, const signed char *xq, int from, int n) {
     long acc = 0;
-    for (int i = from; i < n; i++) acc += (long)w[i] * arena.xq[i];
+    for (int i = from; i < n; i++) acc += (long)w[i] * xq[i];
     return acc;
 }
 
@@ -121,7 +133,46 @@ static void dot2(const signed char *w0, const signed char *w1, int n, long *a0, 
                          : [end] "r"(end)
                          : "cc", "memory");
     const int i = n & ~7;
-    *a0 = acc0 + dot_plain(w0 - i, i, n), *a1 = acc1 + dot_plain(w1 - i, i, n);
+    *a0 = acc0 + dot_plain(w0 - i, arena.xq[0], i, n), *a1 = acc1 + dot_plain(w1 - i, arena.xq[0], i, n);
+}
+
+/* One weight word of output channel w into token A's sum a and token B's sum b: widened once,
+   multiplied into both tokens' inputs (xa*, xb*). */
+#define VE_STEP2(w, a, b)                                                              \
+    "ldr %[p], [%[" w "]], #4\n\t"                                                      \
+    "sxtb16 %[t], %[p]\n\t"                                                             \
+    "smlad %[" a "], %[t], %[xa02], %[" a "]\n\t"                                        \
+    "smlad %[" b "], %[t], %[xb02], %[" b "]\n\t"                                        \
+    "sxtb16 %[p], %[p], ror #8\n\t"                                                     \
+    "smlad %[" a "], %[p], %[xa13], %[" a "]\n\t"                                        \
+    "smlad %[" b "], %[p], %[xb13], %[" b "]\n\t"
+#define VE_INPUTS2                                                                     \
+    "ldrd %[xa02], %[xa13], [%[x]], #8\n\t"                                               \
+    "ldrd %[xb02], %[xb13], [%[x]], #8\n\t"
+
+/* Two output channels for two tokens at once (widen(2, n)'s interleaved inputs): each weight word
+   is loaded and widened once for both tokens, 34 instructions for 32 multiply-adds where dot2
+   takes 48. Integer sums: the plain loop's. acc: token A's two sums, then token B's. */
+static void dot2x2(const signed char *w0, const signed char *w1, int n, long acc[4]) {
+    const short *x = arena.x16;
+    const signed char *end = w0 + (n & ~7);
+    int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+    uint32_t xa02, xa13, xb02, xb13, p, t;
+    if (w0 < end)
+        __asm__ volatile("1:\n\t"
+                         VE_INPUTS2 VE_STEP2("w0", "a0", "b0") VE_STEP2("w1", "a1", "b1")
+                         VE_INPUTS2 VE_STEP2("w0", "a0", "b0") VE_STEP2("w1", "a1", "b1")
+                         "cmp %[w0], %[end]\n\t"
+                         "bne 1b"
+                         : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [w0] "+r"(w0),
+                           [w1] "+r"(w1), [x] "+r"(x), [xa02] "=&r"(xa02), [xa13] "=&r"(xa13),
+                           [xb02] "=&r"(xb02), [xb13] "=&r"(xb13), [p] "=&r"(p), [t] "=&r"(t)
+                         : [end] "r"(end)
+                         : "cc", "memory");
+    const int i = n & ~7;
+    w0 -= i, w1 -= i;
+    acc[0] = a0 + dot_plain(w0, arena.xq[0], i, n), acc[1] = a1 + dot_plain(w1, arena.xq[0], i, n);
+    acc[2] = b0 + dot_plain(w0, arena.xq[1], i, n), acc[3] = b1 + dot_plain(w1, arena.xq[1], i, n);
 }
 #endif
 
@@ -130,7 +181,7 @@ static void dot2(const signed char *w0, const signed char *w1, int n, long *a0, 
    (VMLADAVA), the input loaded once for all four, every pointer walking (post-increment loads).
    Integer sums: the same answer as the plain loop. */
 static void dot4(const signed char *w, int n, long acc[4]) {
-    const signed char *w1 = w + n, *w2 = w1 + n, *w3 = w2 + n, *x = arena.xq, *end = w + (n & ~15);
+    const signed char *w1 = w + n, *w2 = w1 + n, *w3 = w2 + n, *x = arena.xq[0], *end = w + (n & ~15);
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     for (const signed char *w0 = w; w0 < end; w0 += 16, w1 += 16, w2 += 16, w3 += 16, x += 16) {
         const int8x16_t v = vld1q_s8(x);
@@ -138,9 +189,11 @@ static void dot4(const signed char *w, int n, long acc[4]) {
         a2 = vmladavaq_s8(a2, vld1q_s8(w2), v), a3 = vmladavaq_s8(a3, vld1q_s8(w3), v);
     }
     const int i = n & ~15;
-    acc[0] = a0 + dot_plain(w, i, n), acc[1] = a1 + dot_plain(w + n, i, n);
-    acc[2] = a2 + dot_plain(w + 2 * n, i, n), acc[3] = a3 + dot_plain(w + 3 * n, i, n);
+    const signed char *q = arena.xq[0];
+    acc[0] = a0 + dot_plain(w, q, i, n), acc[1] = a1 + dot_plain(w + n, q, i, n);
+    acc[2] = a2 + dot_plain(w + 2 * n, q, i, n), acc[3] = a3 + dot_plain(w + 3 * n, q, i, n);
 }
+
 #endif
 
 #ifdef VE_WASM_SIMD
@@ -161,16 +214,18 @@ static void dot4(const signed char *w, int n, long acc[4]) {
         a2 = wasm_i32x4_add(a2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 2 * n + i), x));
         a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 3 * n + i), x));
     }
-    acc[0] = lanes_sum(a0) + dot_plain(w, i, n), acc[1] = lanes_sum(a1) + dot_plain(w + n, i, n);
-    acc[2] = lanes_sum(a2) + dot_plain(w + 2 * n, i, n), acc[3] = lanes_sum(a3) + dot_plain(w + 3 * n, i, n);
+    const signed char *q = arena.xq[0];
+    acc[0] = lanes_sum(a0) + dot_plain(w, q, i, n), acc[1] = lanes_sum(a1) + dot_plain(w + n, q, i, n);
+    acc[2] = lanes_sum(a2) + dot_plain(w + 2 * n, q, i, n), acc[3] = lanes_sum(a3) + dot_plain(w + 3 * n, q, i, n);
 }
 #endif
 
 /* y = W x + b with int8 weights and this token's int8 activations, int32 sums rescaled to float;
    rows before `from` are not made */
 static void linear_rows(const ve_linear *l, const float *x, float *y, int from) {
-    float sx = quantize(x, l->in);
+    const float sx = quantize(x, l->in, 0);
     int o = from;
+    widen(1, l->in);
 #ifdef VE_SMLAD
     for (; o + 1 < l->out; o += 2) {
         long a0, a1;
@@ -187,14 +242,51 @@ static void linear_rows(const ve_linear *l, const float *x, float *y, int from) 
     }
 #endif
     for (; o < l->out; o++) {
-        long acc = dot_plain(l->q + (long)o * l->in, 0, l->in);
+        long acc = dot_plain(l->q + (long)o * l->in, arena.xq[0], 0, l->in);
         y[o] = (float)acc * (l->scale[o] * sx) + l->bias[o];
     }
 }
 
 #endif
 
+#ifdef VE_SMLAD
+/* linear_rows for two tokens at once (xa -> ya, xb -> yb): each token's own scale, its own sums,
+   so each gets exactly linear_rows' floats. (Helium keeps one token a pass: a two-token dot4 ran
+   out of registers and saved nothing on Cortex-M55.) */
+static void linear_rows2(const ve_linear *l, const float *xa, const float *xb, float *ya, float *yb, int from) {
+    const float sa = quantize(xa, l->in, 0), sb = quantize(xb, l->in, 1);
+    int o = from;
+    widen(2, l->in);
+    for (; o + 1 < l->out; o += 2) {
+        long acc[4];
+        dot2x2(l->q + (long)o * l->in, l->q + (long)(o + 1) * l->in, l->in, acc);
+        for (int k = 0; k < 2; k++) {
+            ya[o + k] = (float)acc[k] * (l->scale[o + k] * sa) + l->bias[o + k];
+            yb[o + k] = (float)acc[2 + k] * (l->scale[o + k] * sb) + l->bias[o + k];
+        }
+    }
+    for (; o < l->out; o++) {
+        const signed char *w = l->q + (long)o * l->in;
+        ya[o] = (float)dot_plain(w, arena.xq[0], 0, l->in) * (l->scale[o] * sa) + l->bias[o];
+        yb[o] = (float)dot_plain(w, arena.xq[1], 0, l->in) * (l->scale[o] * sb) + l->bias[o];
+    }
+}
+#else
+static void linear_rows2(const ve_linear *l, const float *xa, const float *xb, float *ya, float *yb, int from) {
+    linear_rows(l, xa, ya, from);
+    linear_rows(l, xb, yb, from);
+}
+#endif
+
 static void linear(const ve_linear *l, const float *x, float *y) { linear_rows(l, x, y, 0); }
+
+/* `tokens` (1 or 2) tokens through one layer: x[t] -> y[t] */
+static void linear_n(const ve_linear *l, int tokens, const float *xa, const float *xb, float *ya, float *yb) {
+    if (tokens == 2)
+        linear_rows2(l, xa, xb, ya, yb, 0);
+    else
+        linear_rows(l, xa, ya, 0);
+}
 
 /* e^x for x <= 0 (softmax's arguments), to about 1 ulp: Cody and Waite's reduction to 2^k e^r,
    |r| <= ln2/2, and Cephes' polynomial for e^r. A libm expf costs about 4x as many instructions. */
@@ -234,18 +326,24 @@ static float channel_pixel(const float *pixels, int c, int r, int col) {
 
 /* Patches in row-major order, each flattened channel by channel, then rows, then columns,
    normalised as the model's first step does, and linearly projected to the model width. */
+static void patch_input(const float *pixels, int p, float *in) {
+    int k = 0, top = (p / VE_GRID) * VE_PATCH, left = (p % VE_GRID) * VE_PATCH;
+    for (int c = 0; c < VE_CHANNELS; c++)
+        for (int r = 0; r < VE_PATCH; r++)
+            for (int col = 0; col < VE_PATCH; col++)
+                in[k++] = (channel_pixel(pixels, c, top + r, left + col) - VE_MEAN) / VE_STD;
+#if VE_PATCH_NORM
+    layer_norm(&ve_weights.patch_norm, in, in, VE_PATCH_DIM);
+#endif
+}
+
 static void embed_patches(const float *pixels) {
     const ve_model *m = &ve_weights;
-    for (int p = 0; p < VE_GRID * VE_GRID; p++) {
-        int k = 0, top = (p / VE_GRID) * VE_PATCH, left = (p % VE_GRID) * VE_PATCH;
-        for (int c = 0; c < VE_CHANNELS; c++)
-            for (int r = 0; r < VE_PATCH; r++)
-                for (int col = 0; col < VE_PATCH; col++)
-                    arena.in[k++] = (channel_pixel(pixels, c, top + r, left + col) - VE_MEAN) / VE_STD;
-#if VE_PATCH_NORM
-        layer_norm(&m->patch_norm, arena.in, arena.in, VE_PATCH_DIM);
-#endif
-        linear(&m->patch_embed, arena.in, arena.x[VE_EXTRA + p]);
+    for (int p = 0; p < VE_GRID * VE_GRID; p += 2) {
+        const int tokens = p + 1 < VE_GRID * VE_GRID ? 2 : 1;
+        for (int t = 0; t < tokens; t++) patch_input(pixels, p + t, arena.in[t]);
+        linear_n(&m->patch_embed, tokens, arena.in[0], arena.in[1], arena.x[VE_EXTRA + p],
+                 arena.x[VE_EXTRA + p + tokens - 1]);
     }
     memcpy(arena.x[0], m->cls_token, sizeof arena.x[0]);
 #if VE_DISTILL
@@ -280,8 +378,12 @@ static void scores4(const float *q, int off, int n) {
 }
 #endif
 
-/* x + MHSA(LN(x)) for token n, once every token's query, key and value are known. */
-static void attend(const ve_block *b, int n) {
+/* MHSA(LN(x)) for token n into y, heads side by side, once every token's query, key and value are
+   known (the output projection is the caller's). */
+#ifdef __GNUC__
+__attribute__((noinline)) /* inlined twice into attend_and_mix, it took 9% more instructions on Cortex-M55 */
+#endif
+static void attend(const ve_block *b, int n, float *y) {
     for (int h = 0; h < VE_HEADS; h++) {
         const int off = h * VE_HEAD_DIM;
         float q[VE_HEAD_DIM], acc[VE_HEAD_DIM], top = -INFINITY, total = 0.0f;
@@ -303,49 +405,57 @@ static void attend(const ve_block *b, int n) {
             for (int i = 0; i < VE_HEAD_DIM; i++) acc[i] += p * v[i];
         }
         const float inv = 1.0f / total;
-        for (int i = 0; i < VE_HEAD_DIM; i++) arena.y[off + i] = acc[i] * inv;
+        for (int i = 0; i < VE_HEAD_DIM; i++) y[off + i] = acc[i] * inv;
     }
-    linear(&b->proj, arena.y, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
 }
 
-/* x + MLP(LN(x)) for token n. */
-static void feed_forward(const ve_block *b, int n) {
-    layer_norm(&b->norm2, arena.x[n], arena.in, VE_DIM);
-    linear(&b->fc1, arena.in, arena.hidden);
-    for (int i = 0; i < VE_MLP; i++) arena.hidden[i] = gelu(arena.hidden[i]);
-    linear(&b->fc2, arena.hidden, arena.out);
-    for (int i = 0; i < VE_DIM; i++) arena.x[n][i] += arena.out[i];
+/* x + MHSA(LN(x)), then x + MLP(LN(x)), for `tokens` (1 or 2) tokens from n: a token's own floats
+   whether it goes alone or beside another, the pair sharing each weight load. */
+static void attend_and_mix(const ve_block *b, int n, int tokens) {
+    for (int t = 0; t < tokens; t++) attend(b, n + t, arena.y[t]);
+    linear_n(&b->proj, tokens, arena.y[0], arena.y[1], arena.out[0], arena.out[1]);
+    for (int t = 0; t < tokens; t++) {
+        for (int i = 0; i < VE_DIM; i++) arena.x[n + t][i] += arena.out[t][i];
+        layer_norm(&b->norm2, arena.x[n + t], arena.in[t], VE_DIM);
+    }
+    linear_n(&b->fc1, tokens, arena.in[0], arena.in[1], arena.hidden[0], arena.hidden[1]);
+    for (int t = 0; t < tokens; t++)
+        for (int i = 0; i < VE_MLP; i++) arena.hidden[t][i] = gelu(arena.hidden[t][i]);
+    linear_n(&b->fc2, tokens, arena.hidden[0], arena.hidden[1], arena.out[0], arena.out[1]);
+    for (int t = 0; t < tokens; t++)
+        for (int i = 0; i < VE_DIM; i++) arena.x[n + t][i] += arena.out[t][i];
 }
 
 /* One encoder block; `outputs` tokens go on through it. After the last block only the CLS (and
    distillation) token is read, so that block finishes just those: every token's key and value are
    still needed, but the other tokens' queries, attention and MLP would be thrown away. */
 static void encoder_block(const ve_block *b, int outputs) {
-    for (int n = 0; n < VE_TOKENS; n++) { /* queries, keys and values, all from the block's input */
-        layer_norm(&b->norm1, arena.x[n], arena.in, VE_DIM);
-        linear_rows(&b->qkv, arena.in, arena.qkv[n], n < outputs ? 0 : VE_DIM);
+    for (int n = 0; n < VE_TOKENS; n += 2) { /* queries, keys and values, all from the block's input */
+        const int tokens = n + 1 < VE_TOKENS ? 2 : 1;
+        for (int t = 0; t < tokens; t++) layer_norm(&b->norm1, arena.x[n + t], arena.in[t], VE_DIM);
+        /* a pair makes both queries if the first needs its own (one unread query at most) */
+        if (tokens == 2)
+            linear_rows2(&b->qkv, arena.in[0], arena.in[1], arena.qkv[n], arena.qkv[n + 1], n < outputs ? 0 : VE_DIM);
+        else
+            linear_rows(&b->qkv, arena.in[0], arena.qkv[n], n < outputs ? 0 : VE_DIM);
     }
 #ifdef VE_WASM_SIMD
     transpose_keys();
 #endif
-    for (int n = 0; n < outputs; n++) {
-        attend(b, n);
-        feed_forward(b, n);
-    }
+    for (int n = 0; n < outputs; n += 2) attend_and_mix(b, n, n + 1 < outputs ? 2 : 1);
 }
 
 void ve_forward(const float pixels[784], float logits[10]) {
     const ve_model *m = &ve_weights;
     embed_patches(pixels);
     for (int l = 0; l < VE_DEPTH; l++) encoder_block(&m->blocks[l], l + 1 < VE_DEPTH ? VE_TOKENS : VE_EXTRA);
-    layer_norm(&m->norm, arena.x[0], arena.in, VE_DIM);
-    linear(&m->head_hidden, arena.in, arena.head);
+    layer_norm(&m->norm, arena.x[0], arena.in[0], VE_DIM);
+    linear(&m->head_hidden, arena.in[0], arena.head);
     for (int i = 0; i < VE_DIM; i++) arena.head[i] = tanhf(arena.head[i]);
     linear(&m->head_out, arena.head, logits);
 #if VE_DISTILL /* DeiT at inference: the two heads averaged */
-    layer_norm(&m->norm, arena.x[1], arena.in, VE_DIM);
-    linear(&m->head_dist, arena.in, arena.head);
+    layer_norm(&m->norm, arena.x[1], arena.in[0], VE_DIM);
+    linear(&m->head_dist, arena.in[0], arena.head);
     for (int c = 0; c < VE_CLASSES; c++) logits[c] = (logits[c] + arena.head[c]) / 2.0f;
 #endif
 }

@@ -54,10 +54,10 @@ extern "C" {
 /* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
 #define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
 
-/* The static arena (RAM): the residual stream, every token's query, key and value, one token's
+/* The static arena (RAM): the residual stream, every token's query, key and value, two tokens'
    work (vit_edge.c checks at compile time that it fits). */
-#define VIT_EDGE_ARENA_FLOATS (VE_TOKENS * VE_DIM * 4 + VE_TOKENS + VE_MAX_IN + VE_MLP + 3 * VE_DIM)
-#define VIT_EDGE_ARENA_BYTES (4 * VIT_EDGE_ARENA_FLOATS + 3 * VE_MAX_IN + 16)
+#define VIT_EDGE_ARENA_FLOATS (VE_TOKENS * VE_DIM * 4 + VE_TOKENS + 2 * VE_MAX_IN + 2 * VE_MLP + 5 * VE_DIM)
+#define VIT_EDGE_ARENA_BYTES (4 * VIT_EDGE_ARENA_FLOATS + 6 * VE_MAX_IN + 16)
 
 /* pixels: 28x28 floats in [0,1], row-major, as predict's preprocessing makes them (white digit on
    black: `vit-edge predict --save-input DIR` shows them). Returns the digit 0-9, or

@@ -2,7 +2,7 @@
 rv32imafc against its host build (see scripts/mcu_check.sh).
 
     python scripts/mcu/mcu_check.py [--c-dir models/c] [--digits 100] [--cores cortex-m4,rv32imac]
-                                    [--work-side 48]
+                                    [--work-side 48] [--jobs 2]
 
 The images: the first --digits MNIST test digits and 24 dressed, drawn and photographed digits,
 each made into the 28x28 input by `predict`'s own preprocessing and stored as bytes in the program.
@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +135,9 @@ def parse(text: str) -> tuple[dict[int, tuple[int, np.ndarray]], dict[str, float
     return lines, cost
 
 
-def build(work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tuple, extra: str = "") -> Path:
+def build_elf(
+    work: Path, c_dir: Path, name: str, tools: str, flags: str, memory: tuple, extra: str = ""
+) -> Path:
     common = f"-std=c99 -O2 -funroll-loops {flags} {extra} -I{c_dir} -I{work}".split()
     elf = work / f"{name}.elf"
     sources = [str(c_dir / name) for name in c_export.LIBRARY] + [str(HERE / "board.c")]
@@ -181,8 +184,10 @@ def host_reference(folder: Path, c_dir: Path, pixels: np.ndarray, grays: list[np
 
 
 def library_size(work: Path, c_dir: Path, tools: str, flags: str) -> dict[str, int]:
-    """Flash (code + const data) and static RAM of the library alone, from its object files."""
+    """Flash (code + const data) and static RAM of the library alone, from its object files (made in
+    work, a build's own folder)."""
     total = {"code": 0, "weights": 0, "ram": 0, "prepare_code": 0, "prepare_ram": 0}
+    work.mkdir(parents=True, exist_ok=True)
     for source in c_export.LIBRARY:
         key = {"vit_edge_weights.c": "weights", "vit_edge_prepare.c": "prepare"}.get(source, "code")
         obj = work / (source + ".o")
@@ -213,6 +218,7 @@ def main() -> int:
     parser.add_argument("--digits", type=int, default=100)
     parser.add_argument("--cores", help="a comma-separated subset of the builds (default: all)")
     parser.add_argument("--work-side", type=int, default=BOARD_WORK_SIDE, help="vit_edge_prepare's work side")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="emulators run at once")
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
     args = parser.parse_args()
@@ -236,16 +242,18 @@ def main() -> int:
         builds = [*CORES.items(), *((name, CORES[core]) for name, (core, _) in PLAIN.items())]
         if args.cores:
             builds = [(name, how) for name, how in builds if name in args.cores.split(",")]
-        for name, (tools, machine, flags, memory, per_tick) in builds:
+
+        def check(build: tuple) -> tuple[str, dict, int, int]:
+            """One build on its emulator: its report line, its answers, how many passed and failed."""
+            name, (tools, machine, flags, memory, per_tick) = build
             extra = f"{side} -DVIT_EDGE_PLAIN_C" if name in PLAIN else side
             folder = work / ("-".join(map(str, SUBSET[name])) if name in SUBSET else "all")
             reference = references[folder.name][name in INTEGER]
-            elf = build(folder, c_dir, name, tools, flags, memory, extra)
+            elf = build_elf(folder, c_dir, name, tools, flags, memory, extra)
             qemu = [*machine, "-nographic", "-icount", "shift=0", "-kernel", str(elf)]
             semihosting = ["-semihosting-config", "enable=on,target=native"]
             run = subprocess.run([*qemu, *semihosting], capture_output=True, text=True, timeout=600)
             lines, cost = parse(run.stdout + run.stderr)  # semihosting writes to stderr
-            answers[name] = lines
             worst, ok = 0.0, 0
             for i, (digit, probs) in reference.items():
                 got = lines.get(i)
@@ -253,13 +261,12 @@ def main() -> int:
                 worst = max(worst, np.abs(got[1] - probs).max()) if got else float("inf")
                 ok += good
             bad = len(reference) - ok
-            passed, failed = passed + ok, failed + bad
-            size = library_size(work, c_dir, tools, f"{flags} {extra}")
+            size = library_size(work / "sizes" / name, c_dir, tools, f"{flags} {extra}")
             instructions = cost.get("ticks", float("nan")) * per_tick
             prepare = cost.get("prepare", float("nan")) * per_tick
             qvga = cost.get("last_pixels") == QVGA[0] * QVGA[1]
             frame = f"{cost['last'] * per_tick / 1e6:.1f} M for the QVGA frame, " if qvga else ""
-            print(
+            line = (
                 f"mcu check: {name}: flash {(size['code'] + size['weights']) / 1024:.1f} KB (code "
                 f"{size['code'] / 1024:.1f} KB + weights {size['weights'] / 1024:.1f} KB), RAM "
                 f"{(size['ram'] + cost.get('stack', 0)) / 1024:.1f} KB (static {size['ram'] / 1024:.1f} KB + "
@@ -268,9 +275,16 @@ def main() -> int:
                 f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, pool "
                 f"{size['prepare_ram'] / 1024:.0f} KB at work side {args.work_side}, instructions: {frame}"
                 f"{prepare / 1e6:.1f} M at most; max |dp| vs host "
-                f"{worst:.1e}, {ok} passed, {bad} failed",
-                flush=True,
+                f"{worst:.1e}, {ok} passed, {bad} failed"
             )
+            return line, lines, ok, bad
+
+        # the emulators run side by side (each is one thread of work); the lines come in build order
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for (name, _), (line, lines, ok, bad) in zip(builds, pool.map(check, builds), strict=True):
+                print(line, flush=True)
+                answers[name] = lines
+                passed, failed = passed + ok, failed + bad
         for name, (core, path) in PLAIN.items():
             if name not in answers or core not in answers:
                 continue
