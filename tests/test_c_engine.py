@@ -255,14 +255,10 @@ PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (me
 
 
 @pytest.mark.slow  # over 4 s on 2 cores: the quick tier stays under 2 minutes
-def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):
-    """vit_edge_prepare on grey bytes against preprocess.py on the same bytes: the examples, pen
-    drawings, dressed digits, phone photos, ruled, squared and boxed paper, a page on a table and
-    touching digits (the page's contract too), blank pages refused."""
+def prepare_cases(shared_mnist: Path) -> dict:
+    """Pages of every kind for vit_edge_prepare: the examples, pen drawings, dressed digits, phone
+    photos, ruled, squared, boxed and comb paper, a page on a table, touching digits, blank pages."""
     from helpers import shared_images
-    from PIL import Image
-
-    from vit_edge.device import preprocess as pp
 
     images, _ = load_split("test", shared_mnist, allow_download=False)
     cases = shared_images(images) | {"blank photo": dress.photo([], "vignette", 16, seed=1)}
@@ -274,6 +270,50 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
     for k in range(3):  # touching digits: split (counted as two) or kept whole (counted as two too)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)
+    return cases
+
+
+def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_path: Path):
+    """VIT_EDGE_PREPARE_BYTES (6 floats a working pixel and 64 KB, the pool used as a stack) holds
+    every step of vit_edge_prepare and vit_edge_prepare_digit at a board's working sides, on pages
+    of every kind and on noise: none is refused as too large, and with half the pool some are."""
+    from PIL import Image
+
+    from vit_edge.device import preprocess as pp
+
+    cases = prepare_cases(shared_mnist)
+    cases["noise"] = np.random.default_rng(0).integers(0, 256, (400, 400), dtype=np.uint8)
+    for side in (48, 96):
+        program = c_build(SHIPPED, tmp_path / f"side{side}", extra=(f"-DVIT_EDGE_WORK_SIDE={side}",))
+        small = 4 * (6 * side * side + 16384) // 2
+        flags = (f"-DVIT_EDGE_WORK_SIDE={side}", f"-DVIT_EDGE_PREPARE_BYTES={small}")
+        tight = c_build(SHIPPED, tmp_path / f"tight{side}", extra=flags)
+        refused = 0
+        for name, img in cases.items():
+            if not isinstance(img, np.ndarray):
+                rgba = img.convert("RGBA")
+                img = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
+            # a camera's frame at twice the working side (the example reads at most 4 side^2 bytes)
+            thumb = Image.fromarray(img)
+            thumb.thumbnail((2 * side, 2 * side), Image.Resampling.BOX)
+            grey = np.asarray(thumb)
+            size = [str(grey.shape[1]), str(grey.shape[0])]
+            run = subprocess.run([str(program), "--inputs", *size], input=grey.tobytes(), capture_output=True)
+            assert run.returncode in (0, 1) and b"error" not in run.stdout, (side, name, run.stdout)
+            again = subprocess.run([str(tight), "--inputs", *size], input=grey.tobytes(), capture_output=True)
+            refused += again.stdout == b"error -2\n"
+        assert refused > 0, side  # the pages do use the pool
+
+
+def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):
+    """vit_edge_prepare on grey bytes against preprocess.py on the same bytes: the examples, pen
+    drawings, dressed digits, phone photos, ruled, squared and boxed paper, a page on a table and
+    touching digits (the page's contract too), blank pages refused."""
+    from PIL import Image
+
+    from vit_edge.device import preprocess as pp
+
+    cases = prepare_cases(shared_mnist)
     session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
     worst = 0.0
     for name, img in cases.items():

@@ -17,6 +17,8 @@
 #include "vit_edge.h"
 
 #define WS VIT_EDGE_WORK_SIDE
+/* level_lines keeps column runs in 16 bits: a sheared page is at most WS + WS / 8 + 2 rows */
+typedef char ve_work_side_fits[(WS + WS / 8 + 2 < 65536L) ? 1 : -1];
 #define PI 3.14159265358979323846 /* C99 has no PI */
 
 typedef struct {
@@ -38,6 +40,15 @@ static float *take(size_t n) {
     float *p = pool + used;
     used += n;
     return p;
+}
+
+/* An image made above `mark` moved down to it, and the pool cut back to its end: what lay between
+   (the steps that made it) goes. */
+static void settle(image *im, size_t mark) {
+    mark += mark & 1; /* take's alignment */
+    const size_t n = (size_t)im->w * im->h;
+    memmove(pool + mark, im->a, sizeof(float) * n);
+    im->a = pool + mark, used = mark + n;
 }
 
 static int pyround(double x) { return (int)rint(x); } /* Python's round(): halves to even */
@@ -170,13 +181,16 @@ static float mad_of(float *b, int n, float *s) {
 }
 
 /* Each cell x cell block reduced to one value, the last rows and columns repeated to fill it. */
-static int cell_values(const image *img, int cell, reducer f, image *out, float *block, float *scratch) {
+static int cell_values(const image *img, int cell, reducer f, image *out) {
     out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
     if (cell == 1 && f == median_of) { /* a one-pixel cell's median is its pixel */
         memcpy(out->a, img->a, sizeof(float) * (size_t)img->w * img->h);
         return 1;
     }
+    const size_t mark = used;
+    float *block = take((size_t)cell * cell), *scratch = take((size_t)cell * cell);
+    if (!block || !scratch) return 0;
     for (int gy = 0; gy < out->h; gy++)
         for (int gx = 0; gx < out->w; gx++) {
             int k = 0;
@@ -185,6 +199,7 @@ static int cell_values(const image *img, int cell, reducer f, image *out, float 
                     block[k++] = img->a[imin(y, img->h - 1) * img->w + imin(x, img->w - 1)];
             out->a[gy * out->w + gx] = f(block, k, scratch);
         }
+    used = mark;
     return 1;
 }
 
@@ -217,26 +232,29 @@ VE_FILTER_LINE(max_line, VE_MORE, -INFINITY)
 #undef VE_MORE
 #undef VE_FILTER_LINE
 
-/* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first; tmp: w*h,
-   work: 2 (max(w, h) + 2r) */
-static void filter(image *g, int r, int is_min, float *tmp, float *work) {
+/* min (or max) over a (2r+1)-square, clipped at the edges; separable, columns first, in place (a
+   line is copied before it is written); work: 2 (max(w, h) + 2r) */
+static void filter(image *g, int r, int is_min, float *work) {
     const int side = imax(g->w, g->h) + 2 * r;
     void (*line)(const float *, float *, int, int, int, float *, float *) = is_min ? min_line : max_line;
-    for (int x = 0; x < g->w; x++) line(g->a + x, tmp + x, g->h, g->w, r, work, work + side);
-    for (int y = 0; y < g->h; y++) line(tmp + (long)y * g->w, g->a + (long)y * g->w, g->w, 1, r, work, work + side);
+    for (int x = 0; x < g->w; x++) line(g->a + x, g->a + x, g->h, g->w, r, work, work + side);
+    for (int y = 0; y < g->h; y++) line(g->a + (long)y * g->w, g->a + (long)y * g->w, g->w, 1, r, work, work + side);
 }
 
 static int opening(image *g, int r) {
-    float *tmp = take((size_t)g->w * g->h), *work = take((size_t)2 * (imax(g->w, g->h) + 2 * r));
-    if (!tmp || !work) return 0;
-    filter(g, r, 1, tmp, work);
-    filter(g, r, 0, tmp, work);
+    const size_t mark = used;
+    float *work = take((size_t)2 * (imax(g->w, g->h) + 2 * r));
+    if (!work) return 0;
+    filter(g, r, 1, work);
+    filter(g, r, 0, work);
+    used = mark;
     return 1;
 }
 
 /* Python's _light_opening: the grid extended 2r cells past each edge (linearly where the light
    rises toward the edge, flat where it falls), opened, and cut back. */
 static int light_opening(image *g, int r) {
+    const size_t mark = used;
     int p = 2 * r, pw = g->w + 2 * p, ph = g->h + 2 * p;
     float *a = take((size_t)pw * ph);
     if (!a) return 0;
@@ -262,6 +280,7 @@ static int light_opening(image *g, int r) {
     for (int y = 0; y < g->h; y++)
         for (int x = 0; x < g->w; x++) g->a[y * g->w + x] = AT(y + p, x + p);
 #undef AT
+    used = mark;
     return 1;
 }
 
@@ -272,29 +291,29 @@ static void cell_weight(int k, int cell, int size, int *i0, int *i1, float *t) {
     *i0 = (int)floor(u), *i1 = imin(*i0 + 1, size - 1), *t = (float)(u - *i0);
 }
 
-static int upsample(const image *g, int cell, int w, int h, image *out) {
-    float *rows = take((size_t)h * g->w), *tx = take((size_t)w);
+/* into out, a w x h plane the caller took (before the grid, so that the grid can go after) */
+static int upsample(const image *g, int cell, image *out) {
+    const int w = out->w, h = out->h;
+    const size_t mark = used;
+    float *r = take((size_t)g->w), *tx = take((size_t)w);
     int *x0 = (int *)take((size_t)w), *x1 = (int *)take((size_t)w);
-    out->w = w, out->h = h;
-    if (!rows || !tx || !x0 || !x1 || !(out->a = take((size_t)w * h))) return 0;
-    for (int y = 0; y < h; y++) {
+    if (!r || !tx || !x0 || !x1) return 0;
+    for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &x0[x], &x1[x], &tx[x]);
+    for (int y = 0; y < h; y++) { /* between grid rows, then between columns: numpy's order */
         int y0, y1;
         float ty;
         cell_weight(y, cell, g->h, &y0, &y1, &ty);
-        for (int x = 0; x < g->w; x++)
-            rows[y * g->w + x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
-    }
-    for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &x0[x], &x1[x], &tx[x]);
-    for (int y = 0; y < h; y++) { /* row by row: each column's weights computed once above */
-        const float *r = rows + (long)y * g->w;
+        for (int x = 0; x < g->w; x++) r[x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
         for (int x = 0; x < w; x++) out->a[y * w + x] = r[x0[x]] * (1.0f - tx[x]) + r[x1[x]] * tx[x];
     }
+    used = mark;
     return 1;
 }
 
 /* Mean over a (2r+1)-square, edge pixels repeated past the border: float64 sums, as numpy's */
 static int box_mean(image *img, int r) {
     int w = img->w, h = img->h, pw = w + 2 * r + 1, ph = h + 2 * r + 1, k = 2 * r + 1;
+    const size_t mark = used;
     double *c = (double *)take((size_t)pw * ph * 2); /* two floats hold a double */
     if (!c) return 0;
     for (int x = 0; x < pw; x++) c[x] = 0.0;
@@ -312,14 +331,20 @@ static int box_mean(image *img, int r) {
             double total = c[(y + k) * pw + x + k] - c[y * pw + x + k] - c[(y + k) * pw + x] + c[y * pw + x];
             img->a[y * w + x] = (float)(total / (k * k));
         }
+    used = mark;
     return 1;
 }
 
-static int noise_map(const image *dev, int shorter, image *out, float *block, float *scratch) {
+static int noise_map(const image *dev, int shorter, image *out) {
     int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
     image g;
-    return cell_values(dev, cell, mad_of, &g, block, scratch) && opening(&g, radius_cells(shorter, cell)) &&
-           upsample(&g, cell, dev->w, dev->h, out);
+    *out = (image){dev->w, dev->h, take((size_t)dev->w * dev->h)};
+    const size_t mark = used;
+    if (!out->a || !cell_values(dev, cell, mad_of, &g) || !opening(&g, radius_cells(shorter, cell)) ||
+        !upsample(&g, cell, out))
+        return 0;
+    used = mark;
+    return 1;
 }
 
 /* 8-connected pieces of a mask: labels 1..n in order of each piece's first pixel (row by row),
@@ -380,10 +405,10 @@ static void sort_floats(float *a, int n) {
 static int morph(const unsigned char *mask, int w, int h, int r, int is_min, unsigned char *out) {
     const size_t mark = used;
     image g = {w, h, take((size_t)w * h)};
-    float *tmp = take((size_t)w * h), *work = take((size_t)2 * (imax(w, h) + 2 * r));
-    if (!g.a || !tmp || !work) return 0;
+    float *work = take((size_t)2 * (imax(w, h) + 2 * r));
+    if (!g.a || !work) return 0;
     for (int i = 0; i < w * h; i++) g.a[i] = mask[i];
-    filter(&g, r, is_min, tmp, work);
+    filter(&g, r, is_min, work);
     for (int i = 0; i < w * h; i++) out[i] = g.a[i] > 0.0f;
     used = mark;
     return 1;
@@ -395,10 +420,12 @@ typedef struct {
 
 /* 8-connected pieces of a mask with their areas and boxes */
 static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
-    int *parent = (int *)take((size_t)w * h + 2);
     p->labels = (int *)take((size_t)w * h);
+    const size_t mark = used;
+    int *parent = (int *)take((size_t)w * h + 2);
     if (!parent || !p->labels) return 0;
     p->n = label_pieces(mask, w, h, p->labels, parent);
+    used = mark; /* the union-find's table goes */
     p->area = (int *)take((size_t)p->n + 1), p->box = (int (*)[4])take((size_t)4 * p->n + 4);
     if (!p->area || !p->box) return 0;
     for (int k = 0; k < p->n; k++) p->area[k] = 0, p->box[k][0] = h, p->box[k][1] = 0, p->box[k][2] = w, p->box[k][3] = 0;
@@ -413,8 +440,9 @@ static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
 }
 
 /* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table */
-static int page_cells(const image *cells, unsigned char *page, float *scratch) {
+static int page_test(const image *cells, unsigned char *page) {
     const int gw = cells->w, gh = cells->h, n = gw * gh;
+    const size_t start = used;
     float *levels = take((size_t)n), *cum = take((size_t)n);
     if (!levels || !cum) return -1;
     if (n < 2) return 0;
@@ -432,7 +460,9 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
     const float cut = levels[split - 1];
     if ((double)(float)(cum[n - 1] - cum[split - 1]) / (n - split) - (double)cum[split - 1] / split < VE_PP_PAGE_CONTRAST)
         return 0;
+    used = start; /* the sorted levels go */
     unsigned char *bright = (unsigned char *)take((size_t)n / 4 + 1);
+    const size_t marked = used; /* each labelling goes once read */
     if (!bright) return -1;
     for (int i = 0; i < n; i++) bright[i] = cells->a[i] > cut;
     pieces lit, dark;
@@ -442,6 +472,8 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
     for (int k = 0; k < lit.n; k++)
         if (lit.area[k] > lit.area[i]) i = k;
     for (int j = 0; j < n; j++) area += page[j] = lit.labels[j] == i + 1, bright[j] = !page[j];
+    const int b[4] = {lit.box[i][0], lit.box[i][1], lit.box[i][2], lit.box[i][3]};
+    used = marked;
     if (!find_pieces(bright, gw, gh, &dark)) return -1;
     for (int j = 0; j < n; j++) { /* dark pieces that touch no border are the writing: holes */
         int l = dark.labels[j] - 1;
@@ -452,8 +484,8 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
     }
     if (holes > VE_PP_PAGE_WRITING * (area + holes)) return 0; /* mostly hole: a light ring, not a page */
     for (int j = 0; j < n; j++) page[j] = page[j] || (dark.labels[j] && bright[j]);
+    used = marked;
     area += holes;
-    const int *b = lit.box[i];
     int border = 0;
     for (int x = 0; x < gw; x++) border += page[x] + page[(gh - 1) * gw + x];
     for (int y = 0; y < gh; y++) border += page[y * gw] + page[y * gw + gw - 1];
@@ -466,18 +498,31 @@ static int page_cells(const image *cells, unsigned char *page, float *scratch) {
         if (!(ring[r] = (unsigned char *)take((size_t)n / 4 + 1)) || !morph(page, gw, gh, 2 + r % 2, r < 2, ring[r]))
             return -1;
     int inside = 0, outside = 0;
-    float *out = scratch + n;
+    for (int j = 0; j < n; j++) /* the rings are thin: their values are taken at their size */
+        inside += ring[0][j] && !ring[1][j], outside += ring[3][j] && !ring[2][j];
+    if (!inside || !outside) return 0;
+    float *scratch = take((size_t)inside), *out = take((size_t)outside);
+    if (!scratch || !out || !(levels = take((size_t)imax(inside, outside)))) return -1;
+    inside = outside = 0;
     for (int j = 0; j < n; j++) {
         if (ring[0][j] && !ring[1][j]) scratch[inside++] = cells->a[j];
         if (ring[3][j] && !ring[2][j]) out[outside++] = cells->a[j];
     }
-    if (!inside || !outside) return 0;
     const double in = median32(scratch, inside, levels), beyond = median32(out, outside, levels);
     return in - beyond >= VE_PP_PAGE_CONTRAST;
 }
 
+/* page_test, its working memory given back */
+static int page_cells(const image *cells, unsigned char *page) {
+    const size_t mark = used;
+    const int found = page_test(cells, page);
+    used = mark;
+    return found;
+}
+
 /* Python's _fill_outward: unknown (NaN) cells take the mean of their known neighbours, ring by ring */
 static int fill_outward(float *g, int w, int h) {
+    const size_t mark = used;
     float *next = take((size_t)w * h);
     if (!next) return 0;
     for (;;) {
@@ -498,7 +543,10 @@ static int fill_outward(float *g, int w, int h) {
                     }
                 if (count) next[i] = (float)((double)total / count), filled = 1;
             }
-        if (!missing || !filled) return 1;
+        if (!missing || !filled) {
+            used = mark;
+            return 1;
+        }
         memcpy(g, next, sizeof(float) * w * h);
     }
 }
@@ -510,14 +558,12 @@ static int page_only(image *grey) {
     if (imin(w, h) < VE_PP_PAGE_MIN_SIDE) return 0;
     const size_t mark = used;
     const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID);
-    image cells, light, keep, lit;
-    float *block = take((size_t)cell * cell + 1), *scratch = take((size_t)cell * cell + 1);
-    if (!block || !scratch || !cell_values(grey, cell, median_of, &cells, block, scratch)) return -1;
+    image cells, light, keep, lit = {w, h, NULL}, kept = {w, h, NULL};
+    if (!cell_values(grey, cell, median_of, &cells)) return -1;
     const int gw = cells.w, gh = cells.h, n = gw * gh;
     unsigned char *page = (unsigned char *)take((size_t)n / 4 + 1), *inner = (unsigned char *)take((size_t)n / 4 + 1);
-    float *two = take((size_t)2 * n + 2);
-    if (!page || !inner || !two) return -1;
-    const int found = page_cells(&cells, page, two);
+    if (!page || !inner) return -1;
+    const int found = page_cells(&cells, page);
     if (found <= 0) {
         used = mark;
         return found;
@@ -529,10 +575,15 @@ static int page_only(image *grey) {
     const int margin = 1 + imax(1, pyround(VE_PP_PAGE_MARGIN * imin(w, h) / cell));
     if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
     for (int i = 0; i < n; i++) keep.a[i] = inner[i];
-    image kept;
-    if (!upsample(&keep, cell, w, h, &kept) || !upsample(&light, cell, w, h, &lit)) return -1;
+    /* where the page is kept, as bytes; then the light carried outward, one plane at a time */
+    unsigned char *table = (unsigned char *)take((size_t)w * h / 4 + 1);
+    const size_t planes = used;
+    if (!table || !(kept.a = take((size_t)w * h)) || !upsample(&keep, cell, &kept)) return -1;
+    for (int i = 0; i < w * h; i++) table[i] = !(kept.a[i] > 0.999f);
+    used = planes;
+    if (!(lit.a = take((size_t)w * h)) || !upsample(&light, cell, &lit)) return -1;
     for (int i = 0; i < w * h; i++)
-        if (!(kept.a[i] > 0.999f)) grey->a[i] = lit.a[i];
+        if (table[i]) grey->a[i] = lit.a[i];
     used = mark;
     return 1;
 }
@@ -544,7 +595,8 @@ static int page_only(image *grey) {
    column x's from first[x] to first[x + 1], so an angle moves a whole column's rows by its one
    rounded rise. hist: rows + columns + 2 ints; shift: a column's rise (x tan, rounded). */
 typedef struct {
-    const int *ys, *first;
+    const unsigned short *ys; /* rows below 2^16 (see ve_work_side_fits) */
+    const int *first;
     long *hist;
     int *shift, w, span;
 } ink_columns;
@@ -590,7 +642,8 @@ static double best_angle(const ink_columns *c, double start, double stop, double
 static double skew(const unsigned char *m, int h, int w, long total) {
     const long step = total / 100000 > 1 ? total / 100000 : 1;
     const int k = (int)((total + step - 1) / step);
-    int *ys = (int *)take((size_t)k), *first = (int *)take((size_t)w + 1), *shift = (int *)take((size_t)w);
+    unsigned short *ys = (unsigned short *)take((size_t)k / 2 + 1);
+    int *first = (int *)take((size_t)w + 1), *shift = (int *)take((size_t)w);
     ink_columns c = {ys, first, (long *)take((size_t)(h + w + 2) * sizeof(long) / sizeof(float) + 1), shift, w,
                      h + w + 2};
     if (!ys || !first || !shift || !c.hist) return NAN;
@@ -603,7 +656,7 @@ static double skew(const unsigned char *m, int h, int w, long total) {
     seen = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            if (m[y * w + x] && seen++ % step == 0) ys[shift[x]++] = y;
+            if (m[y * w + x] && seen++ % step == 0) ys[shift[x]++] = (unsigned short)y;
     double best = best_angle(&c, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5);
     best = best_angle(&c, best - 0.4, best + 0.41, 0.1);
     return best * (PI / 180.0);
@@ -639,7 +692,9 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
     for (int x = 0; x < w; x++) offset[x] -= low, high = imax(high, offset[x]);
     const int H = h + high + 1; /* sheared row = y + offset[x]: a line at the skew becomes one row */
     unsigned char *sh = (unsigned char *)take((size_t)H * w / 4 + 1);
-    int *up = (int *)take((size_t)H * w), *down = (int *)take((size_t)H * w);
+    /* each sheared pixel's vertical run of ink ending (up) and starting (down) there: 16 bits, as a
+       run is at most H < 2^16 rows (WS is checked against that at compile time) */
+    unsigned short *up = (unsigned short *)take((size_t)H * w / 2 + 1), *down = (unsigned short *)take((size_t)H * w / 2 + 1);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
     double *lines = (double *)take((size_t)2 * H);
     if (!sh || !up || !down || !extent || !scratch || !lines) return -1;
@@ -648,8 +703,10 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
         for (int x = 0; x < w; x++)
             if (m[y * w + x]) sh[(y + offset[x]) * w + x] = 1;
     for (int x = 0; x < w; x++) {
-        for (int r = 0; r < H; r++) up[r * w + x] = sh[r * w + x] ? (r ? up[(r - 1) * w + x] : 0) + 1 : 0;
-        for (int r = H - 1; r >= 0; r--) down[r * w + x] = sh[r * w + x] ? (r < H - 1 ? down[(r + 1) * w + x] : 0) + 1 : 0;
+        for (int r = 0; r < H; r++)
+            up[r * w + x] = (unsigned short)(sh[r * w + x] ? (r ? up[(r - 1) * w + x] : 0) + 1 : 0);
+        for (int r = H - 1; r >= 0; r--)
+            down[r * w + x] = (unsigned short)(sh[r * w + x] ? (r < H - 1 ? down[(r + 1) * w + x] : 0) + 1 : 0);
     }
     const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
     /* whole numbers against double bounds, as integers once (doubles are library calls on
@@ -751,54 +808,62 @@ static void level_stats(long n, float *lo, double *mid, float *hi) {
 /* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
 static int find_ink(image *grey, ink_map *m) {
     const int w = grey->w, h = grey->h, n = w * h, shorter = imin(w, h);
-    float *scratch = take((size_t)n + 1);
-    float *block = take((size_t)n + 1);
-    if (!scratch || !block) return VIT_EDGE_TOO_LARGE;
-    float lo, hi;
+    float lo, hi, *scratch;
     double mid;
     const int on_table = page_only(grey); /* the table around a page becomes paper */
     if (on_table < 0) return VIT_EDGE_TOO_LARGE;
     if (on_table) { /* the light carried outward is no longer k / 255: measured on the image itself */
         lo = hi = grey->a[0];
         for (int i = 0; i < n; i++) lo = fmin2(lo, grey->a[i]), hi = fmax2(hi, grey->a[i]);
+        const size_t mark = used;
+        if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
         mid = median32(grey->a, n, scratch);
+        used = mark;
     } else {
         level_stats(n, &lo, &mid, &hi);
     }
     const int dark = mid - lo > hi - mid;
 
-    image ink = {w, h, take((size_t)n)}, cells, background, noise;
-    if (!ink.a) return VIT_EDGE_TOO_LARGE;
+    /* The pool is a stack: each plane is taken before the temporaries that make it, and they go
+       when it is made. The ink, then the deviation, replace the grey in place (it is not read
+       again); the paper's light goes once the deviation is made, and the noise takes its place. */
+    image ink = *grey, cells, noise;
+    const size_t mark = used;
+    image background = {w, h, take((size_t)n)};
+    if (!background.a) return VIT_EDGE_TOO_LARGE;
     /* (the polarity tested outside the loops: GCC recomputed its double comparison, a library
        call on single-precision FPUs, for every pixel) */
     if (dark)
-        for (int i = 0; i < n; i++) ink.a[i] = 1.0f - grey->a[i];
-    else
-        memcpy(ink.a, grey->a, sizeof(float) * (size_t)n);
+        for (int i = 0; i < n; i++) ink.a[i] = 1.0f - ink.a[i];
     const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS);
-    if (!cell_values(&ink, cell, median_of, &cells, block, scratch) ||
-        !light_opening(&cells, radius_cells(shorter, cell)) || !upsample(&cells, cell, w, h, &background))
+    if (!cell_values(&ink, cell, median_of, &cells) || !light_opening(&cells, radius_cells(shorter, cell)) ||
+        !upsample(&cells, cell, &background))
         return VIT_EDGE_TOO_LARGE;
-    image dev = ink; /* the deviation replaces the ink in place */
+    image dev = ink;
     if (dark)
         for (int i = 0; i < n; i++) dev.a[i] = (ink.a[i] - background.a[i]) / fmax2(1.0f - background.a[i], 1.0f / 255.0f);
     else
         for (int i = 0; i < n; i++) dev.a[i] = ink.a[i] - background.a[i];
-    const size_t mark = used; /* a smoothed page measures its noise again: the first map goes */
-    if (!noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
+    used = mark;
+    /* the masks stay (the ink map keeps `mask`); the noise above them goes after the stretch */
+    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1), *lines = (unsigned char *)take((size_t)n / 4 + 1);
+    const size_t noise_at = used;
+    if (!mask || !lines || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
+    const size_t noise_made = used;
+    if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
     const float level = median32(noise.a, n, scratch);
+    used = noise_made;
     int smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
     const int smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
-    if (smoothed) {
-        used = mark;
-        if (!box_mean(&dev, smooth) || !noise_map(&dev, shorter, &noise, block, scratch)) return VIT_EDGE_TOO_LARGE;
+    if (smoothed) { /* a smoothed page measures its noise again: the first map goes */
+        used = noise_at;
+        if (!box_mean(&dev, smooth) || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
     }
-
-    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1), *lines = (unsigned char *)take((size_t)n / 4 + 1);
-    if (!mask || !lines) return VIT_EDGE_TOO_LARGE;
     /* printed lines are found on fainter marks than ink, so their faint edges go with them */
     for (int i = 0; i < n; i++) mask[i] = dev.a[i] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * noise.a[i]);
     if (!printed_lines(mask, h, w, lines)) return VIT_EDGE_TOO_LARGE;
+    const size_t candidates = used;
+    if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
     for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise, not on a printed line */
         mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]) && !lines[i];
@@ -806,12 +871,14 @@ static int find_ink(image *grey, ink_map *m) {
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
     const float strongest = (float)percentile(scratch, strong, 90.0);
+    used = candidates;
     for (int i = 0; i < n; i++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
         const float fl = (float)VE_PP_FLOOR_SIGMAS * noise.a[i];
         float v = (dev.a[i] - fl) / fmax2(strongest - fl, 1e-6f);
         dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
     }
+    used = noise_at;
     pieces p;
     if (!find_pieces(mask, w, h, &p)) return VIT_EDGE_TOO_LARGE;
     /* which pieces are kept: in the mask's memory, read already (pieces <= n / 2 + 1) */
@@ -1017,6 +1084,7 @@ static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
 }
 
 static int thicken(image *c) {
+    const size_t mark = used;
     double out_width = stroke_width(c) * VE_PP_BOX / imax(c->w, c->h);
     if (out_width >= VE_PP_MNIST_THIN) return 1;
     int side = imax(c->w, c->h);
@@ -1039,6 +1107,7 @@ static int thicken(image *c) {
         double f = (double)VE_PP_FINE_SIDE / side;
         if (!resize(c, imax(1, pyround(c->w * f)), imax(1, pyround(c->h * f)), 0, c)) return 0;
         for (int i = 0; i < c->w * c->h; i++) c->a[i] = fmin2(1.0f, fmax2(0.0f, c->a[i]));
+        settle(c, mark); /* the resize's first pass goes */
     }
     double width = stroke_width(c), s = imax(c->w, c->h);
     double target = VE_PP_MNIST_THIN + (VE_PP_MNIST_STROKE - VE_PP_MNIST_THIN) * (1 - out_width / VE_PP_MNIST_THIN);
@@ -1049,25 +1118,29 @@ static int thicken(image *c) {
     if (!(d.a = take((size_t)d.w * d.h))) return 0;
     memset(d.a, 0, sizeof(float) * d.w * d.h);
     for (int y = 0; y < c->h; y++) memcpy(d.a + (y + pad) * d.w + pad, c->a + y * c->w, sizeof(float) * c->w);
-    image src = {d.w, d.h, take((size_t)d.w * d.h)};
-    if (!src.a) return 0;
-    memcpy(src.a, d.a, sizeof(float) * d.w * d.h);
     for (int dy = -r; dy <= r; dy++) /* grey dilation by a disk: a round pen */
         for (int dx = -r; dx <= r; dx++) {
             if (!(dy || dx) || dy * dy + dx * dx > radius * radius) continue;
             for (int y = imax(0, dy); y < d.h + imin(0, dy); y++)
-                for (int x = imax(0, dx); x < d.w + imin(0, dx); x++)
-                    d.a[y * d.w + x] = fmax2(d.a[y * d.w + x], src.a[(y - dy) * d.w + x - dx]);
+                for (int x = imax(0, dx); x < d.w + imin(0, dx); x++) { /* from c itself, 0 in the padding */
+                    const int sy = y - dy - pad, sx = x - dx - pad;
+                    const float v = sy >= 0 && sy < c->h && sx >= 0 && sx < c->w ? c->a[sy * c->w + sx] : 0.0f;
+                    d.a[y * d.w + x] = fmax2(d.a[y * d.w + x], v);
+                }
         }
     *c = d;
+    settle(c, mark); /* what the dilation read goes */
     return 1;
 }
 
 static int mnist_style(const image *ink, float pixels[784]) {
+    const size_t mark = used; /* each step's input goes once its output is made */
     image c, t, small;
     if (!crop_threshold(ink, &c)) return VIT_EDGE_BLANK;
     if (!thicken(&c)) return VIT_EDGE_TOO_LARGE;
+    settle(&c, mark);
     if (!crop_threshold(&c, &t)) return VIT_EDGE_BLANK;
+    settle(&t, mark);
     double scale = (double)VE_PP_BOX / imax(t.w, t.h);
     if (!resize(&t, imax(1, pyround(t.w * scale)), imax(1, pyround(t.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
     double total = 0, cy = 0, cx = 0;
