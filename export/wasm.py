@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from vit_edge.device.fileio import atomic_write
+from vit_edge.device.preprocess import WORK_SIDE
 from vit_edge.device.webpage import WASM_EXPORTS
 from vit_edge.errors import UsageError
 from vit_edge.export import c_export
@@ -37,6 +38,7 @@ FLAGS = (
     "-Wl,--no-entry",
     "-Wl,--strip-all",
     "-Wl,--gc-sections",
+    f"-DVIT_EDGE_WORK_SIDE={WORK_SIDE}",  # predict's, not the C default (a microcontroller's 96)
 )
 
 

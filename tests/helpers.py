@@ -12,6 +12,7 @@ from PIL import Image
 from vit_edge import checkpoint
 from vit_edge.config import ViTConfig
 from vit_edge.device import dress
+from vit_edge.device.preprocess import WORK_SIDE
 from vit_edge.export import c_export
 from vit_edge.model import ViT
 
@@ -35,6 +36,8 @@ def c_build(
     logits out). fast: -O3 for this CPU; float sums keep their order (no -ffast-math), so the
     outputs are the same. extra: more flags (SANITIZE)."""
     flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
+    if not any(f.startswith("-DVIT_EDGE_WORK_SIDE=") for f in extra):
+        flags.append(f"-DVIT_EDGE_WORK_SIDE={WORK_SIDE}")  # predict's inputs, not the boards' default (96)
     flags += list(extra)
     sources = [c_dir / n for n in (*c_export.LIBRARY, "example/main.c")]
     subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)

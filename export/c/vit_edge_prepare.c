@@ -9,7 +9,7 @@
  *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
  *
  * Memory: one static pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE:
- * 1024 by default, as predict; a microcontroller sets less (-DVIT_EDGE_WORK_SIDE=48: 315 KB).
+ * 96 by default (280 KB), a microcontroller's; predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (24 MB).
  * Larger images are pooled toward the ink to fit, as predict pools beyond 1024 px. */
 #include <math.h>
 #include <string.h>

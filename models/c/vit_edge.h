@@ -42,12 +42,14 @@ extern "C" {
 #define VIT_EDGE_BAD_PIXELS (-4)
 
 /* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
-   does beyond 1024 px. Its static pool, used as a stack (each step's working memory goes when the
-   step is done): 6 floats a working pixel, the most any step holds at once (measured: 5.9 at
-   most), and 64 KB for the last steps at 80 px (24 MB of bss at 1024, 280 KB at
-   -DVIT_EDGE_WORK_SIDE=96, 118 KB at 48 for a microcontroller). */
+   does beyond VE_PP_WORK_SIDE (1024 px). The default is a microcontroller's: 96 px (a QVGA frame
+   pools 4:1); a host that wants predict's own inputs sets -DVIT_EDGE_WORK_SIDE=1024, as the page,
+   the tests and the example's host build do. Its static pool, used as a stack (each step's working
+   memory goes when the step is done): 6 floats a working pixel, the most any step holds at once
+   (measured: 5.9 at most), and 64 KB for the last steps at 80 px (280 KB of bss at 96, 118 KB at
+   48, 24 MB at 1024). */
 #ifndef VIT_EDGE_WORK_SIDE
-#define VIT_EDGE_WORK_SIDE VE_PP_WORK_SIDE
+#define VIT_EDGE_WORK_SIDE 96
 #endif
 #ifndef VIT_EDGE_PREPARE_BYTES /* a smaller pool may be set: too small returns VIT_EDGE_TOO_LARGE */
 #define VIT_EDGE_PREPARE_BYTES (4 * (6L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 16384L))
