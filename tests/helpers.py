@@ -29,6 +29,10 @@ STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
+# a host build's working side: predict's (its inputs), not the C default (a microcontroller's 96)
+HOST_SIDE = f"-DVIT_EDGE_WORK_SIDE={WORK_SIDE}"
+
+
 def c_build(
     c_dir: Path, out: Path, compiler: str = "cc", fp32: bool = False, fast: bool = False, extra: tuple = ()
 ) -> Path:
@@ -37,7 +41,7 @@ def c_build(
     outputs are the same. extra: more flags (SANITIZE)."""
     flags = STRICT + (["-DVIT_EDGE_FP32"] if fp32 else []) + (["-O3", "-march=native"] if fast else [])
     if not any(f.startswith("-DVIT_EDGE_WORK_SIDE=") for f in extra):
-        flags.append(f"-DVIT_EDGE_WORK_SIDE={WORK_SIDE}")  # predict's inputs, not the boards' default (96)
+        flags.append(HOST_SIDE)
     flags += list(extra)
     sources = [c_dir / n for n in (*c_export.LIBRARY, "example/main.c")]
     subprocess.run([compiler, *flags, "-o", str(out), *map(str, sources), "-lm"], check=True)

@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT
-from helpers import SANITIZE, STRICT, c_build, c_logits, md5s, random_model, save_checkpoint
+from helpers import HOST_SIDE, SANITIZE, STRICT, c_build, c_logits, md5s, random_model, save_checkpoint
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
 from vit_edge.device import dress, runtime
-from vit_edge.device.preprocess import WORK_SIDE
 from vit_edge.export import c_export
 
 SHIPPED = ROOT / "models" / "c"
@@ -394,9 +393,8 @@ def api_check(tmp_path: Path, flags: list[str]) -> dict[str, str]:
     ]
     program = tmp_path / f"api{'-'.join(flags)}"
     check = ROOT / "tests" / "c_api_check.c"
-    side = f"-DVIT_EDGE_WORK_SIDE={WORK_SIDE}"  # a host's: predict's working side, not the boards' 96
-    command = ["cc", *STRICT, *SANITIZE, side, *flags, "-I", str(SHIPPED), "-o", str(program), str(check),
-               *map(str, sources), "-lm"]  # fmt: skip
+    command = ["cc", *STRICT, *SANITIZE, HOST_SIDE, *flags, "-I", str(SHIPPED), "-o", str(program),
+               str(check), *map(str, sources), "-lm"]  # fmt: skip
     subprocess.run(command, check=True)
     run = subprocess.run([str(program)], capture_output=True, text=True)
     assert run.returncode == 0 and not run.stderr, run.stderr  # a sanitizer's finding aborts it

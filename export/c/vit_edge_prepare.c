@@ -94,6 +94,15 @@ static float median32(const float *v, int n, float *scratch) {
     return n % 2 ? (float)lo : (float)(lo + next_above(scratch, n, k)) / 2.0f;
 }
 
+/* median32 with its scratch taken from the pool and given back; NaN when the pool is short */
+static float median_taken(const float *v, int n) {
+    const size_t mark = used;
+    float *scratch = take((size_t)n);
+    const float m = scratch ? median32(v, n, scratch) : NAN;
+    used = mark;
+    return m;
+}
+
 /* numpy's percentile (linear interpolation) of n floats, reordering them */
 static double percentile(float *a, int n, double q) {
     double pos = q / 100.0 * (n - 1);
@@ -502,13 +511,14 @@ static int page_test(const image *cells, unsigned char *page) {
         inside += ring[0][j] && !ring[1][j], outside += ring[3][j] && !ring[2][j];
     if (!inside || !outside) return 0;
     float *scratch = take((size_t)inside), *out = take((size_t)outside);
-    if (!scratch || !out || !(levels = take((size_t)imax(inside, outside)))) return -1;
+    if (!scratch || !out) return -1;
     inside = outside = 0;
     for (int j = 0; j < n; j++) {
         if (ring[0][j] && !ring[1][j]) scratch[inside++] = cells->a[j];
         if (ring[3][j] && !ring[2][j]) out[outside++] = cells->a[j];
     }
-    const double in = median32(scratch, inside, levels), beyond = median32(out, outside, levels);
+    const double in = median_taken(scratch, inside), beyond = median_taken(out, outside);
+    if (in != in || beyond != beyond) return -1;
     return in - beyond >= VE_PP_PAGE_CONTRAST;
 }
 
@@ -815,10 +825,8 @@ static int find_ink(image *grey, ink_map *m) {
     if (on_table) { /* the light carried outward is no longer k / 255: measured on the image itself */
         lo = hi = grey->a[0];
         for (int i = 0; i < n; i++) lo = fmin2(lo, grey->a[i]), hi = fmax2(hi, grey->a[i]);
-        const size_t mark = used;
-        if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
-        mid = median32(grey->a, n, scratch);
-        used = mark;
+        mid = median_taken(grey->a, n);
+        if (mid != mid) return VIT_EDGE_TOO_LARGE;
     } else {
         level_stats(n, &lo, &mid, &hi);
     }
@@ -849,10 +857,8 @@ static int find_ink(image *grey, ink_map *m) {
     unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1), *lines = (unsigned char *)take((size_t)n / 4 + 1);
     const size_t noise_at = used;
     if (!mask || !lines || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
-    const size_t noise_made = used;
-    if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
-    const float level = median32(noise.a, n, scratch);
-    used = noise_made;
+    const float level = median_taken(noise.a, n);
+    if (level != level) return VIT_EDGE_TOO_LARGE;
     int smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
     const int smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
     if (smoothed) { /* a smoothed page measures its noise again: the first map goes */

@@ -193,7 +193,6 @@ static void dot4(const signed char *w, int n, long acc[4]) {
     acc[0] = a0 + dot_plain(w, q, i, n), acc[1] = a1 + dot_plain(w + n, q, i, n);
     acc[2] = a2 + dot_plain(w + 2 * n, q, i, n), acc[3] = a3 + dot_plain(w + 3 * n, q, i, n);
 }
-
 #endif
 
 #ifdef VE_WASM_SIMD
@@ -280,12 +279,12 @@ static void linear_rows2(const ve_linear *l, const float *xa, const float *xb, f
 
 static void linear(const ve_linear *l, const float *x, float *y) { linear_rows(l, x, y, 0); }
 
-/* `tokens` (1 or 2) tokens through one layer: x[t] -> y[t] */
-static void linear_n(const ve_linear *l, int tokens, const float *xa, const float *xb, float *ya, float *yb) {
+/* `tokens` (1 or 2) tokens through one layer, rows from `from`: xa -> ya (and xb -> yb) */
+static void linear_n(const ve_linear *l, int tokens, const float *xa, const float *xb, float *ya, float *yb, int from) {
     if (tokens == 2)
-        linear_rows2(l, xa, xb, ya, yb, 0);
+        linear_rows2(l, xa, xb, ya, yb, from);
     else
-        linear_rows(l, xa, ya, 0);
+        linear_rows(l, xa, ya, from);
 }
 
 /* e^x for x <= 0 (softmax's arguments), to about 1 ulp: Cody and Waite's reduction to 2^k e^r,
@@ -343,7 +342,7 @@ static void embed_patches(const float *pixels) {
         const int tokens = p + 1 < VE_GRID * VE_GRID ? 2 : 1;
         for (int t = 0; t < tokens; t++) patch_input(pixels, p + t, arena.in[t]);
         linear_n(&m->patch_embed, tokens, arena.in[0], arena.in[1], arena.x[VE_EXTRA + p],
-                 arena.x[VE_EXTRA + p + tokens - 1]);
+                 arena.x[VE_EXTRA + p + tokens - 1], 0);
     }
     memcpy(arena.x[0], m->cls_token, sizeof arena.x[0]);
 #if VE_DISTILL
@@ -413,15 +412,15 @@ static void attend(const ve_block *b, int n, float *y) {
    whether it goes alone or beside another, the pair sharing each weight load. */
 static void attend_and_mix(const ve_block *b, int n, int tokens) {
     for (int t = 0; t < tokens; t++) attend(b, n + t, arena.y[t]);
-    linear_n(&b->proj, tokens, arena.y[0], arena.y[1], arena.out[0], arena.out[1]);
+    linear_n(&b->proj, tokens, arena.y[0], arena.y[1], arena.out[0], arena.out[1], 0);
     for (int t = 0; t < tokens; t++) {
         for (int i = 0; i < VE_DIM; i++) arena.x[n + t][i] += arena.out[t][i];
         layer_norm(&b->norm2, arena.x[n + t], arena.in[t], VE_DIM);
     }
-    linear_n(&b->fc1, tokens, arena.in[0], arena.in[1], arena.hidden[0], arena.hidden[1]);
+    linear_n(&b->fc1, tokens, arena.in[0], arena.in[1], arena.hidden[0], arena.hidden[1], 0);
     for (int t = 0; t < tokens; t++)
         for (int i = 0; i < VE_MLP; i++) arena.hidden[t][i] = gelu(arena.hidden[t][i]);
-    linear_n(&b->fc2, tokens, arena.hidden[0], arena.hidden[1], arena.out[0], arena.out[1]);
+    linear_n(&b->fc2, tokens, arena.hidden[0], arena.hidden[1], arena.out[0], arena.out[1], 0);
     for (int t = 0; t < tokens; t++)
         for (int i = 0; i < VE_DIM; i++) arena.x[n + t][i] += arena.out[t][i];
 }
@@ -434,10 +433,8 @@ static void encoder_block(const ve_block *b, int outputs) {
         const int tokens = n + 1 < VE_TOKENS ? 2 : 1;
         for (int t = 0; t < tokens; t++) layer_norm(&b->norm1, arena.x[n + t], arena.in[t], VE_DIM);
         /* a pair makes both queries if the first needs its own (one unread query at most) */
-        if (tokens == 2)
-            linear_rows2(&b->qkv, arena.in[0], arena.in[1], arena.qkv[n], arena.qkv[n + 1], n < outputs ? 0 : VE_DIM);
-        else
-            linear_rows(&b->qkv, arena.in[0], arena.qkv[n], n < outputs ? 0 : VE_DIM);
+        linear_n(&b->qkv, tokens, arena.in[0], arena.in[1], arena.qkv[n], arena.qkv[n + tokens - 1],
+                 n < outputs ? 0 : VE_DIM);
     }
 #ifdef VE_WASM_SIMD
     transpose_keys();
