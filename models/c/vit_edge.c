@@ -39,6 +39,12 @@ static struct {
 /* C99 has no static_assert: a negative array size stops the build if the header's figure is short */
 typedef char ve_arena_fits[(sizeof arena <= VIT_EDGE_ARENA_BYTES) ? 1 : -1];
 
+/* the arena, lent to vit_edge_prepare's pool: nothing in it outlives an inference */
+void *ve_arena_memory(unsigned long *bytes) {
+    *bytes = sizeof arena;
+    return &arena;
+}
+
 static void layer_norm(const ve_norm *n, const float *x, float *y, int size) {
     float mean = 0.0f, var = 0.0f;
     for (int i = 0; i < size; i++) mean += x[i];

@@ -44,16 +44,21 @@ extern "C" {
 /* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
    does beyond VE_PP_WORK_SIDE (1024 px). The default is a microcontroller's: 96 px (a QVGA frame
    pools 4:1); a host that wants predict's own inputs sets -DVIT_EDGE_WORK_SIDE=1024, as the page,
-   the tests and the example's host build do. Its static pool, used as a stack (each step's working
-   memory goes when the step is done): 6 floats a working pixel, the most any step holds at once
-   (measured: 5.9 at most), and 64 KB for the last steps at 80 px (280 KB of bss at 96, 118 KB at
-   48, 24 MB at 1024). */
+   the tests and the example's host build do. Its pool, used as a stack (each step's working
+   memory goes when the step is done): 4 floats a working pixel, the most any step holds at once
+   (measured: 3.7 at most, in the printed-line search; the ink map's labels, the line search's
+   column runs and masks are bytes or 16-bit, and the light is read row by row), and 64 KB for
+   the last steps at 80 px (208 KB at 96, 100 KB at 48, 16 MB at 1024; the model's arena is its
+   last part, below). */
 #ifndef VIT_EDGE_WORK_SIDE
 #define VIT_EDGE_WORK_SIDE 96
 #endif
 #ifndef VIT_EDGE_PREPARE_BYTES /* a smaller pool may be set: too small returns VIT_EDGE_TOO_LARGE */
-#define VIT_EDGE_PREPARE_BYTES (4 * (6L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 16384L))
+#define VIT_EDGE_PREPARE_BYTES (4 * (4L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 16384L))
 #endif
+/* The pool's last VIT_EDGE_ARENA_BYTES are the model's arena, lent between inferences (the ink map
+   that vit_edge_prepare_digit reads stays below it), when the pool is that and 16 KB more. */
+#define VIT_EDGE_LENT_BYTES (VIT_EDGE_PREPARE_BYTES >= VIT_EDGE_ARENA_BYTES + 16384L ? VIT_EDGE_ARENA_BYTES : 0)
 
 /* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
 #define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
@@ -75,7 +80,7 @@ void vit_edge_logits(const float pixels[784], float logits[10]);
 
 /* gray: width x height bytes (0 black .. 255 white, either polarity), rows stride bytes apart.
    Fills pixels as predict's preprocessing would; returns 0, or a negative code (VIT_EDGE_BLANK when
-   there is no ink). Uses its own static pool (VIT_EDGE_PREPARE_BYTES), not the model's arena. */
+   there is no ink). Uses its static pool (VIT_EDGE_PREPARE_BYTES, the model's arena its last part). */
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]);
 
 /* How many digits the last successful vit_edge_prepare found side by side (pieces whose columns
@@ -91,6 +96,9 @@ int vit_edge_digits(void);
    VIT_EDGE_BAD_ARGUMENT for a k out of range or no successful vit_edge_prepare before it. */
 int vit_edge_inputs(void);
 int vit_edge_prepare_digit(int k, float pixels[784]);
+
+/* library-internal: the model's arena and its size, for vit_edge_prepare's pool */
+void *ve_arena_memory(unsigned long *bytes);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,12 @@ static struct {
 
 typedef char ve_arena_fits[(sizeof arena <= VIT_EDGE_ARENA_BYTES) ? 1 : -1];
 
+/* the arena, lent to vit_edge_prepare's pool: nothing in it outlives an inference */
+void *ve_arena_memory(unsigned long *bytes) {
+    *bytes = sizeof arena;
+    return &arena;
+}
+
 /* m * 2^-s, with m in [2^30, 2^31) (or 0): I-BERT's dyadic numbers, for scales. */
 typedef struct {
     int64_t m;

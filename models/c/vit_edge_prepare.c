@@ -8,17 +8,25 @@
  *   of ink, specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
  *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
  *
- * Memory: one static pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE:
- * 96 by default (280 KB), a microcontroller's; predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (24 MB).
- * Larger images are pooled toward the ink to fit, as predict pools beyond 1024 px. */
+ * Memory: one pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE: 96 by
+ * default (208 KB, of which the model's arena lends 54 KB between inferences), a microcontroller's;
+ * predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (16 MB). Larger images are pooled toward the ink to
+ * fit, as predict pools beyond 1024 px. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "vit_edge.h"
 
 #define WS VIT_EDGE_WORK_SIDE
-/* level_lines keeps column runs in 16 bits: a sheared page is at most WS + WS / 8 + 2 rows */
+/* the printed-line search keeps rows in 16 bits: a sheared page is at most WS + WS / 8 + 2 rows */
 typedef char ve_work_side_fits[(WS + WS / 8 + 2 < 65536L) ? 1 : -1];
+/* a piece's label, and a provisional one: at most w * h + 1 of them */
+#if WS * WS + 2 < 65536L
+typedef unsigned short label_t;
+#else
+typedef int label_t;
+#endif
 #define PI 3.14159265358979323846 /* C99 has no PI */
 
 typedef struct {
@@ -26,29 +34,47 @@ typedef struct {
     float *a;
 } image;
 
-/* One pool; each call to vit_edge_prepare starts it empty. Every size below is bounded by the
-   working image (at most WS x WS), checked as it is taken. */
-static double pool_store[VIT_EDGE_PREPARE_BYTES / sizeof(double)]; /* doubles: 8-byte aligned */
-#define pool ((float *)pool_store)
-#define POOL_FLOATS (sizeof(pool_store) / (sizeof(float)))
-static size_t used;
+/* One pool, used as a stack; each call to vit_edge_prepare starts it empty. Every size below is
+   bounded by the working image (at most WS x WS), checked as it is taken. Offsets below OWN_FLOATS
+   are its own store; above, the model's arena (VIT_EDGE_LENT_BYTES), which an inference overwrites:
+   the ink map that vit_edge_prepare_digit reads stays in the own store. Nothing straddles the two. */
+static double own_store[(VIT_EDGE_PREPARE_BYTES - VIT_EDGE_LENT_BYTES) / sizeof(double)]; /* 8-byte aligned */
+#define OWN_FLOATS (2 * (sizeof own_store / sizeof own_store[0])) /* two floats a double */
+static float *lent; /* the arena, from its first 8-byte boundary */
+static size_t lent_floats, used;
 
-/* n floats' room, 8-byte aligned (a double or a long may be stored there) */
+static void borrow_arena(void) {
+    unsigned long bytes = 0;
+    unsigned char *a = VIT_EDGE_LENT_BYTES ? (unsigned char *)ve_arena_memory(&bytes) : NULL;
+    const unsigned long skip = a ? (8 - (unsigned long)((uintptr_t)a % 8)) % 8 : 0;
+    lent = a ? (float *)(void *)(a + skip) : NULL, lent_floats = bytes > skip ? (bytes - skip) / 8 * 2 : 0;
+}
+
+/* the memory at a pool offset */
+static float *at(size_t offset) { return offset < OWN_FLOATS ? (float *)own_store + offset : lent + (offset - OWN_FLOATS); }
+
+/* where n floats would start from `offset` on: 8-byte aligned (a double or a long may be stored
+   there), in one part */
+static size_t place(size_t offset, size_t n) {
+    offset += offset & 1;
+    return offset < OWN_FLOATS && offset + n > OWN_FLOATS ? OWN_FLOATS : offset;
+}
+
+/* n floats' room */
 static float *take(size_t n) {
-    used += used & 1;
-    if (used + n > POOL_FLOATS) return NULL;
-    float *p = pool + used;
-    used += n;
-    return p;
+    const size_t start = place(used, n);
+    if (start + n > OWN_FLOATS + lent_floats) return NULL;
+    used = start + n;
+    return at(start);
 }
 
 /* An image made above `mark` moved down to it, and the pool cut back to its end: what lay between
    (the steps that made it) goes. */
 static void settle(image *im, size_t mark) {
-    mark += mark & 1; /* take's alignment */
     const size_t n = (size_t)im->w * im->h;
-    memmove(pool + mark, im->a, sizeof(float) * n);
-    im->a = pool + mark, used = mark + n;
+    mark = place(mark, n);
+    memmove(at(mark), im->a, sizeof(float) * n);
+    im->a = at(mark), used = mark + n;
 }
 
 static int pyround(double x) { return (int)rint(x); } /* Python's round(): halves to even */
@@ -300,21 +326,40 @@ static void cell_weight(int k, int cell, int size, int *i0, int *i1, float *t) {
     *i0 = (int)floor(u), *i1 = imin(*i0 + 1, size - 1), *t = (float)(u - *i0);
 }
 
+/* The upsampled plane row by row, so that a step reads it without holding it: each column's two
+   cells and weight once, and one row of the grid and one of the plane. */
+typedef struct {
+    const image *g;
+    int cell, w, *x0, *x1;
+    float *tx, *r, *row;
+} upsampler;
+
+/* an upsampler of g to width w, from the pool (the caller gives it back) */
+static int upsampler_take(const image *g, int cell, int w, upsampler *u) {
+    *u = (upsampler){g, cell, w, (int *)take((size_t)w), (int *)take((size_t)w), take((size_t)w),
+                     take((size_t)g->w), take((size_t)w)};
+    if (!u->x0 || !u->x1 || !u->tx || !u->r || !u->row) return 0;
+    for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &u->x0[x], &u->x1[x], &u->tx[x]);
+    return 1;
+}
+
+/* row y of the plane: between grid rows, then between columns (numpy's order) */
+static const float *upsampled_row(const upsampler *u, int y) {
+    const image *g = u->g;
+    int y0, y1;
+    float ty;
+    cell_weight(y, u->cell, g->h, &y0, &y1, &ty);
+    for (int x = 0; x < g->w; x++) u->r[x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
+    for (int x = 0; x < u->w; x++) u->row[x] = u->r[u->x0[x]] * (1.0f - u->tx[x]) + u->r[u->x1[x]] * u->tx[x];
+    return u->row;
+}
+
 /* into out, a w x h plane the caller took (before the grid, so that the grid can go after) */
 static int upsample(const image *g, int cell, image *out) {
-    const int w = out->w, h = out->h;
     const size_t mark = used;
-    float *r = take((size_t)g->w), *tx = take((size_t)w);
-    int *x0 = (int *)take((size_t)w), *x1 = (int *)take((size_t)w);
-    if (!r || !tx || !x0 || !x1) return 0;
-    for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &x0[x], &x1[x], &tx[x]);
-    for (int y = 0; y < h; y++) { /* between grid rows, then between columns: numpy's order */
-        int y0, y1;
-        float ty;
-        cell_weight(y, cell, g->h, &y0, &y1, &ty);
-        for (int x = 0; x < g->w; x++) r[x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
-        for (int x = 0; x < w; x++) out->a[y * w + x] = r[x0[x]] * (1.0f - tx[x]) + r[x1[x]] * tx[x];
-    }
+    upsampler u;
+    if (!upsampler_take(g, cell, out->w, &u)) return 0;
+    for (int y = 0; y < out->h; y++) memcpy(out->a + (size_t)y * out->w, upsampled_row(&u, y), sizeof(float) * out->w);
     used = mark;
     return 1;
 }
@@ -357,8 +402,8 @@ static int noise_map(const image *dev, int shorter, image *out) {
 }
 
 /* 8-connected pieces of a mask: labels 1..n in order of each piece's first pixel (row by row),
-   as Python numbers them. Two passes with union-find on provisional labels; parent: w*h+1 ints. */
-static int label_pieces(const unsigned char *mask, int w, int h, int *labels, int *parent) {
+   as Python numbers them. Two passes with union-find on provisional labels; parent: w*h+1 labels. */
+static int label_pieces(const unsigned char *mask, int w, int h, label_t *labels, label_t *parent) {
     int next = 1;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -374,18 +419,18 @@ static int label_pieces(const unsigned char *mask, int w, int h, int *labels, in
                 if (!root) root = other;
                 else if (other != root) {
                     int lo = imin(root, other);
-                    parent[imax(root, other)] = lo, root = lo;
+                    parent[imax(root, other)] = (label_t)lo, root = lo;
                 }
             }
-            if (!root) root = next, parent[next] = next, next++;
-            labels[i] = root;
+            if (!root) root = next, parent[next] = (label_t)next, next++;
+            labels[i] = (label_t)root;
         }
     /* Roots renumbered 1..n in order (a root is its piece's first provisional label). A parent is
-       never above its child, so in ascending order each parent's final number is known already. */
+       below its child, so in ascending order each parent holds its final number already. */
     int n = 0;
-    for (int l = 1; l < next; l++) parent[l] = parent[l] == l ? -(++n) : parent[parent[l]];
+    for (int l = 1; l < next; l++) parent[l] = parent[l] == l ? (label_t)++n : parent[parent[l]];
     for (int i = 0; i < w * h; i++)
-        if (labels[i]) labels[i] = -parent[labels[i]];
+        if (labels[i]) labels[i] = parent[labels[i]];
     return n;
 }
 
@@ -424,14 +469,15 @@ static int morph(const unsigned char *mask, int w, int h, int r, int is_min, uns
 }
 
 typedef struct {
-    int n, *labels, *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
+    label_t *labels;
+    int n, *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
 } pieces;
 
 /* 8-connected pieces of a mask with their areas and boxes */
 static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
-    p->labels = (int *)take((size_t)w * h);
+    p->labels = (label_t *)take((size_t)w * h * sizeof(label_t) / sizeof(float) + 1);
     const size_t mark = used;
-    int *parent = (int *)take((size_t)w * h + 2);
+    label_t *parent = (label_t *)take(((size_t)w * h + 2) * sizeof(label_t) / sizeof(float) + 1);
     if (!parent || !p->labels) return 0;
     p->n = label_pieces(mask, w, h, p->labels, parent);
     used = mark; /* the union-find's table goes */
@@ -452,22 +498,24 @@ static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
 static int page_test(const image *cells, unsigned char *page) {
     const int gw = cells->w, gh = cells->h, n = gw * gh;
     const size_t start = used;
-    float *levels = take((size_t)n), *cum = take((size_t)n);
-    if (!levels || !cum) return -1;
+    float *levels = take((size_t)n);
+    if (!levels) return -1;
     if (n < 2) return 0;
     memcpy(levels, cells->a, sizeof(float) * n);
     sort_floats(levels, n);
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) cum[i] = sum += levels[i];
+    /* float32 running sums, as numpy's cumsum: all, and up to each split as it moves */
+    float all = 0.0f, below = 0.0f, at_split = 0.0f;
+    for (int i = 0; i < n; i++) all += levels[i];
     int split = 1;
     double best = -1.0;
     for (int k = 1; k < n; k++) { /* Otsu: the split with the largest variance between the sides */
-        double d = (double)cum[k - 1] / k - (double)(float)(cum[n - 1] - cum[k - 1]) / (n - k);
+        below += levels[k - 1];
+        double d = (double)below / k - (double)(float)(all - below) / (n - k);
         double between = d * d * (double)k * (double)(n - k);
-        if (between > best) best = between, split = k;
+        if (between > best) best = between, split = k, at_split = below;
     }
     const float cut = levels[split - 1];
-    if ((double)(float)(cum[n - 1] - cum[split - 1]) / (n - split) - (double)cum[split - 1] / split < VE_PP_PAGE_CONTRAST)
+    if ((double)(float)(all - at_split) / (n - split) - (double)at_split / split < VE_PP_PAGE_CONTRAST)
         return 0;
     used = start; /* the sorted levels go */
     unsigned char *bright = (unsigned char *)take((size_t)n / 4 + 1);
@@ -568,8 +616,9 @@ static int page_only(image *grey) {
     if (imin(w, h) < VE_PP_PAGE_MIN_SIDE) return 0;
     const size_t mark = used;
     const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID);
-    image cells, light, keep, lit = {w, h, NULL}, kept = {w, h, NULL};
-    if (!cell_values(grey, cell, median_of, &cells)) return -1;
+    image cells = *grey, light, keep; /* a one-pixel cell's median is its pixel: the grey, read before it is written */
+    upsampler u;
+    if (cell > 1 && !cell_values(grey, cell, median_of, &cells)) return -1;
     const int gw = cells.w, gh = cells.h, n = gw * gh;
     unsigned char *page = (unsigned char *)take((size_t)n / 4 + 1), *inner = (unsigned char *)take((size_t)n / 4 + 1);
     if (!page || !inner) return -1;
@@ -585,15 +634,14 @@ static int page_only(image *grey) {
     const int margin = 1 + imax(1, pyround(VE_PP_PAGE_MARGIN * imin(w, h) / cell));
     if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
     for (int i = 0; i < n; i++) keep.a[i] = inner[i];
-    /* where the page is kept, as bytes; then the light carried outward, one plane at a time */
-    unsigned char *table = (unsigned char *)take((size_t)w * h / 4 + 1);
-    const size_t planes = used;
-    if (!table || !(kept.a = take((size_t)w * h)) || !upsample(&keep, cell, &kept)) return -1;
-    for (int i = 0; i < w * h; i++) table[i] = !(kept.a[i] > 0.999f);
-    used = planes;
-    if (!(lit.a = take((size_t)w * h)) || !upsample(&light, cell, &lit)) return -1;
-    for (int i = 0; i < w * h; i++)
-        if (table[i]) grey->a[i] = lit.a[i];
+    /* the table (where the page is not kept) gets the light carried outward, row by row */
+    upsampler up;
+    if (!upsampler_take(&keep, cell, w, &u) || !upsampler_take(&light, cell, w, &up)) return -1;
+    for (int y = 0; y < h; y++) {
+        const float *kept = upsampled_row(&u, y), *lit = upsampled_row(&up, y);
+        for (int x = 0; x < w; x++)
+            if (!(kept[x] > 0.999f)) grey->a[y * w + x] = lit[x];
+    }
     used = mark;
     return 1;
 }
@@ -701,24 +749,25 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
     for (int x = 0; x < w; x++) offset[x] = (int)rint(-(double)x * t), low = imin(low, offset[x]);
     for (int x = 0; x < w; x++) offset[x] -= low, high = imax(high, offset[x]);
     const int H = h + high + 1; /* sheared row = y + offset[x]: a line at the skew becomes one row */
+    /* the sheared mask, each ink pixel holding the height of its column's run of ink (0: no ink),
+       up to 255: a line is at most thick_max < 127 rows thick (checked below), so a longer run
+       decides as 255 does (a median over one is over 128 either way) */
     unsigned char *sh = (unsigned char *)take((size_t)H * w / 4 + 1);
-    /* each sheared pixel's vertical run of ink ending (up) and starting (down) there: 16 bits, as a
-       run is at most H < 2^16 rows (WS is checked against that at compile time) */
-    unsigned short *up = (unsigned short *)take((size_t)H * w / 2 + 1), *down = (unsigned short *)take((size_t)H * w / 2 + 1);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
     double *lines = (double *)take((size_t)2 * H);
-    if (!sh || !up || !down || !extent || !scratch || !lines) return -1;
+    if (!sh || !extent || !scratch || !lines) return -1;
     memset(sh, 0, (size_t)H * w);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             if (m[y * w + x]) sh[(y + offset[x]) * w + x] = 1;
-    for (int x = 0; x < w; x++) {
-        for (int r = 0; r < H; r++)
-            up[r * w + x] = (unsigned short)(sh[r * w + x] ? (r ? up[(r - 1) * w + x] : 0) + 1 : 0);
-        for (int r = H - 1; r >= 0; r--)
-            down[r * w + x] = (unsigned short)(sh[r * w + x] ? (r < H - 1 ? down[(r + 1) * w + x] : 0) + 1 : 0);
-    }
+    for (int x = 0; x < w; x++)
+        for (int r = 0, top = 0; r <= H; r++) {
+            if (r < H && sh[r * w + x]) continue;
+            for (int k = top; k < r; k++) sh[k * w + x] = (unsigned char)imin(r - top, 255);
+            top = r + 1;
+        }
     const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
+    if (thick_max >= 127) return -1; /* (sides over 15,000 px) */
     /* whole numbers against double bounds, as integers once (doubles are library calls on
        single-precision FPUs): n < L is n < ceil(L), e <= t is e <= floor(t) */
     const int min_run = (int)ceil(VE_PP_LINE_LENGTH * w);
@@ -739,10 +788,13 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
                 for (int c = x0; c <= x1; c++) { /* the run's ink, on row r or r + 1 */
                     const int row = sh[r * w + c] ? r : r + 1, i = row * w + c;
                     if (!sh[i]) continue;
-                    const int e = up[i] + down[i] - 1;
+                    const int e = sh[i];
                     if (pass == 0) extent[k++] = (float)e;
-                    else if (e <= widest) /* no wider than the line: no stroke crosses it here */
-                        for (int top = row - up[i] + 1, j = 0; j < e; j++) found[(top + j - offset[c]) * w + c] = 1;
+                    else if (e <= widest) { /* no wider than the line: no stroke crosses it here */
+                        int top = row;
+                        while (top > 0 && sh[(top - 1) * w + c]) top--;
+                        for (int j = 0; j < e; j++) found[(top + j - offset[c]) * w + c] = 1;
+                    }
                 }
                 if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_LINE_ASPECT * thickness)
                     lines[r] = thickness;
@@ -765,11 +817,13 @@ static void transpose(const unsigned char *m, int h, int w, unsigned char *t) {
    mask, into lines (1); level and plumb lines found twice, each the second time without the other's */
 static int printed_lines(const unsigned char *mask, int h, int w, unsigned char *lines) {
     const size_t mark = used, n = (size_t)w * h;
-    unsigned char *level = (unsigned char *)take(n / 4 + 1), *plumb = (unsigned char *)take(n / 4 + 1);
-    unsigned char *t = (unsigned char *)take(n / 4 + 1), *again = (unsigned char *)take(n / 4 + 1);
-    if (!level || !plumb || !t || !again) return 0;
+    /* three planes: the level lines, then the mask without them; a transposed mask; the plumb
+       lines (transposed), then each second search's lines */
+    unsigned char *level = (unsigned char *)take(n / 4 + 1), *t = (unsigned char *)take(n / 4 + 1);
+    unsigned char *found = (unsigned char *)take(n / 4 + 1);
+    if (!level || !t || !found) return 0;
     transpose(mask, h, w, t);
-    const int n_level = level_lines(mask, h, w, level), n_plumb = level_lines(t, w, h, plumb);
+    const int n_level = level_lines(mask, h, w, level), n_plumb = level_lines(t, w, h, found);
     if (n_level < 0 || n_plumb < 0) return 0;
     memset(lines, 0, n);
     if (n_level + n_plumb < VE_PP_MIN_LINES) {
@@ -778,22 +832,25 @@ static int printed_lines(const unsigned char *mask, int h, int w, unsigned char 
     }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            lines[y * w + x] = level[y * w + x] || plumb[x * h + y];
-            t[y * w + x] = mask[y * w + x] && !plumb[x * h + y];
+            const size_t i = (size_t)y * w + x;
+            lines[i] = level[i] || found[x * h + y];
+            t[i] = mask[i] && !found[x * h + y];
+            level[i] = mask[i] && !level[i];
         }
-    if (level_lines(t, h, w, again) < 0) return 0;
-    for (size_t i = 0; i < n; i++) lines[i] |= again[i], again[i] = mask[i] && !level[i];
-    transpose(again, h, w, t);
-    if (level_lines(t, w, h, again) < 0) return 0;
+    if (level_lines(t, h, w, found) < 0) return 0;
+    for (size_t i = 0; i < n; i++) lines[i] |= found[i];
+    transpose(level, h, w, t);
+    if (level_lines(t, w, h, found) < 0) return 0;
     for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) lines[y * w + x] |= again[x * h + y];
+        for (int x = 0; x < w; x++) lines[y * w + x] |= found[x * h + y];
     used = mark;
     return 1;
 }
 
 typedef struct {
     image ink; /* the stretched ink, white on black in [0,1] */
-    int *labels, n;
+    label_t *labels;
+    int n;
     int *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
     unsigned char *kept;
 } ink_map;
@@ -837,24 +894,29 @@ static int find_ink(image *grey, ink_map *m) {
        again); the paper's light goes once the deviation is made, and the noise takes its place. */
     image ink = *grey, cells, noise;
     const size_t mark = used;
-    image background = {w, h, take((size_t)n)};
-    if (!background.a) return VIT_EDGE_TOO_LARGE;
+    upsampler light;
     /* (the polarity tested outside the loops: GCC recomputed its double comparison, a library
        call on single-precision FPUs, for every pixel) */
     if (dark)
         for (int i = 0; i < n; i++) ink.a[i] = 1.0f - ink.a[i];
     const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS);
     if (!cell_values(&ink, cell, median_of, &cells) || !light_opening(&cells, radius_cells(shorter, cell)) ||
-        !upsample(&cells, cell, &background))
+        !upsampler_take(&cells, cell, w, &light))
         return VIT_EDGE_TOO_LARGE;
     image dev = ink;
-    if (dark)
-        for (int i = 0; i < n; i++) dev.a[i] = (ink.a[i] - background.a[i]) / fmax2(1.0f - background.a[i], 1.0f / 255.0f);
-    else
-        for (int i = 0; i < n; i++) dev.a[i] = ink.a[i] - background.a[i];
+    for (int y = 0; y < h; y++) { /* the paper's light, a row at a time */
+        const float *b = upsampled_row(&light, y);
+        float *d = dev.a + (size_t)y * w;
+        if (dark)
+            for (int x = 0; x < w; x++) d[x] = (d[x] - b[x]) / fmax2(1.0f - b[x], 1.0f / 255.0f);
+        else
+            for (int x = 0; x < w; x++) d[x] = d[x] - b[x];
+    }
     used = mark;
     /* the masks stay (the ink map keeps `mask`); the noise above them goes after the stretch */
-    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1), *lines = (unsigned char *)take((size_t)n / 4 + 1);
+    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1);
+    const size_t lines_at = used;
+    unsigned char *lines = (unsigned char *)take((size_t)n / 4 + 1);
     const size_t noise_at = used;
     if (!mask || !lines || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
     const float level = median_taken(noise.a, n);
@@ -884,7 +946,7 @@ static int find_ink(image *grey, ink_map *m) {
         dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
         mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
     }
-    used = noise_at;
+    used = lines_at; /* the printed lines and the noise go */
     pieces p;
     if (!find_pieces(mask, w, h, &p)) return VIT_EDGE_TOO_LARGE;
     /* which pieces are kept: in the mask's memory, read already (pieces <= n / 2 + 1) */
@@ -1014,17 +1076,19 @@ int vit_edge_digits(void) { return digits; }
 
 /* ---- steps 5-6: thicken thin strokes, fit to 20 px, centre by mass ---- */
 
-/* Crop to the pixels above INK_THRESHOLD (Python's _crop); 0 if there are none. */
-static int crop_threshold(const image *in, image *out) {
-    int top = in->h, bottom = -1, left = in->w, right = -1;
-    for (int y = 0; y < in->h; y++)
-        for (int x = 0; x < in->w; x++)
-            if (in->a[y * in->w + x] > (float)VE_PP_INK_THRESHOLD)
+/* Crop to the pixels above INK_THRESHOLD (Python's _crop), in place (each row moves to where no
+   row still to move lies), c being the last thing in the pool: the pool is cut back to its end;
+   0 if there are none. */
+static int crop_threshold(image *c) {
+    int top = c->h, bottom = -1, left = c->w, right = -1;
+    for (int y = 0; y < c->h; y++)
+        for (int x = 0; x < c->w; x++)
+            if (c->a[y * c->w + x] > (float)VE_PP_INK_THRESHOLD)
                 top = imin(top, y), bottom = imax(bottom, y), left = imin(left, x), right = imax(right, x);
     if (bottom < 0) return 0;
-    out->w = right - left + 1, out->h = bottom - top + 1;
-    if (!(out->a = take((size_t)out->w * out->h))) return 0;
-    for (int y = 0; y < out->h; y++) memcpy(out->a + y * out->w, in->a + (top + y) * in->w + left, sizeof(float) * out->w);
+    const int w = right - left + 1, h = bottom - top + 1;
+    for (int y = 0; y < h; y++) memmove(c->a + y * w, c->a + (top + y) * c->w + left, sizeof(float) * w);
+    used -= (size_t)c->w * c->h - (size_t)w * h, c->w = w, c->h = h;
     return 1;
 }
 
@@ -1089,8 +1153,9 @@ static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
     return 1;
 }
 
+/* c: the last thing in the pool; each result settles over what made it, c included */
 static int thicken(image *c) {
-    const size_t mark = used;
+    const size_t mark = used - (size_t)c->w * c->h;
     double out_width = stroke_width(c) * VE_PP_BOX / imax(c->w, c->h);
     if (out_width >= VE_PP_MNIST_THIN) return 1;
     int side = imax(c->w, c->h);
@@ -1139,14 +1204,15 @@ static int thicken(image *c) {
     return 1;
 }
 
-static int mnist_style(const image *ink, float pixels[784]) {
-    const size_t mark = used; /* each step's input goes once its output is made */
-    image c, t, small;
-    if (!crop_threshold(ink, &c)) return VIT_EDGE_BLANK;
+/* c: the ink's crop, the last thing in the pool; each step's input goes once its output is made */
+static int mnist_style(image c, float pixels[784]) {
+    const size_t mark = used - (size_t)c.w * c.h;
+    image t, small;
+    if (!crop_threshold(&c)) return VIT_EDGE_BLANK;
     if (!thicken(&c)) return VIT_EDGE_TOO_LARGE;
     settle(&c, mark);
-    if (!crop_threshold(&c, &t)) return VIT_EDGE_BLANK;
-    settle(&t, mark);
+    t = c;
+    if (!crop_threshold(&t)) return VIT_EDGE_BLANK;
     double scale = (double)VE_PP_BOX / imax(t.w, t.h);
     if (!resize(&t, imax(1, pyround(t.w * scale)), imax(1, pyround(t.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
     double total = 0, cy = 0, cx = 0;
@@ -1169,13 +1235,14 @@ int vit_edge_prepare(const unsigned char *gray, int width, int height, int strid
     ink_map m;
     used = 0, digits = 0, boxes = 0;
     if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
+    borrow_arena();
     if (!to_grey(gray, width, height, stride, &grey)) return VIT_EDGE_TOO_LARGE;
     int status = find_ink(&grey, &m);
     if (status) return status;
     const int count = count_digits(&m); /* at least 1: some ink is kept */
-    if (!count) return VIT_EDGE_TOO_LARGE;
+    if (!count || used > OWN_FLOATS) return VIT_EDGE_TOO_LARGE; /* the ink map must outlast inferences */
     last = m, last_mark = used;
-    if ((status = crop_ink(&m, &crop)) || (status = mnist_style(&crop, pixels))) {
+    if ((status = crop_ink(&m, &crop)) || (status = mnist_style(crop, pixels))) {
         boxes = 0;
         return status;
     }
@@ -1190,6 +1257,6 @@ int vit_edge_prepare_digit(int k, float pixels[784]) {
     if (!pixels || k < 0 || k >= vit_edge_inputs()) return VIT_EDGE_BAD_ARGUMENT;
     used = last_mark; /* the ink map and the boxes stay; what the last digit took goes */
     const int status = boxes < 2 ? crop_ink(&last, &crop) : crop_box(&last, input_box[k], &crop);
-    return status ? status : mnist_style(&crop, pixels);
+    return status ? status : mnist_style(crop, pixels);
 }
 
