@@ -617,7 +617,6 @@ static int page_only(image *grey) {
     const size_t mark = used;
     const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID);
     image cells = *grey, light, keep; /* a one-pixel cell's median is its pixel: the grey, read before it is written */
-    upsampler u;
     if (cell > 1 && !cell_values(grey, cell, median_of, &cells)) return -1;
     const int gw = cells.w, gh = cells.h, n = gw * gh;
     unsigned char *page = (unsigned char *)take((size_t)n / 4 + 1), *inner = (unsigned char *)take((size_t)n / 4 + 1);
@@ -635,10 +634,10 @@ static int page_only(image *grey) {
     if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
     for (int i = 0; i < n; i++) keep.a[i] = inner[i];
     /* the table (where the page is not kept) gets the light carried outward, row by row */
-    upsampler up;
-    if (!upsampler_take(&keep, cell, w, &u) || !upsampler_take(&light, cell, w, &up)) return -1;
+    upsampler kept_rows, lit_rows;
+    if (!upsampler_take(&keep, cell, w, &kept_rows) || !upsampler_take(&light, cell, w, &lit_rows)) return -1;
     for (int y = 0; y < h; y++) {
-        const float *kept = upsampled_row(&u, y), *lit = upsampled_row(&up, y);
+        const float *kept = upsampled_row(&kept_rows, y), *lit = upsampled_row(&lit_rows, y);
         for (int x = 0; x < w; x++)
             if (!(kept[x] > 0.999f)) grey->a[y * w + x] = lit[x];
     }
@@ -1207,14 +1206,13 @@ static int thicken(image *c) {
 /* c: the ink's crop, the last thing in the pool; each step's input goes once its output is made */
 static int mnist_style(image c, float pixels[784]) {
     const size_t mark = used - (size_t)c.w * c.h;
-    image t, small;
+    image small;
     if (!crop_threshold(&c)) return VIT_EDGE_BLANK;
     if (!thicken(&c)) return VIT_EDGE_TOO_LARGE;
     settle(&c, mark);
-    t = c;
-    if (!crop_threshold(&t)) return VIT_EDGE_BLANK;
-    double scale = (double)VE_PP_BOX / imax(t.w, t.h);
-    if (!resize(&t, imax(1, pyround(t.w * scale)), imax(1, pyround(t.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
+    if (!crop_threshold(&c)) return VIT_EDGE_BLANK;
+    double scale = (double)VE_PP_BOX / imax(c.w, c.h);
+    if (!resize(&c, imax(1, pyround(c.w * scale)), imax(1, pyround(c.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
     double total = 0, cy = 0, cx = 0;
     for (int y = 0; y < small.h; y++)
         for (int x = 0; x < small.w; x++) {
