@@ -273,13 +273,45 @@ def prepare_cases(shared_mnist: Path) -> dict:
     return cases
 
 
+def pool_bytes(side: int, tmp_path: Path) -> int:
+    """VIT_EDGE_PREPARE_BYTES at a working side, as the header works it out."""
+    source = tmp_path / "pool.c"
+    main = 'int main(void) { printf("%ld", (long)VIT_EDGE_PREPARE_BYTES); return 0; }'
+    source.write_text(f'#include <stdio.h>\n#include "vit_edge.h"\n{main}\n')
+    program = tmp_path / f"pool{side}"
+    flags = [f"-I{SHIPPED}", f"-DVIT_EDGE_WORK_SIDE={side}"]
+    subprocess.run(["cc", *flags, str(source), "-o", str(program)], check=True)
+    return int(subprocess.run([str(program)], capture_output=True, text=True, check=True).stdout)
+
+
+def read_frame(program: Path, tight: Path, grey: np.ndarray, label: str) -> tuple[bool, bool]:
+    """One frame through the example with the pool and with half of it: (several digits, refused by
+    the half pool). The full pool never refuses it, and its digits read the same one by one
+    between inferences (--number) as all at once."""
+    size = [str(grey.shape[1]), str(grey.shape[0])]
+
+    def run(exe: Path, *args: str, data: bytes = grey.tobytes()) -> subprocess.CompletedProcess:
+        return subprocess.run([str(exe), *args], input=data, capture_output=True)
+
+    inputs = run(program, "--inputs", *size)
+    assert inputs.returncode in (0, 1) and b"error" not in inputs.stdout, (label, inputs.stdout)
+    several = len(inputs.stdout) > 784 * 4
+    if several:  # each input predicted on its own, against --number's inferences between the digits
+        each = run(program, data=inputs.stdout).stdout.decode()
+        digits = "".join(line.split()[0] for line in each.splitlines())
+        assert run(program, "--number", *size).stdout.decode().split()[0] == digits, label
+    return several, run(tight, "--inputs", *size).stdout == b"error -2\n"
+
+
 def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_path: Path):
-    """VIT_EDGE_PREPARE_BYTES (4 floats a working pixel and 64 KB, the pool used as a stack, the
-    model's arena its last part) holds every step of vit_edge_prepare and vit_edge_prepare_digit at
-    a board's working sides, on pages of every kind and on noise: none is refused as too large, and
-    with half the pool some are. Pages of several digits read the same inputs whether inferences
-    run between vit_edge_prepare_digit calls or not (at 48 px the steps after the ink map reach
-    into the lent arena: measured 75 KB used of the pool's 47 KB own part and 55 KB arena)."""
+    """VIT_EDGE_PREPARE_BYTES (the most a step holds: the paper's light at 27/8 floats a working
+    pixel, or the ink map and the last steps; one block with the model's arena, its last part) holds
+    every step of vit_edge_prepare and vit_edge_prepare_digit at a board's working sides, on pages of
+    every kind and on noise, as camera frames of twice the side and as near-square frames that pool
+    to (side - 1)^2, where a cell of the light is one pixel and its opening takes the most (the
+    208 KB pool before refused every one of those at 96 px): none is refused as too large, and with
+    half the pool some are. Pages of several digits read the same inputs whether inferences run
+    between vit_edge_prepare_digit calls or not (the steps after the ink map reach into the arena)."""
     from PIL import Image
 
     from vit_edge.device import preprocess as pp
@@ -288,7 +320,7 @@ def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_pa
     cases["noise"] = np.random.default_rng(0).integers(0, 256, (400, 400), dtype=np.uint8)
     for side in (48, 96):
         program = c_build(SHIPPED, tmp_path / f"side{side}", extra=(f"-DVIT_EDGE_WORK_SIDE={side}",))
-        small = 4 * (4 * side * side + 16384) // 2
+        small = pool_bytes(side, tmp_path) // 2
         flags = (f"-DVIT_EDGE_WORK_SIDE={side}", f"-DVIT_EDGE_PREPARE_BYTES={small}")
         tight = c_build(SHIPPED, tmp_path / f"tight{side}", extra=flags)
         refused = several = 0
@@ -296,22 +328,14 @@ def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_pa
             if not isinstance(img, np.ndarray):
                 rgba = img.convert("RGBA")
                 img = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
-            # a camera's frame at twice the working side (the example reads at most 4 side^2 bytes)
+            # a camera's frame at twice the working side (the example reads at most 4 side^2 bytes),
+            # and a near-square one
             thumb = Image.fromarray(img)
             thumb.thumbnail((2 * side, 2 * side), Image.Resampling.BOX)
-            grey = np.asarray(thumb)
-            size = [str(grey.shape[1]), str(grey.shape[0])]
-            run = subprocess.run([str(program), "--inputs", *size], input=grey.tobytes(), capture_output=True)
-            assert run.returncode in (0, 1) and b"error" not in run.stdout, (side, name, run.stdout)
-            if len(run.stdout) > 784 * 4:  # several inputs: each read between inferences, as --number does
-                each = subprocess.run([str(program)], input=run.stdout, capture_output=True).stdout.decode()
-                number = subprocess.run([str(program), "--number", *size], input=grey.tobytes(),
-                                        capture_output=True)  # fmt: skip
-                digits = "".join(line.split()[0] for line in each.splitlines())
-                assert number.stdout.decode().split()[0] == digits, (side, name)
-                several += 1
-            again = subprocess.run([str(tight), "--inputs", *size], input=grey.tobytes(), capture_output=True)
-            refused += again.stdout == b"error -2\n"
+            square = Image.fromarray(img).resize((2 * side - 2, 2 * side - 2), Image.Resampling.BOX)
+            for frame in (thumb, square):
+                many, refuse = read_frame(program, tight, np.asarray(frame), f"{name} {frame.size} at {side}")
+                several, refused = several + many, refused + refuse
         assert refused > 0, side  # the pages do use the pool
         assert several >= 3, side  # comb paper, two digits, touching digits
 

@@ -21,28 +21,35 @@
 
 #if !VIT_EDGE_INTEGER /* the float pass; cores without an FPU take vit_edge_integer.c's */
 
+/* One block: vit_edge_prepare's pool, then the model's arena, its last part (lent to the pool between
+   inferences: nothing in the arena outlives one). A build without vit_edge_prepare.c sets
+   -DVIT_EDGE_PREPARE_BYTES=0 and keeps the arena alone. */
 static struct {
-    float x[VE_TOKENS][VE_DIM];       /* the residual stream */
-    float qkv[VE_TOKENS][3 * VE_DIM]; /* every token's query, key and value, from the block's input */
-    float scores[VE_TOKENS];
-    /* two tokens' work side by side: the linear layers read each weight once for both */
-    float in[2][VE_MAX_IN], hidden[2][VE_MLP], y[2][VE_DIM], out[2][VE_DIM], head[VE_DIM];
+    double pool[VIT_EDGE_OWN_BYTES / 8 ? VIT_EDGE_OWN_BYTES / 8 : 1];
+    struct {
+        float x[VE_TOKENS][VE_DIM];       /* the residual stream */
+        float qkv[VE_TOKENS][3 * VE_DIM]; /* every token's query, key and value, from the block's input */
+        float scores[VE_TOKENS];
+        /* two tokens' work side by side: the linear layers read each weight once for both */
+        float in[2][VE_MAX_IN], hidden[2][VE_MLP], y[2][VE_DIM], out[2][VE_DIM], head[VE_DIM];
 #ifndef VIT_EDGE_FP32
-    short x16[2 * VE_MAX_IN];     /* the input to a linear layer, quantized and widened to 16 bits
-                                     (in SMLAD's pair order, two tokens' groups of 4 interleaved, for
-                                     SMLAD); after floats only, so 4-byte aligned for SMLAD's LDRD
-                                     whatever VE_MAX_IN is */
-    signed char xq[2][VE_MAX_IN]; /* ... and as bytes, token by token */
+        short x16[2 * VE_MAX_IN];     /* the input to a linear layer, quantized and widened to 16 bits
+                                         (in SMLAD's pair order, two tokens' groups of 4 interleaved, for
+                                         SMLAD); after floats only, so 4-byte aligned for SMLAD's LDRD
+                                         whatever VE_MAX_IN is */
+        signed char xq[2][VE_MAX_IN]; /* ... and as bytes, token by token */
 #endif
-} arena;
+    } arena;
+} memory;
+#define arena (memory.arena)
 
 /* C99 has no static_assert: a negative array size stops the build if the header's figure is short */
 typedef char ve_arena_fits[(sizeof arena <= VIT_EDGE_ARENA_BYTES) ? 1 : -1];
 
-/* the arena, lent to vit_edge_prepare's pool: nothing in it outlives an inference */
-void *ve_arena_memory(unsigned long *bytes) {
-    *bytes = sizeof arena;
-    return &arena;
+/* the block: the pool's own part and the arena lent to it, one after the other */
+void *ve_pool_memory(unsigned long *own, unsigned long *lent) {
+    *own = (unsigned long)((char *)&arena - (char *)&memory), *lent = VIT_EDGE_LENT_BYTES ? sizeof arena : 0;
+    return &memory;
 }
 
 static void layer_norm(const ve_norm *n, const float *x, float *y, int size) {
@@ -473,11 +480,16 @@ static int bad_pixels(const float pixels[784]) {
     return 0;
 }
 
+static unsigned long inferences; /* how many forward passes have written the arena */
+
+unsigned long ve_inferences(void) { return inferences; }
+
 void vit_edge_logits(const float pixels[784], float logits[10]) {
     if (bad_pixels(pixels)) {
         for (int c = 0; c < VE_CLASSES; c++) logits[c] = 0.0f; /* no preference: every digit alike */
         return;
     }
+    inferences++;
     ve_forward(pixels, logits);
 }
 

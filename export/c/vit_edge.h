@@ -1,8 +1,9 @@
 /* vit-edge: a Vision Transformer for handwritten digits, in plain C99 for microcontrollers.
  *
  * No malloc, no runtime library beyond <math.h>, no ONNX Runtime. The weights are const arrays (they
- * stay in flash); the only mutable state is one static arena of VIT_EDGE_ARENA_BYTES, so the
- * functions below are not reentrant: call them from one thread (or guard them).
+ * stay in flash); the only mutable state is one static block, vit_edge_prepare's pool ending in the
+ * model's arena of VIT_EDGE_ARENA_BYTES, so the functions below are not reentrant: call them from
+ * one thread (or guard them).
  *
  * Numerics: INT8 weights (symmetric, one scale per output channel) times INT8 activations
  * (symmetric, one scale per token) with int32 accumulation; LayerNorm, attention, softmax, GELU in
@@ -44,21 +45,35 @@ extern "C" {
 /* Images whose longer side is over VIT_EDGE_WORK_SIDE are pooled toward the ink to it, as predict
    does beyond VE_PP_WORK_SIDE (1024 px). The default is a microcontroller's: 96 px (a QVGA frame
    pools 4:1); a host that wants predict's own inputs sets -DVIT_EDGE_WORK_SIDE=1024, as the page,
-   the tests and the example's host build do. Its pool, used as a stack (each step's working
-   memory goes when the step is done): 4 floats a working pixel, the most any step holds at once
-   (measured: 3.7 at most, in the printed-line search; the ink map's labels, the line search's
-   column runs and masks are bytes or 16-bit, and the light is read row by row), and 64 KB for
-   the last steps at 80 px (208 KB at 96, 100 KB at 48, 16 MB at 1024; the model's arena is its
-   last part, below). */
+   the tests and the example's host build do. */
 #ifndef VIT_EDGE_WORK_SIDE
 #define VIT_EDGE_WORK_SIDE 96
 #endif
+/* vit_edge_prepare's pool, used as a stack (each step's working memory goes when the step is done),
+   in floats for a working side s, the most any step holds at once:
+   - the paper's light: 27/8 s^2 + 2048 (the ink, and its grid's opening kept within r of the grid;
+     measured 3.3 s^2 at 96 x 94, where a cell is a pixel);
+   - the last steps: the ink map (s^2), and a crop, or the two passes of a resize to the 80 px
+     where thin strokes are thickened, or its dilation and the resize to 20 px; and 1024 for the
+     digits' boxes.
+   The pool's last part is the model's arena, lent between inferences; at a small side the arena
+   holds all of it, and 4 KB before it are the pool's own. 130 KB at 96 px, of which the arena is
+   54 KB (the library's static RAM: 131 KB on Cortex-M4); 58 KB at 48 and below (59 KB); 13.5 MB at
+   1024. */
+#define VE_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define VE_SS(s) ((long)(s) * (long)(s))
+#define VE_PEAK_FLOATS(s)                                                                              \
+    VE_MAX(27 * VE_SS(s) / 8 + 2048L,                                                                  \
+           VE_SS(s) + VE_MAX(VE_MAX(VE_SS(s) + 20L * (s) + 64, 80L * ((s) < 79 ? (s) : 79) + 6464L), 10400L) + 1024L)
 #ifndef VIT_EDGE_PREPARE_BYTES /* a smaller pool may be set: too small returns VIT_EDGE_TOO_LARGE */
-#define VIT_EDGE_PREPARE_BYTES (4 * (4L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE + 16384L))
+#define VIT_EDGE_PREPARE_BYTES \
+    (VIT_EDGE_ARENA_BYTES + VE_MAX(4 * VE_PEAK_FLOATS(VIT_EDGE_WORK_SIDE) - VIT_EDGE_ARENA_BYTES, 4096L))
 #endif
-/* The pool's last VIT_EDGE_ARENA_BYTES are the model's arena, lent between inferences (the ink map
-   that vit_edge_prepare_digit reads stays below it), when the pool is that and 16 KB more. */
-#define VIT_EDGE_LENT_BYTES (VIT_EDGE_PREPARE_BYTES >= VIT_EDGE_ARENA_BYTES + 16384L ? VIT_EDGE_ARENA_BYTES : 0)
+/* The pool's last VIT_EDGE_ARENA_BYTES are the model's arena, lent between inferences, when the pool
+   is that and 4 KB more: one static block in vit_edge.c (or vit_edge_integer.c), the pool's own
+   part first. */
+#define VIT_EDGE_LENT_BYTES (VIT_EDGE_PREPARE_BYTES >= VIT_EDGE_ARENA_BYTES + 4096L ? VIT_EDGE_ARENA_BYTES : 0)
+#define VIT_EDGE_OWN_BYTES ((VIT_EDGE_PREPARE_BYTES - VIT_EDGE_LENT_BYTES + 7) / 8 * 8)
 
 /* The probability under which an answer should be marked unsure, as `vit-edge predict` does. */
 #define VIT_EDGE_MIN_CONFIDENCE VE_MIN_CONFIDENCE
@@ -93,12 +108,17 @@ int vit_edge_digits(void);
    vit_edge_prepare, vit_edge_inputs() inputs (left to right; 1 for a single digit, and fewer than
    vit_edge_digits() when touching digits could not be split), each given by
    vit_edge_prepare_digit(k, pixels) for k = 0 .. vit_edge_inputs() - 1. Returns 0, or
-   VIT_EDGE_BAD_ARGUMENT for a k out of range or no successful vit_edge_prepare before it. */
+   VIT_EDGE_BAD_ARGUMENT for a k out of range or no successful vit_edge_prepare before it. Where
+   the image's ink map reaches into the model's arena (a microcontroller's pool: see above) and an
+   inference has run since, the map is made again from vit_edge_prepare's gray: keep that buffer
+   as it was until the last digit is read. */
 int vit_edge_inputs(void);
 int vit_edge_prepare_digit(int k, float pixels[784]);
 
-/* library-internal: the model's arena and its size, for vit_edge_prepare's pool */
-void *ve_arena_memory(unsigned long *bytes);
+/* library-internal: vit_edge_prepare's pool (own bytes, then the lent arena's), and how many
+   inferences have run (each overwrites the arena) */
+void *ve_pool_memory(unsigned long *own, unsigned long *lent);
+unsigned long ve_inferences(void);
 
 #ifdef __cplusplus
 }

@@ -24,21 +24,28 @@
 #define VE_KV_MAX 2047 /* queries, keys and values in attention: 12-bit integers */
 #define VE_LN_EPS_Q32 ((int64_t)(VE_LN_EPS * 4294967296.0 + 0.5))
 
+/* One block: vit_edge_prepare's pool, then the model's arena, its last part (lent to the pool between
+   inferences: nothing in the arena outlives one). A build without vit_edge_prepare.c sets
+   -DVIT_EDGE_PREPARE_BYTES=0 and keeps the arena alone. */
 static struct {
-    int32_t x[VE_TOKENS][VE_DIM];       /* the residual stream, Q16 */
-    int32_t qkv[VE_TOKENS][3 * VE_DIM]; /* queries Q16; keys and values in +-VE_KV_MAX once all are made */
-    int32_t scores[VE_TOKENS];
-    int32_t in[VE_MAX_IN], hidden[VE_MLP], y[VE_DIM], out[VE_DIM], head[VE_DIM];
-    int32_t key_top[VE_HEADS], value_top[VE_HEADS]; /* each head's keys' and values' largest |Q16| */
-    signed char xq[VE_MAX_IN];                      /* one token's input to a linear layer, quantized */
-} arena;
+    double pool[VIT_EDGE_OWN_BYTES / 8 ? VIT_EDGE_OWN_BYTES / 8 : 1];
+    struct {
+        int32_t x[VE_TOKENS][VE_DIM];       /* the residual stream, Q16 */
+        int32_t qkv[VE_TOKENS][3 * VE_DIM]; /* queries Q16; keys and values in +-VE_KV_MAX once all are made */
+        int32_t scores[VE_TOKENS];
+        int32_t in[VE_MAX_IN], hidden[VE_MLP], y[VE_DIM], out[VE_DIM], head[VE_DIM];
+        int32_t key_top[VE_HEADS], value_top[VE_HEADS]; /* each head's keys' and values' largest |Q16| */
+        signed char xq[VE_MAX_IN];                      /* one token's input to a linear layer, quantized */
+    } arena;
+} memory;
+#define arena (memory.arena)
 
 typedef char ve_arena_fits[(sizeof arena <= VIT_EDGE_ARENA_BYTES) ? 1 : -1];
 
-/* the arena, lent to vit_edge_prepare's pool: nothing in it outlives an inference */
-void *ve_arena_memory(unsigned long *bytes) {
-    *bytes = sizeof arena;
-    return &arena;
+/* the block: the pool's own part and the arena lent to it, one after the other */
+void *ve_pool_memory(unsigned long *own, unsigned long *lent) {
+    *own = (unsigned long)((char *)&arena - (char *)&memory), *lent = VIT_EDGE_LENT_BYTES ? sizeof arena : 0;
+    return &memory;
 }
 
 /* m * 2^-s, with m in [2^30, 2^31) (or 0): I-BERT's dyadic numbers, for scales. */

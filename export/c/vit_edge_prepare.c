@@ -9,8 +9,8 @@
  *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
  *
  * Memory: one pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE: 96 by
- * default (208 KB, of which the model's arena lends 54 KB between inferences), a microcontroller's;
- * predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (16 MB). Larger images are pooled toward the ink to
+ * default (130 KB, of which the model's arena lends 54 KB between inferences), a microcontroller's;
+ * predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (13.5 MB). Larger images are pooled toward the ink to
  * fit, as predict pools beyond 1024 px. */
 #include <math.h>
 #include <stdint.h>
@@ -34,36 +34,38 @@ typedef struct {
     float *a;
 } image;
 
-/* One pool, used as a stack; each call to vit_edge_prepare starts it empty. Every size below is
-   bounded by the working image (at most WS x WS), checked as it is taken. Offsets below OWN_FLOATS
-   are its own store; above, the model's arena (VIT_EDGE_LENT_BYTES), which an inference overwrites:
-   the ink map that vit_edge_prepare_digit reads stays in the own store. Nothing straddles the two. */
-static double own_store[(VIT_EDGE_PREPARE_BYTES - VIT_EDGE_LENT_BYTES) / sizeof(double)]; /* 8-byte aligned */
-#define OWN_FLOATS (2 * (sizeof own_store / sizeof own_store[0])) /* two floats a double */
-static float *lent; /* the arena, from its first 8-byte boundary */
-static size_t lent_floats, used;
+/* A grid read row by row, its rows stride floats apart */
+typedef struct {
+    int w, h, stride;
+    float *a;
+} grid;
 
-static void borrow_arena(void) {
-    unsigned long bytes = 0;
-    unsigned char *a = VIT_EDGE_LENT_BYTES ? (unsigned char *)ve_arena_memory(&bytes) : NULL;
-    const unsigned long skip = a ? (8 - (unsigned long)((uintptr_t)a % 8)) % 8 : 0;
-    lent = a ? (float *)(void *)(a + skip) : NULL, lent_floats = bytes > skip ? (bytes - skip) / 8 * 2 : 0;
+static float *grid_row(const grid *g, int y) { return g->a + (size_t)y * g->stride; }
+
+static grid whole(const image *im) { return (grid){im->w, im->h, im->w, im->a}; }
+
+/* One pool, used as a stack; each call to vit_edge_prepare starts it empty. Every size below is
+   bounded by the working image (at most WS x WS), checked as it is taken. The pool is one block
+   (ve_pool_memory): offsets below own_floats are its own; above, the model's arena, which an
+   inference overwrites (vit_edge_prepare_digit then makes the ink map again). */
+static float *pool;
+static size_t own_floats, pool_floats, used;
+
+static void find_pool(void) {
+    unsigned long own, lent;
+    pool = (float *)ve_pool_memory(&own, &lent), own_floats = own / 4, pool_floats = (own + lent) / 4;
 }
 
 /* the memory at a pool offset */
-static float *at(size_t offset) { return offset < OWN_FLOATS ? (float *)own_store + offset : lent + (offset - OWN_FLOATS); }
+static float *at(size_t offset) { return pool + offset; }
 
-/* where n floats would start from `offset` on: 8-byte aligned (a double or a long may be stored
-   there), in one part */
-static size_t place(size_t offset, size_t n) {
-    offset += offset & 1;
-    return offset < OWN_FLOATS && offset + n > OWN_FLOATS ? OWN_FLOATS : offset;
-}
+/* an offset rounded up to 8 bytes (a double or a long may be stored there) */
+static size_t place(size_t offset) { return offset + (offset & 1); }
 
 /* n floats' room */
 static float *take(size_t n) {
-    const size_t start = place(used, n);
-    if (start + n > OWN_FLOATS + lent_floats) return NULL;
+    const size_t start = place(used);
+    if (start + n > pool_floats) return NULL;
     used = start + n;
     return at(start);
 }
@@ -72,7 +74,7 @@ static float *take(size_t n) {
    (the steps that made it) goes. */
 static void settle(image *im, size_t mark) {
     const size_t n = (size_t)im->w * im->h;
-    mark = place(mark, n);
+    mark = place(mark);
     memmove(at(mark), im->a, sizeof(float) * n);
     im->a = at(mark), used = mark + n;
 }
@@ -219,10 +221,6 @@ static float mad_of(float *b, int n, float *s) {
 static int cell_values(const image *img, int cell, reducer f, image *out) {
     out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
-    if (cell == 1 && f == median_of) { /* a one-pixel cell's median is its pixel */
-        memcpy(out->a, img->a, sizeof(float) * (size_t)img->w * img->h);
-        return 1;
-    }
     const size_t mark = used;
     float *block = take((size_t)cell * cell), *scratch = take((size_t)cell * cell);
     if (!block || !scratch) return 0;
@@ -286,36 +284,50 @@ static int opening(image *g, int r) {
     return 1;
 }
 
-/* Python's _light_opening: the grid extended 2r cells past each edge (linearly where the light
-   rises toward the edge, flat where it falls), opened, and cut back. */
-static int light_opening(image *g, int r) {
+/* Row yi of grid g extended p cells past its left and right edges (Python's _light_opening: 2 x the
+   edge - its mirror image where that is more than the edge, else the edge) */
+static void extended_row(const image *g, int p, int yi, float *row) {
+    const float *v = g->a + (size_t)yi * g->w, e0 = v[0], e1 = v[g->w - 1];
+    memcpy(row + p, v, sizeof(float) * g->w);
+    for (int k = 1; k <= p; k++) {
+        const int m = imin(k, g->w - 1);
+        row[p - k] = fmax2(2.0f * e0 - v[m], e0), row[p + g->w - 1 + k] = fmax2(2.0f * e1 - v[g->w - 1 - m], e1);
+    }
+}
+
+/* Python's _light_opening of grid g, into out: the grid extended p = 2r cells past each edge (rows
+   first, then columns over the widened rows), opened, and cut back. The extended grid is made a
+   row at a time and its min filter kept only within r of the grid's columns, where the max filter
+   reads it: the grid's cells see the same windows as in the whole extended grid (a min or max does
+   not depend on the order it is taken in). out: rows of the pool's memory, read where they lie. */
+static int light_opening(const image *g, int r, grid *out) {
+    const int p = 2 * r, pw = g->w + 2 * p, ph = g->h + 2 * p, hw = g->w + 2 * r, side = imax(pw, ph) + 2 * r;
+    float *opened = take((size_t)ph * hw);
+    if (!opened) return 0;
+    const grid m = {hw, ph, hw, opened};
     const size_t mark = used;
-    int p = 2 * r, pw = g->w + 2 * p, ph = g->h + 2 * p;
-    float *a = take((size_t)pw * ph);
-    if (!a) return 0;
-#define AT(y, x) a[(y) * pw + (x)]
-    for (int y = 0; y < g->h; y++)
-        for (int x = 0; x < g->w; x++) AT(y + p, x + p) = g->a[y * g->w + x];
-    for (int y = p; y < p + g->h; y++) /* along rows: the columns beyond the left and right edges */
-        for (int k = 1; k <= p; k++) {
-            int m = imin(k, g->w - 1);
-            float e0 = AT(y, p), e1 = AT(y, p + g->w - 1);
-            AT(y, p - k) = fmax2(2.0f * e0 - AT(y, p + m), e0);
-            AT(y, p + g->w - 1 + k) = fmax2(2.0f * e1 - AT(y, p + g->w - 1 - m), e1);
+    float *row = take((size_t)pw), *edge = take((size_t)pw), *mirror = take((size_t)pw), *work = take((size_t)2 * side);
+    float *col = take((size_t)ph);
+    if (!row || !edge || !mirror || !work || !col) return 0;
+    for (int y = 0; y < ph; y++) {
+        if (y >= p && y < p + g->h) extended_row(g, p, y - p, row);
+        else { /* rows beyond the top and bottom, from the extended rows */
+            const int k = y < p ? p - y : y - (p + g->h - 1), mm = imin(k, g->h - 1);
+            extended_row(g, p, y < p ? 0 : g->h - 1, edge), extended_row(g, p, y < p ? mm : g->h - 1 - mm, mirror);
+            for (int x = 0; x < pw; x++) row[x] = fmax2(2.0f * edge[x] - mirror[x], edge[x]);
         }
-    for (int x = 0; x < pw; x++) /* then the rows above and below, over the widened grid */
-        for (int k = 1; k <= p; k++) {
-            int m = imin(k, g->h - 1);
-            float e0 = AT(p, x), e1 = AT(p + g->h - 1, x);
-            AT(p - k, x) = fmax2(2.0f * e0 - AT(p + m, x), e0);
-            AT(p + g->h - 1 + k, x) = fmax2(2.0f * e1 - AT(p + g->h - 1 - m, x), e1);
-        }
-    image padded = {pw, ph, a};
-    if (!opening(&padded, r)) return 0;
-    for (int y = 0; y < g->h; y++)
-        for (int x = 0; x < g->w; x++) g->a[y * g->w + x] = AT(y + p, x + p);
-#undef AT
-    used = mark;
+        min_line(row, row, pw, 1, r, work, work + side);
+        memcpy(grid_row(&m, y), row + r, sizeof(float) * hw);
+    }
+    for (int x = 0; x < hw; x++) { /* down the columns: the min over all rows, then the max over those within r of the grid's */
+        for (int y = 0; y < ph; y++) col[y] = grid_row(&m, y)[x];
+        min_line(col, col, ph, 1, r, work, work + side);
+        max_line(col + r, col + r, g->h + 2 * r, 1, r, work, work + side);
+        for (int y = p; y < p + g->h; y++) grid_row(&m, y)[x] = col[y];
+    }
+    for (int y = p; y < p + g->h; y++) max_line(grid_row(&m, y), grid_row(&m, y), hw, 1, r, work, work + side);
+    *out = (grid){g->w, g->h, hw, opened + (size_t)p * hw + r}; /* the grid's own cells */
+    used = mark; /* the line buffers go */
     return 1;
 }
 
@@ -329,14 +341,14 @@ static void cell_weight(int k, int cell, int size, int *i0, int *i1, float *t) {
 /* The upsampled plane row by row, so that a step reads it without holding it: each column's two
    cells and weight once, and one row of the grid and one of the plane. */
 typedef struct {
-    const image *g;
+    grid g; /* (its values stay where they are) */
     int cell, w, *x0, *x1;
     float *tx, *r, *row;
 } upsampler;
 
 /* an upsampler of g to width w, from the pool (the caller gives it back) */
-static int upsampler_take(const image *g, int cell, int w, upsampler *u) {
-    *u = (upsampler){g, cell, w, (int *)take((size_t)w), (int *)take((size_t)w), take((size_t)w),
+static int upsampler_take(const grid *g, int cell, int w, upsampler *u) {
+    *u = (upsampler){*g, cell, w, (int *)take((size_t)w), (int *)take((size_t)w), take((size_t)w),
                      take((size_t)g->w), take((size_t)w)};
     if (!u->x0 || !u->x1 || !u->tx || !u->r || !u->row) return 0;
     for (int x = 0; x < w; x++) cell_weight(x, cell, g->w, &u->x0[x], &u->x1[x], &u->tx[x]);
@@ -345,60 +357,55 @@ static int upsampler_take(const image *g, int cell, int w, upsampler *u) {
 
 /* row y of the plane: between grid rows, then between columns (numpy's order) */
 static const float *upsampled_row(const upsampler *u, int y) {
-    const image *g = u->g;
     int y0, y1;
     float ty;
-    cell_weight(y, u->cell, g->h, &y0, &y1, &ty);
-    for (int x = 0; x < g->w; x++) u->r[x] = g->a[y0 * g->w + x] * (1.0f - ty) + g->a[y1 * g->w + x] * ty;
+    cell_weight(y, u->cell, u->g.h, &y0, &y1, &ty);
+    const float *a = grid_row(&u->g, y0), *b = grid_row(&u->g, y1);
+    for (int x = 0; x < u->g.w; x++) u->r[x] = a[x] * (1.0f - ty) + b[x] * ty;
     for (int x = 0; x < u->w; x++) u->row[x] = u->r[u->x0[x]] * (1.0f - u->tx[x]) + u->r[u->x1[x]] * u->tx[x];
     return u->row;
 }
 
-/* into out, a w x h plane the caller took (before the grid, so that the grid can go after) */
-static int upsample(const image *g, int cell, image *out) {
-    const size_t mark = used;
-    upsampler u;
-    if (!upsampler_take(g, cell, out->w, &u)) return 0;
-    for (int y = 0; y < out->h; y++) memcpy(out->a + (size_t)y * out->w, upsampled_row(&u, y), sizeof(float) * out->w);
-    used = mark;
-    return 1;
-}
-
-/* Mean over a (2r+1)-square, edge pixels repeated past the border: float64 sums, as numpy's */
+/* Mean over a (2r+1)-square, edge pixels repeated past the border: float64 sums, as numpy's (the
+   padded image's cumsum(0).cumsum(1), c, and its corners' differences), in place. Row y of the mean
+   reads rows y and y + k of c, and row Y of c the columns' running sums down to image row Y - 1 - r:
+   c is made a row at a time, k + 1 rows kept, each image row read before the mean is written there. */
 static int box_mean(image *img, int r) {
-    int w = img->w, h = img->h, pw = w + 2 * r + 1, ph = h + 2 * r + 1, k = 2 * r + 1;
+    const int w = img->w, h = img->h, pw = w + 2 * r + 1, k = 2 * r + 1;
     const size_t mark = used;
-    double *c = (double *)take((size_t)pw * ph * 2); /* two floats hold a double */
-    if (!c) return 0;
-    for (int x = 0; x < pw; x++) c[x] = 0.0;
-    for (int y = 1; y < ph; y++) {
-        c[y * pw] = 0.0;
-        for (int x = 1; x < pw; x++) { /* down the columns first, then along the rows, as cumsum(0).cumsum(1) */
-            int sy = imin(imax(y - 1 - r, 0), h - 1), sx = imin(imax(x - 1 - r, 0), w - 1);
-            c[y * pw + x] = img->a[sy * w + sx] + c[(y - 1) * pw + x];
+    double *column = (double *)(void *)take((size_t)pw * 2), *c = (double *)(void *)take((size_t)pw * (k + 1) * 2);
+    if (!column || !c) return 0;
+    for (int x = 0; x < pw; x++) column[x] = 0.0;
+    for (int y = 0, next = 0; y < h; y++) {
+        for (; next <= y + k; next++) { /* row `next` of c */
+            double *row = c + (size_t)(next % (k + 1)) * pw;
+            row[0] = 0.0;
+            for (int x = 1; x < pw && next > 0; x++) { /* down the columns first, then along the row */
+                const int sy = imin(imax(next - 1 - r, 0), h - 1), sx = imin(imax(x - 1 - r, 0), w - 1);
+                column[x] += img->a[(size_t)sy * w + sx];
+                row[x] = row[x - 1] + column[x];
+            }
+            if (next == 0)
+                for (int x = 1; x < pw; x++) row[x] = 0.0;
+        }
+        const double *top = c + (size_t)(y % (k + 1)) * pw, *bottom = c + (size_t)((y + k) % (k + 1)) * pw;
+        for (int x = 0; x < w; x++) {
+            double total = bottom[x + k] - top[x + k] - bottom[x] + top[x];
+            img->a[(size_t)y * w + x] = (float)(total / (k * k));
         }
     }
-    for (int y = 1; y < ph; y++)
-        for (int x = 1; x < pw; x++) c[y * pw + x] += c[y * pw + x - 1];
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            double total = c[(y + k) * pw + x + k] - c[y * pw + x + k] - c[(y + k) * pw + x] + c[y * pw + x];
-            img->a[y * w + x] = (float)(total / (k * k));
-        }
     used = mark;
     return 1;
 }
 
-static int noise_map(const image *dev, int shorter, image *out) {
-    int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
+/* The paper's noise (Python's _noise): each cell's robust deviation, opened; read row by row through
+   an upsampler of its grid (both from the pool) */
+static int noise_rows(const image *dev, int shorter, upsampler *u) {
+    const int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
     image g;
-    *out = (image){dev->w, dev->h, take((size_t)dev->w * dev->h)};
-    const size_t mark = used;
-    if (!out->a || !cell_values(dev, cell, mad_of, &g) || !opening(&g, radius_cells(shorter, cell)) ||
-        !upsample(&g, cell, out))
-        return 0;
-    used = mark;
-    return 1;
+    if (!cell_values(dev, cell, mad_of, &g) || !opening(&g, radius_cells(shorter, cell))) return 0;
+    const grid rows = whole(&g);
+    return upsampler_take(&rows, cell, dev->w, u);
 }
 
 /* 8-connected pieces of a mask: labels 1..n in order of each piece's first pixel (row by row),
@@ -455,15 +462,27 @@ static void sort_floats(float *a, int n) {
 
 /* ---- the page, not the table (Python's page_only) ---- */
 
-/* Python's _shrink (is_min) or _grow of a 0/1 grid by a (2r+1)-square, into out */
+/* min (is_min) or max of a 0/1 line of n bytes `step` apart over [i - r, i + r] clipped to [0, n), in
+   place: a running count of the ones in the window. copy: n bytes. */
+static void morph_line(unsigned char *a, int n, long step, int r, int is_min, unsigned char *copy) {
+    int lo = 0, hi = -1, ones = 0;
+    for (int i = 0; i < n; i++) copy[i] = a[i * step];
+    for (int i = 0; i < n; i++) {
+        for (const int end = imin(i + r, n - 1); hi < end;) ones += copy[++hi];
+        for (const int start = imax(i - r, 0); lo < start;) ones -= copy[lo++];
+        a[i * step] = (unsigned char)(is_min ? ones == hi - lo + 1 : ones > 0);
+    }
+}
+
+/* Python's _shrink (is_min) or _grow of a 0/1 grid by a (2r+1)-square (separable, clipped at the
+   edges), into out */
 static int morph(const unsigned char *mask, int w, int h, int r, int is_min, unsigned char *out) {
     const size_t mark = used;
-    image g = {w, h, take((size_t)w * h)};
-    float *work = take((size_t)2 * (imax(w, h) + 2 * r));
-    if (!g.a || !work) return 0;
-    for (int i = 0; i < w * h; i++) g.a[i] = mask[i];
-    filter(&g, r, is_min, work);
-    for (int i = 0; i < w * h; i++) out[i] = g.a[i] > 0.0f;
+    unsigned char *copy = (unsigned char *)take((size_t)imax(w, h) / 4 + 1);
+    if (!copy) return 0;
+    memcpy(out, mask, (size_t)w * h);
+    for (int x = 0; x < w; x++) morph_line(out + x, h, w, r, is_min, copy);
+    for (int y = 0; y < h; y++) morph_line(out + (long)y * w, w, 1, r, is_min, copy);
     used = mark;
     return 1;
 }
@@ -578,34 +597,35 @@ static int page_cells(const image *cells, unsigned char *page) {
     return found;
 }
 
-/* Python's _fill_outward: unknown (NaN) cells take the mean of their known neighbours, ring by ring */
+/* Python's _fill_outward: unknown (NaN) cells take the mean of their known neighbours, ring by ring
+   (in place: a cell filled in this ring is marked, and is not known until the next) */
 static int fill_outward(float *g, int w, int h) {
     const size_t mark = used;
-    float *next = take((size_t)w * h);
-    if (!next) return 0;
+    unsigned char *filled_now = (unsigned char *)take((size_t)w * h / 4 + 1);
+    if (!filled_now) return 0;
+    memset(filled_now, 0, (size_t)w * h);
     for (;;) {
         int missing = 0, filled = 0;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 const int i = y * w + x;
-                next[i] = g[i];
                 if (g[i] == g[i]) continue;
                 float total = 0.0f;
                 int count = 0;
                 missing = 1;
                 for (int dy = -1; dy <= 1; dy++)
                     for (int dx = -1; dx <= 1; dx++) {
-                        int yy = y + dy, xx = x + dx;
-                        if (yy < 0 || xx < 0 || yy >= h || xx >= w || g[yy * w + xx] != g[yy * w + xx]) continue;
-                        total += g[yy * w + xx], count++;
+                        int yy = y + dy, xx = x + dx, j = yy * w + xx;
+                        if (yy < 0 || xx < 0 || yy >= h || xx >= w || g[j] != g[j] || filled_now[j]) continue;
+                        total += g[j], count++;
                     }
-                if (count) next[i] = (float)((double)total / count), filled = 1;
+                if (count) g[i] = (float)((double)total / count), filled_now[i] = 1, filled = 1;
             }
         if (!missing || !filled) {
             used = mark;
             return 1;
         }
-        memcpy(g, next, sizeof(float) * w * h);
+        memset(filled_now, 0, (size_t)w * h);
     }
 }
 
@@ -627,15 +647,24 @@ static int page_only(image *grey) {
         return found;
     }
     /* cells on the page's edge hold some table: the light is carried out from the cells inside them */
+    if (!morph(page, gw, gh, 1, 1, inner)) return -1;
+    if (cell == 1) { /* the grid is the image: its light is the grey inside (the kept page lies
+                        there) and the light carried outward beyond, filled in place */
+        for (int i = 0; i < n; i++) grey->a[i] = inner[i] ? grey->a[i] : NAN;
+        if (!fill_outward(grey->a, w, h)) return -1;
+        used = mark;
+        return 1;
+    }
     light = (image){gw, gh, take((size_t)n)}, keep = (image){gw, gh, take((size_t)n)};
-    if (!light.a || !keep.a || !morph(page, gw, gh, 1, 1, inner)) return -1;
+    if (!light.a || !keep.a) return -1;
     for (int i = 0; i < n; i++) light.a[i] = inner[i] ? cells.a[i] : NAN;
     const int margin = 1 + imax(1, pyround(VE_PP_PAGE_MARGIN * imin(w, h) / cell));
     if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
     for (int i = 0; i < n; i++) keep.a[i] = inner[i];
     /* the table (where the page is not kept) gets the light carried outward, row by row */
     upsampler kept_rows, lit_rows;
-    if (!upsampler_take(&keep, cell, w, &kept_rows) || !upsampler_take(&light, cell, w, &lit_rows)) return -1;
+    const grid keep_rows = whole(&keep), light_rows = whole(&light);
+    if (!upsampler_take(&keep_rows, cell, w, &kept_rows) || !upsampler_take(&light_rows, cell, w, &lit_rows)) return -1;
     for (int y = 0; y < h; y++) {
         const float *kept = upsampled_row(&kept_rows, y), *lit = upsampled_row(&lit_rows, y);
         for (int x = 0; x < w; x++)
@@ -847,11 +876,8 @@ static int printed_lines(const unsigned char *mask, int h, int w, unsigned char 
 }
 
 typedef struct {
-    image ink; /* the stretched ink, white on black in [0,1] */
-    label_t *labels;
-    int n;
-    int *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
-    unsigned char *kept;
+    image ink;           /* the stretched ink, white on black in [0,1], pieces that are not kept taken away */
+    int n, (*box)[4];    /* the kept pieces: top, bottom, left, right (ends exclusive) */
 } ink_map;
 
 /* The darkest, median (median32's) and lightest values of to_grey's image, whose values are all
@@ -890,18 +916,21 @@ static int find_ink(image *grey, ink_map *m) {
 
     /* The pool is a stack: each plane is taken before the temporaries that make it, and they go
        when it is made. The ink, then the deviation, replace the grey in place (it is not read
-       again); the paper's light goes once the deviation is made, and the noise takes its place. */
-    image ink = *grey, cells, noise;
+       again); the paper's light goes once the deviation is made. The light and the noise are grids
+       read row by row. */
+    image ink = *grey;
+    grid cells;
     const size_t mark = used;
     upsampler light;
     /* (the polarity tested outside the loops: GCC recomputed its double comparison, a library
        call on single-precision FPUs, for every pixel) */
     if (dark)
         for (int i = 0; i < n; i++) ink.a[i] = 1.0f - ink.a[i];
-    const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS);
-    if (!cell_values(&ink, cell, median_of, &cells) || !light_opening(&cells, radius_cells(shorter, cell)) ||
-        !upsampler_take(&cells, cell, w, &light))
+    const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS), r = radius_cells(shorter, cell);
+    image medians = ink; /* a one-pixel cell's median is its pixel: the grid is the ink itself */
+    if ((cell > 1 && !cell_values(&ink, cell, median_of, &medians)) || !light_opening(&medians, r, &cells))
         return VIT_EDGE_TOO_LARGE;
+    if (!upsampler_take(&cells, cell, w, &light)) return VIT_EDGE_TOO_LARGE;
     image dev = ink;
     for (int y = 0; y < h; y++) { /* the paper's light, a row at a time */
         const float *b = upsampled_row(&light, y);
@@ -913,104 +942,118 @@ static int find_ink(image *grey, ink_map *m) {
     }
     used = mark;
     /* the masks stay (the ink map keeps `mask`); the noise above them goes after the stretch */
+    const size_t mask_at = used;
     unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1);
     const size_t lines_at = used;
     unsigned char *lines = (unsigned char *)take((size_t)n / 4 + 1);
     const size_t noise_at = used;
-    if (!mask || !lines || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
-    const float level = median_taken(noise.a, n);
-    if (level != level) return VIT_EDGE_TOO_LARGE;
-    int smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
-    const int smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
-    if (smoothed) { /* a smoothed page measures its noise again: the first map goes */
+    upsampler noise; /* the noise is read row by row from its grid */
+    if (!mask || !lines || !noise_rows(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
+    int smooth = 0, smoothed = 0;
+    if (shorter / 100 > 0) { /* (a smaller page is never smoothed, whatever its noise's level) */
+        const size_t noise_end = used;
+        float *all = take((size_t)n);
+        if (!all) return VIT_EDGE_TOO_LARGE;
+        for (int y = 0; y < h; y++) memcpy(all + (size_t)y * w, upsampled_row(&noise, y), sizeof(float) * w);
+        const float level = median32(all, n, all);
+        used = noise_end;
+        smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
+        smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
+    }
+    if (smoothed) { /* a smoothed page measures its noise again: the first grid goes */
         used = noise_at;
-        if (!box_mean(&dev, smooth) || !noise_map(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
+        if (!box_mean(&dev, smooth) || !noise_rows(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
     }
     /* printed lines are found on fainter marks than ink, so their faint edges go with them */
-    for (int i = 0; i < n; i++) mask[i] = dev.a[i] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * noise.a[i]);
+    for (int y = 0; y < h; y++) {
+        const float *nz = upsampled_row(&noise, y), *d = dev.a + (size_t)y * w;
+        unsigned char *faint = mask + (size_t)y * w;
+        for (int x = 0; x < w; x++) faint[x] = d[x] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * nz[x]);
+    }
     if (!printed_lines(mask, h, w, lines)) return VIT_EDGE_TOO_LARGE;
     const size_t candidates = used;
     if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
     int strong = 0;
-    for (int i = 0; i < n; i++) { /* candidates: above the contrast and the local noise, not on a printed line */
-        mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * noise.a[i]) && !lines[i];
-        if (mask[i]) scratch[strong++] = dev.a[i];
+    for (int y = 0; y < h; y++) { /* candidates: above the contrast and the local noise, not on a printed line */
+        const float *nz = upsampled_row(&noise, y);
+        for (int x = 0, i = y * w; x < w; x++, i++) {
+            mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * nz[x]) && !lines[i];
+            if (mask[i]) scratch[strong++] = dev.a[i];
+        }
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
     const float strongest = (float)percentile(scratch, strong, 90.0);
     used = candidates;
-    for (int i = 0; i < n; i++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
-        const float fl = (float)VE_PP_FLOOR_SIGMAS * noise.a[i];
-        float v = (dev.a[i] - fl) / fmax2(strongest - fl, 1e-6f);
-        dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-        mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
+    for (int y = 0; y < h; y++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
+        const float *nz = upsampled_row(&noise, y);
+        for (int x = 0, i = y * w; x < w; x++, i++) {
+            const float fl = (float)VE_PP_FLOOR_SIGMAS * nz[x];
+            float v = (dev.a[i] - fl) / fmax2(strongest - fl, 1e-6f);
+            dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+            mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
+        }
     }
     used = lines_at; /* the printed lines and the noise go */
     pieces p;
     if (!find_pieces(mask, w, h, &p)) return VIT_EDGE_TOO_LARGE;
-    /* which pieces are kept: in the mask's memory, read already (pieces <= n / 2 + 1) */
-    m->ink = dev, m->labels = p.labels, m->n = p.n, m->area = p.area, m->box = p.box, m->kept = mask;
-    int largest = 0;
-    for (int k = 0; k < m->n; k++) largest = imax(largest, m->area[k]);
+    int largest = 0, kept = 0;
+    for (int k = 0; k < p.n; k++) largest = imax(largest, p.area[k]);
     double speck = fmax(smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, VE_PP_SPECK_FRACTION * largest);
     long total = 0;
-    for (int k = 0; k < m->n; k++) {
-        int extent = imax(m->box[k][1] - m->box[k][0], m->box[k][3] - m->box[k][2]);
-        m->kept[k] = m->area[k] > speck && extent >= VE_PP_SPECK_EXTENT * shorter;
-        total += m->kept[k] ? m->area[k] : 0;
+    for (int k = 0; k < p.n; k++) { /* which pieces are kept: in the mask's memory, read already (pieces <= n) */
+        int extent = imax(p.box[k][1] - p.box[k][0], p.box[k][3] - p.box[k][2]);
+        mask[k] = p.area[k] > speck && extent >= VE_PP_SPECK_EXTENT * shorter;
+        total += mask[k] ? p.area[k] : 0;
     }
-    return total < VE_PP_MIN_INK_PIXELS ? VIT_EDGE_BLANK : 0;
-}
-
-static int digits; /* vit_edge_digits() */
-static int (*input_box)[5], boxes; /* each digit's box in the last ink map, and how many */
-static ink_map last;               /* the last successful vit_edge_prepare's ink map ... */
-static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here */
-
-/* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the kept pieces wholly inside it,
-   or, for a box cut out of touching digits, every kept piece that reaches into it. */
-static int crop_box(const ink_map *m, const int *b, image *out) {
-    const int top = b[0], bottom = b[1], left = b[2], right = b[3], cut = b[4], w = m->ink.w;
-    out->w = right - left, out->h = bottom - top;
-    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
-    for (int y = top; y < bottom; y++)
-        for (int x = left; x < right; x++) {
-            const int l = m->labels[y * w + x] - 1;
-            int keep = 1;
-            if (l >= 0) {
-                const int *p = m->box[l];
-                keep = m->kept[l] && (cut ? p[0] < bottom && p[1] > top && p[2] < right && p[3] > left
-                                          : p[0] >= top && p[1] <= bottom && p[2] >= left && p[3] <= right);
-            }
-            out->a[(y - top) * out->w + x - left] = keep ? m->ink.a[y * w + x] : 0.0f;
-        }
+    if (total < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
+    /* The ink map: the stretched ink without the pieces that are not kept, and the kept pieces'
+       boxes (moved down over the mask). That is all a crop needs: a digit's box holds no pixel of
+       another group's kept piece, since the groups' columns do not overlap (count_digits). */
+    for (int i = 0; i < n; i++)
+        if (p.labels[i] && !mask[p.labels[i] - 1]) dev.a[i] = 0.0f;
+    for (int k = 0; k < p.n; k++)
+        if (mask[k]) memmove(p.box[kept++], p.box[k], sizeof p.box[0]);
+    const size_t boxes_at = place(mask_at);
+    memmove(at(boxes_at), p.box, sizeof p.box[0] * kept);
+    used = boxes_at + (size_t)4 * kept;
+    m->ink = dev, m->n = kept, m->box = (int (*)[4])(void *)at(boxes_at);
     return 0;
 }
 
-/* The ink around every kept piece, specks removed (Python's InkMap.crop with no box): the box that
-   holds them all, where every kept piece is wholly inside. */
+static int digits; /* vit_edge_digits() */
+static int (*input_box)[4], boxes; /* each digit's box in the last ink map, and how many */
+static ink_map last;               /* the last vit_edge_prepare's ink map ... */
+static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here (past
+                                      own_floats, an inference overwrites them) */
+
+/* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the ink map's pixels there, since
+   the kept pieces that reach into a digit's box are its own (count_digits) */
+static int crop_box(const ink_map *m, const int *b, image *out) {
+    const int top = b[0], left = b[2], w = m->ink.w;
+    out->w = b[3] - left, out->h = b[1] - top;
+    if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
+    for (int y = 0; y < out->h; y++) memcpy(out->a + (size_t)y * out->w, m->ink.a + (size_t)(top + y) * w + left, sizeof(float) * out->w);
+    return 0;
+}
+
+/* The ink around every kept piece (Python's InkMap.crop with no box) */
 static int crop_ink(const ink_map *m, image *out) {
-    int box[5] = {m->ink.h, 0, m->ink.w, 0, 0}; /* top, bottom, left, right, not cut */
+    int box[4] = {m->ink.h, 0, m->ink.w, 0}; /* top, bottom, left, right */
     for (int k = 0; k < m->n; k++)
-        if (m->kept[k])
-            box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
-            box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
+        box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
+        box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
     return crop_box(m, box, out);
 }
 
 /* How many digits a group of touching digits holds (Python's split_touching on the column profile
    of InkMap.crop(box)): as many as its width holds at DIGIT_PITCH of its height when each cut finds
-   a valley; 0 when one does not (the group stays whole), -1 when out of memory. profile: 3 x width
+   a valley; 0 when one does not (the group stays whole). profile: 3 x width
    floats; cuts: the parts' column edges (n + 1 of them, from 0 to width). */
 static int touching_parts(const ink_map *m, const int *g, float *profile, int *cuts) {
-    const int top = g[0], bottom = g[1], width = g[3] - g[2], box[5] = {g[0], g[1], g[2], g[3], 0};
-    const size_t mark = used;
-    image crop;
-    if (crop_box(m, box, &crop)) return -1;
+    const int top = g[0], bottom = g[1], width = g[3] - g[2];
     for (int x = 0; x < width; x++) profile[x] = 0.0f;
-    for (int y = 0; y < crop.h; y++) /* row by row, as numpy sums a column of float32 */
-        for (int x = 0; x < width; x++) profile[x] += crop.a[y * width + x];
-    used = mark;
+    for (int y = top; y < bottom; y++) /* row by row, as numpy sums a column of float32 */
+        for (int x = 0; x < width; x++) profile[x] += m->ink.a[(size_t)y * m->ink.w + g[2] + x];
     const int n = imax(2, pyround(width / (VE_PP_DIGIT_PITCH * (bottom - top))));
     const double pitch = (double)width / n;
     float *positive = profile + width, *scratch = profile + 2 * width;
@@ -1032,18 +1075,20 @@ static int touching_parts(const ink_map *m, const int *g, float *profile, int *c
    whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
    tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching digits:
    it counts as the parts split_touching cuts it into, or as two when it cannot be cut (Python's
-   Reading.count). Each digit's box (and whether it was cut out of a group) goes to input_box, as
-   Python's read_image lists them. */
+   Reading.count). Each digit's box goes to input_box, as Python's read_image lists them. A group
+   starts right of the last one's columns, so no two groups share a column: the kept pieces inside a
+   digit's box, or reaching into a part cut out of one, are the digit's own, and Python's crop
+   keeps just those (and takes away no other kept piece, none being there). */
 static int count_digits(const ink_map *m) {
+    const size_t start = used;
     int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
     float *profile = take((size_t)3 * m->ink.w + 3);
     int *cuts = (int *)take((size_t)m->ink.w + 2);
-    input_box = (int (*)[5])take((size_t)5 * (m->ink.w + m->n + 1)); /* parts are at least 1 px wide */
+    input_box = (int (*)[4])take((size_t)4 * (m->ink.w + m->n + 1)); /* parts are at least 1 px wide */
     boxes = 0;
     if (!order || !group || !profile || !cuts || !input_box) return 0;
     int k = 0, groups = 0, tallest = 0, count = 0, several = 0;
     for (int i = 0; i < m->n; i++) {
-        if (!m->kept[i]) continue;
         int j = k++;
         for (; j > 0 && m->box[order[j - 1]][2] > m->box[i][2]; j--) order[j] = order[j - 1];
         order[j] = i;
@@ -1059,15 +1104,16 @@ static int count_digits(const ink_map *m) {
         const int *g = group[i], height = g[1] - g[0];
         if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;
         const int parts = g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height ? 0 : touching_parts(m, g, profile, cuts);
-        if (parts < 0) return 0;
-        for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right, cut */
+        for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right */
             int *b = input_box[boxes++];
             b[0] = g[0], b[1] = g[1], b[2] = parts ? g[2] + cuts[k] : g[2], b[3] = parts ? g[2] + cuts[k + 1] : g[3];
-            b[4] = parts > 0;
         }
         count += parts ? parts : 1;
         several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
+    const size_t kept_at = place(start); /* the boxes stay, moved down; the rest goes */
+    memmove(at(kept_at), input_box, sizeof input_box[0] * boxes);
+    input_box = (int (*)[4])(void *)at(kept_at), used = kept_at + (size_t)4 * boxes;
     return count + several;
 }
 
@@ -1115,16 +1161,19 @@ static double filter_lanczos(double x) {
     return s * (3 - 4 * s * s) / (x * PI) * (s / a);
 }
 
-/* Pillow's resampling of a float image (ImagingResample): separable, horizontal pass first. */
-static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
+/* Pillow's resampling of a float image (ImagingResample): separable, horizontal pass first. c: the
+   last thing in the pool, replaced by its resampling (each pass settles over its input) */
+static int resize(image *c, int ow, int oh, int lanczos) {
     double (*f)(double) = lanczos ? filter_lanczos : filter_bilinear;
     const double support0 = lanczos ? 3.0 : 1.0;
-    image cur = *in;
+    const size_t mark = used - (size_t)c->w * c->h;
+    image cur = *c;
     for (int pass = 0; pass < 2; pass++) {
         int in_size = pass ? cur.h : cur.w, out_size = pass ? oh : ow;
         if (in_size == out_size) continue;
         image next = {pass ? cur.w : ow, pass ? oh : cur.h, NULL};
         if (!(next.a = take((size_t)next.w * next.h))) return 0;
+        const size_t next_end = used;
         double scale = (double)in_size / out_size, fs = fmax(scale, 1.0), support = support0 * fs;
         double *k = (double *)take(2 * ((size_t)(2 * support) + 3)); /* the taps of one output pixel */
         if (!k) return 0;
@@ -1146,9 +1195,11 @@ static int resize(const image *in, int ow, int oh, int lanczos, image *out) {
                 next.a[pass ? i * next.w + j : j * next.w + i] = (float)s;
             }
         }
+        used = next_end; /* the taps go, then the pass's input */
+        settle(&next, mark);
         cur = next;
     }
-    *out = cur;
+    *c = cur;
     return 1;
 }
 
@@ -1158,11 +1209,11 @@ static int thicken(image *c) {
     double out_width = stroke_width(c) * VE_PP_BOX / imax(c->w, c->h);
     if (out_width >= VE_PP_MNIST_THIN) return 1;
     int side = imax(c->w, c->h);
-    if (side > VE_PP_FINE_SIDE) { /* max pooling toward the ink, padded with the crop's least value */
+    if (side > VE_PP_FINE_SIDE) { /* max pooling toward the ink, padded with the crop's least value, in
+                                     place: an output row lies before the input rows it is made from */
         int f = (side + VE_PP_FINE_SIDE - 1) / VE_PP_FINE_SIDE;
-        image p = {(c->w + f - 1) / f, (c->h + f - 1) / f, NULL};
+        image p = {(c->w + f - 1) / f, (c->h + f - 1) / f, c->a};
         float least = INFINITY;
-        if (!(p.a = take((size_t)p.w * p.h))) return 0;
         for (int i = 0; i < c->w * c->h; i++) least = fmin2(least, c->a[i]);
         for (int oy = 0; oy < p.h; oy++)
             for (int ox = 0; ox < p.w; ox++) {
@@ -1173,33 +1224,47 @@ static int thicken(image *c) {
                 p.a[oy * p.w + ox] = best;
             }
         *c = p;
+        settle(c, mark);
     } else if (side < VE_PP_FINE_SIDE) {
         double f = (double)VE_PP_FINE_SIDE / side;
-        if (!resize(c, imax(1, pyround(c->w * f)), imax(1, pyround(c->h * f)), 0, c)) return 0;
+        if (!resize(c, imax(1, pyround(c->w * f)), imax(1, pyround(c->h * f)), 0)) return 0;
         for (int i = 0; i < c->w * c->h; i++) c->a[i] = fmin2(1.0f, fmax2(0.0f, c->a[i]));
-        settle(c, mark); /* the resize's first pass goes */
     }
     double width = stroke_width(c), s = imax(c->w, c->h);
     double target = VE_PP_MNIST_THIN + (VE_PP_MNIST_STROKE - VE_PP_MNIST_THIN) * (1 - out_width / VE_PP_MNIST_THIN);
     double radius = (target * s / VE_PP_BOX - width) / (1 - target / VE_PP_BOX) / 2;
     if (radius < 0.5) return 1;
-    int pad = (int)ceil(radius), r = (int)floor(radius);
-    image d = {c->w + 2 * pad, c->h + 2 * pad, NULL};
-    if (!(d.a = take((size_t)d.w * d.h))) return 0;
-    memset(d.a, 0, sizeof(float) * d.w * d.h);
-    for (int y = 0; y < c->h; y++) memcpy(d.a + (y + pad) * d.w + pad, c->a + y * c->w, sizeof(float) * c->w);
-    for (int dy = -r; dy <= r; dy++) /* grey dilation by a disk: a round pen */
-        for (int dx = -r; dx <= r; dx++) {
-            if (!(dy || dx) || dy * dy + dx * dx > radius * radius) continue;
-            for (int y = imax(0, dy); y < d.h + imin(0, dy); y++)
-                for (int x = imax(0, dx); x < d.w + imin(0, dx); x++) { /* from c itself, 0 in the padding */
-                    const int sy = y - dy - pad, sx = x - dx - pad;
-                    const float v = sy >= 0 && sy < c->h && sx >= 0 && sx < c->w ? c->a[sy * c->w + sx] : 0.0f;
-                    d.a[y * d.w + x] = fmax2(d.a[y * d.w + x], v);
-                }
+    const int pad = (int)ceil(radius), r = (int)floor(radius), w = c->w + 2 * pad, h = c->h + 2 * pad;
+    /* the crop padded with 0 in place (rows from the last, each to where no row still to move lies) */
+    const size_t start = place(mark);
+    if (start + (size_t)w * h > pool_floats) return 0;
+    float *d = at(start);
+    for (int y = c->h - 1; y >= 0; y--) memmove(d + (y + pad) * w + pad, c->a + y * c->w, sizeof(float) * c->w);
+    for (int y = 0; y < h; y++)
+        if (y < pad || y >= pad + c->h) memset(d + y * w, 0, sizeof(float) * w);
+        else memset(d + y * w, 0, sizeof(float) * pad), memset(d + y * w + pad + c->w, 0, sizeof(float) * pad);
+    used = start + (size_t)w * h;
+    /* grey dilation by a disk (a round pen), in place: a row is made from the rows within r of it,
+       those above it as they were before (kept in a ring of r + 1 rows) */
+    float *ring = take((size_t)(r + 1) * w), *out = take((size_t)w);
+    if (!ring || !out) return 0;
+    for (int y = 0; y < h; y++) {
+        memcpy(ring + (size_t)(y % (r + 1)) * w, d + (size_t)y * w, sizeof(float) * w);
+        memcpy(out, d + (size_t)y * w, sizeof(float) * w);
+        for (int dy = -r; dy <= r; dy++) {
+            const int sy = y - dy;
+            if (sy < 0 || sy >= h) continue;
+            const float *src = sy > y ? d + (size_t)sy * w : ring + (size_t)(sy % (r + 1)) * w;
+            for (int dx = -r; dx <= r; dx++) {
+                if (!(dy || dx) || dy * dy + dx * dx > radius * radius) continue;
+                for (int x = imax(0, dx); x < w + imin(0, dx); x++) out[x] = fmax2(out[x], src[x - dx]);
+            }
         }
-    *c = d;
-    settle(c, mark); /* what the dilation read goes */
+        memcpy(d + (size_t)y * w, out, sizeof(float) * w);
+    }
+    image dilated = {w, h, d};
+    *c = dilated;
+    used = start + (size_t)w * h; /* the ring goes */
     return 1;
 }
 
@@ -1212,7 +1277,8 @@ static int mnist_style(image c, float pixels[784]) {
     settle(&c, mark);
     if (!crop_threshold(&c)) return VIT_EDGE_BLANK;
     double scale = (double)VE_PP_BOX / imax(c.w, c.h);
-    if (!resize(&c, imax(1, pyround(c.w * scale)), imax(1, pyround(c.h * scale)), 1, &small)) return VIT_EDGE_TOO_LARGE;
+    small = c;
+    if (!resize(&small, imax(1, pyround(c.w * scale)), imax(1, pyround(c.h * scale)), 1)) return VIT_EDGE_TOO_LARGE;
     double total = 0, cy = 0, cx = 0;
     for (int y = 0; y < small.h; y++)
         for (int x = 0; x < small.w; x++) {
@@ -1228,23 +1294,35 @@ static int mnist_style(image c, float pixels[784]) {
     return 0;
 }
 
-int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
-    image grey, crop;
-    ink_map m;
-    used = 0, digits = 0, boxes = 0;
-    if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
-    borrow_arena();
-    if (!to_grey(gray, width, height, stride, &grey)) return VIT_EDGE_TOO_LARGE;
-    int status = find_ink(&grey, &m);
+static const unsigned char *frame; /* the last vit_edge_prepare's image ... */
+static int frame_w, frame_h, frame_stride, counted;
+static unsigned long map_made; /* ... and ve_inferences() when its ink map was made */
+
+/* The frame's ink map and digit boxes (steps 1-4), kept in the pool up to last_mark: 0, or a
+   negative code */
+static int map_frame(void) {
+    image grey;
+    used = 0, boxes = 0;
+    if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
+    const int status = find_ink(&grey, &last);
     if (status) return status;
-    const int count = count_digits(&m); /* at least 1: some ink is kept */
-    if (!count || used > OWN_FLOATS) return VIT_EDGE_TOO_LARGE; /* the ink map must outlast inferences */
-    last = m, last_mark = used;
-    if ((status = crop_ink(&m, &crop)) || (status = mnist_style(crop, pixels))) {
+    if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
+    last_mark = used, map_made = ve_inferences();
+    return 0;
+}
+
+int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
+    image crop;
+    digits = 0, boxes = 0;
+    if (!gray || width < 1 || height < 1 || stride < width) return VIT_EDGE_BAD_ARGUMENT;
+    find_pool();
+    frame = gray, frame_w = width, frame_h = height, frame_stride = stride;
+    int status = map_frame();
+    if (status || (status = crop_ink(&last, &crop)) || (status = mnist_style(crop, pixels))) {
         boxes = 0;
         return status;
     }
-    digits = count;
+    digits = counted;
     return 0;
 }
 
@@ -1253,8 +1331,11 @@ int vit_edge_inputs(void) { return digits ? (boxes < 2 ? 1 : boxes) : 0; }
 int vit_edge_prepare_digit(int k, float pixels[784]) {
     image crop;
     if (!pixels || k < 0 || k >= vit_edge_inputs()) return VIT_EDGE_BAD_ARGUMENT;
+    if (last_mark > own_floats && ve_inferences() != map_made) { /* an inference wrote over the map */
+        const int status = map_frame();
+        if (status) return status;
+    }
     used = last_mark; /* the ink map and the boxes stay; what the last digit took goes */
     const int status = boxes < 2 ? crop_ink(&last, &crop) : crop_box(&last, input_box[k], &crop);
     return status ? status : mnist_style(crop, pixels);
 }
-

@@ -76,7 +76,7 @@ def skip(why: str) -> None:
 
 GRAY_SIDE = 64  # the grey buffers' longer side: a small camera or a touch panel's scan
 QVGA = (320, 240)  # and one camera frame at full size, the last buffer
-BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (100 KB): larger buffers are pooled
+BOARD_WORK_SIDE = 48  # vit_edge_prepare's working side on the boards (70 KB): larger buffers are pooled
 
 
 def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -274,9 +274,9 @@ def main() -> int:
                 f"{(size['ram'] + cost.get('stack', 0)) / 1024:.1f} KB (static {size['ram'] / 1024:.1f} KB + "
                 f"stack {cost.get('stack', 0) / 1024:.1f} KB), {instructions / 1e6:.1f} M instructions per "
                 f"inference (~{instructions / 480e6 * 1000:.0f} ms at 480 MHz if 1 instruction a cycle, an "
-                f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, its pool "
-                f"{size['prepare_ram'] / 1024:.0f} KB and the model's arena (lent) at work side "
-                f"{args.work_side} (library static RAM {(size['ram'] + size['prepare_ram']) / 1024:.0f} KB), "
+                f"estimate); vit_edge_prepare: code {size['prepare_code'] / 1024:.1f} KB, its pool in the "
+                f"model's block (the arena lent as its last part) at work side {args.work_side} (library "
+                f"static RAM {(size['ram'] + size['prepare_ram']) / 1024:.0f} KB), "
                 f"instructions: {frame}"
                 f"{prepare / 1e6:.1f} M at most; max |dp| vs host "
                 f"{worst:.1e}, {ok} passed, {bad} failed"
