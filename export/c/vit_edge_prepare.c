@@ -13,7 +13,6 @@
  * predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (13.5 MB). Larger images are pooled toward the ink to
  * fit, as predict pools beyond 1024 px. */
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "vit_edge.h"
@@ -56,9 +55,6 @@ static void find_pool(void) {
     pool = (float *)ve_pool_memory(&own, &lent), own_floats = own / 4, pool_floats = (own + lent) / 4;
 }
 
-/* the memory at a pool offset */
-static float *at(size_t offset) { return pool + offset; }
-
 /* an offset rounded up to 8 bytes (a double or a long may be stored there) */
 static size_t place(size_t offset) { return offset + (offset & 1); }
 
@@ -67,17 +63,20 @@ static float *take(size_t n) {
     const size_t start = place(used);
     if (start + n > pool_floats) return NULL;
     used = start + n;
-    return at(start);
+    return pool + start;
 }
 
-/* An image made above `mark` moved down to it, and the pool cut back to its end: what lay between
-   (the steps that made it) goes. */
-static void settle(image *im, size_t mark) {
-    const size_t n = (size_t)im->w * im->h;
+/* n floats' worth at p, the last thing in the pool, moved down to `mark`, and the pool cut back to
+   their end: what lay between (the steps that made them) goes. Returns where they lie now. */
+static void *settle_at(const void *p, size_t n, size_t mark) {
     mark = place(mark);
-    memmove(at(mark), im->a, sizeof(float) * n);
-    im->a = at(mark), used = mark + n;
+    memmove(pool + mark, p, sizeof(float) * n);
+    used = mark + n;
+    return pool + mark;
 }
+
+/* an image made above `mark` moved down to it */
+static void settle(image *im, size_t mark) { im->a = (float *)settle_at(im->a, (size_t)im->w * im->h, mark); }
 
 static int pyround(double x) { return (int)rint(x); } /* Python's round(): halves to even */
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -306,14 +305,16 @@ static int light_opening(const image *g, int r, grid *out) {
     if (!opened) return 0;
     const grid m = {hw, ph, hw, opened};
     const size_t mark = used;
-    float *row = take((size_t)pw), *edge = take((size_t)pw), *mirror = take((size_t)pw), *work = take((size_t)2 * side);
-    float *col = take((size_t)ph);
-    if (!row || !edge || !mirror || !work || !col) return 0;
+    float *row = take((size_t)pw), *first = take((size_t)pw), *last = take((size_t)pw), *mirror = take((size_t)pw);
+    float *work = take((size_t)2 * side), *col = take((size_t)ph);
+    if (!row || !first || !last || !mirror || !work || !col) return 0;
+    extended_row(g, p, 0, first), extended_row(g, p, g->h - 1, last);
     for (int y = 0; y < ph; y++) {
         if (y >= p && y < p + g->h) extended_row(g, p, y - p, row);
         else { /* rows beyond the top and bottom, from the extended rows */
             const int k = y < p ? p - y : y - (p + g->h - 1), mm = imin(k, g->h - 1);
-            extended_row(g, p, y < p ? 0 : g->h - 1, edge), extended_row(g, p, y < p ? mm : g->h - 1 - mm, mirror);
+            const float *edge = y < p ? first : last;
+            extended_row(g, p, y < p ? mm : g->h - 1 - mm, mirror);
             for (int x = 0; x < pw; x++) row[x] = fmax2(2.0f * edge[x] - mirror[x], edge[x]);
         }
         min_line(row, row, pw, 1, r, work, work + side);
@@ -377,16 +378,14 @@ static int box_mean(image *img, int r) {
     if (!column || !c) return 0;
     for (int x = 0; x < pw; x++) column[x] = 0.0;
     for (int y = 0, next = 0; y < h; y++) {
-        for (; next <= y + k; next++) { /* row `next` of c */
+        for (; next <= y + k; next++) { /* row `next` of c: 0 first, then down the columns and along the row */
             double *row = c + (size_t)(next % (k + 1)) * pw;
+            const int sy = imin(imax(next - 1 - r, 0), h - 1);
             row[0] = 0.0;
-            for (int x = 1; x < pw && next > 0; x++) { /* down the columns first, then along the row */
-                const int sy = imin(imax(next - 1 - r, 0), h - 1), sx = imin(imax(x - 1 - r, 0), w - 1);
-                column[x] += img->a[(size_t)sy * w + sx];
+            for (int x = 1; x < pw; x++) {
+                column[x] += next ? img->a[(size_t)sy * w + imin(imax(x - 1 - r, 0), w - 1)] : 0.0;
                 row[x] = row[x - 1] + column[x];
             }
-            if (next == 0)
-                for (int x = 1; x < pw; x++) row[x] = 0.0;
         }
         const double *top = c + (size_t)(y % (k + 1)) * pw, *bottom = c + (size_t)((y + k) % (k + 1)) * pw;
         for (int x = 0; x < w; x++) {
@@ -1013,10 +1012,7 @@ static int find_ink(image *grey, ink_map *m) {
         if (p.labels[i] && !mask[p.labels[i] - 1]) dev.a[i] = 0.0f;
     for (int k = 0; k < p.n; k++)
         if (mask[k]) memmove(p.box[kept++], p.box[k], sizeof p.box[0]);
-    const size_t boxes_at = place(mask_at);
-    memmove(at(boxes_at), p.box, sizeof p.box[0] * kept);
-    used = boxes_at + (size_t)4 * kept;
-    m->ink = dev, m->n = kept, m->box = (int (*)[4])(void *)at(boxes_at);
+    m->ink = dev, m->n = kept, m->box = (int (*)[4])settle_at(p.box, (size_t)4 * kept, mask_at);
     return 0;
 }
 
@@ -1111,9 +1107,7 @@ static int count_digits(const ink_map *m) {
         count += parts ? parts : 1;
         several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
-    const size_t kept_at = place(start); /* the boxes stay, moved down; the rest goes */
-    memmove(at(kept_at), input_box, sizeof input_box[0] * boxes);
-    input_box = (int (*)[4])(void *)at(kept_at), used = kept_at + (size_t)4 * boxes;
+    input_box = (int (*)[4])settle_at(input_box, (size_t)4 * boxes, start); /* the boxes stay; the rest goes */
     return count + several;
 }
 
@@ -1238,7 +1232,7 @@ static int thicken(image *c) {
     /* the crop padded with 0 in place (rows from the last, each to where no row still to move lies) */
     const size_t start = place(mark);
     if (start + (size_t)w * h > pool_floats) return 0;
-    float *d = at(start);
+    float *d = pool + start;
     for (int y = c->h - 1; y >= 0; y--) memmove(d + (y + pad) * w + pad, c->a + y * c->w, sizeof(float) * c->w);
     for (int y = 0; y < h; y++)
         if (y < pad || y >= pad + c->h) memset(d + y * w, 0, sizeof(float) * w);
