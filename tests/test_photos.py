@@ -194,3 +194,30 @@ def test_readme_python_example_runs_on_a_good_and_a_bad_image(tmp_path: Path):
     lines = run.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("digit.png") and "1" in lines[0]
     assert lines[1].startswith("bad.png") and "not an image" in lines[1]
+
+
+def test_a_page_on_a_table_is_read_in_whole_grey_levels(mnist):
+    """page_only works in whole numbers (a byte a pixel in the C port): the table and the page's
+    edge become the page's light carried outward, in grey levels k / 255, and the writing stays."""
+    digits, _ = mnist
+    grey = pp.to_grey(dress.paper_photo("table", [digits[0]], seed=0, size=(400, 300)))
+    page = pp.page_only(grey)
+    assert page is not grey  # a page was found
+    levels = page * 255
+    assert np.array_equal(levels, np.rint(levels))
+    h, w = grey.shape
+
+    def corners(a: np.ndarray) -> list[float]:
+        return [float(np.median(a[ys, xs])) for ys in (np.s_[: h // 8], np.s_[-h // 8 :])
+                for xs in (np.s_[: w // 8], np.s_[-w // 8 :])]  # fmt: skip
+
+    assert max(corners(grey)) < 0.35 and min(corners(page)) > 0.75  # the table is the page's light
+    assert page.min() < 0.3  # the writing stays
+
+
+def test_the_light_is_carried_outward_in_rounded_means():
+    """_fill_outward: an unknown cell takes the mean of its known neighbours, halves rounded up,
+    ring by ring."""
+    g = np.array([[1, -1, -1], [2, -1, -1]])
+    assert pp._fill_outward(g).tolist() == [[1, 2, 2], [2, 2, 2]]
+    assert pp._fill_outward(np.array([[-1, -1]])).tolist() == [[-1, -1]]  # nothing known: stays

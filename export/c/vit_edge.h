@@ -50,21 +50,23 @@ extern "C" {
 #define VIT_EDGE_WORK_SIDE 96
 #endif
 /* vit_edge_prepare's pool, used as a stack (each step's working memory goes when the step is done),
-   in floats for a working side s, the most any step holds at once:
-   - the paper's light: 27/8 s^2 + 2048 (the ink, and its grid's opening kept within r of the grid;
-     measured 3.3 s^2 at 96 x 94, where a cell is a pixel);
-   - the last steps: the ink map (s^2), and a crop, or the two passes of a resize to the 80 px
-     where thin strokes are thickened, or its dilation and the resize to 20 px; and 1024 for the
-     digits' boxes.
+   in floats for a working side s, the most any step holds at once. The image is a byte a pixel
+   and the ink is made again row by row where a step reads it, so under 100 px (never smoothed):
+   - finding the ink: 3/2 s^2 + 1024 (the grey levels, the light's grid, a byte of flags and a
+     16-bit label a pixel; measured 1.45 s^2 at 96 x 96);
+   - the last steps: a crop, or the two passes of a resize to the 80 px where thin strokes are
+     thickened, or its dilation and the resize to 20 px (the ink map moves out of their way when it
+     reaches the model's arena, and is made again for the next digit);
+   from 100 px, where a noisy page is smoothed (a plane of its deviation) and labels take 32 bits
+   from 256: 11/4 s^2 + 4096.
    The pool's last part is the model's arena, lent between inferences; at a small side the arena
-   holds all of it, and 4 KB before it are the pool's own. 130 KB at 96 px, of which the arena is
-   54 KB (the library's static RAM: 131 KB on Cortex-M4); 58 KB at 48 and below (59 KB); 13.5 MB at
-   1024. */
+   holds all of it, and 4 KB before it are the pool's own. 58 KB at 96 px and below, of which the
+   arena is 54 KB (the library's static RAM: 59 KB on Cortex-M4); 11 MB at 1024. */
 #define VE_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define VE_SS(s) ((long)(s) * (long)(s))
-#define VE_PEAK_FLOATS(s)                                                                              \
-    VE_MAX(27 * VE_SS(s) / 8 + 2048L,                                                                  \
-           VE_SS(s) + VE_MAX(VE_MAX(VE_SS(s) + 20L * (s) + 64, 80L * ((s) < 79 ? (s) : 79) + 6464L), 10400L) + 1024L)
+#define VE_LAST_FLOATS(s) VE_MAX(VE_MAX(VE_SS(s) + 20L * (s) + 64, 80L * ((s) < 79 ? (s) : 79) + 6464L), 10400L)
+#define VE_PEAK_FLOATS(s) \
+    ((s) < 100 ? VE_MAX(3 * VE_SS(s) / 2 + 1024L, VE_LAST_FLOATS(s)) : 11 * VE_SS(s) / 4 + 4096L)
 #ifndef VIT_EDGE_PREPARE_BYTES /* a smaller pool may be set: too small returns VIT_EDGE_TOO_LARGE */
 #define VIT_EDGE_PREPARE_BYTES \
     (VIT_EDGE_ARENA_BYTES + VE_MAX(4 * VE_PEAK_FLOATS(VIT_EDGE_WORK_SIDE) - VIT_EDGE_ARENA_BYTES, 4096L))
@@ -109,16 +111,14 @@ int vit_edge_digits(void);
    vit_edge_digits() when touching digits could not be split), each given by
    vit_edge_prepare_digit(k, pixels) for k = 0 .. vit_edge_inputs() - 1. Returns 0, or
    VIT_EDGE_BAD_ARGUMENT for a k out of range or no successful vit_edge_prepare before it. Where
-   the image's ink map reaches into the model's arena (a microcontroller's pool: see above) and an
-   inference has run since, the map is made again from vit_edge_prepare's gray: keep that buffer
-   as it was until the last digit is read. */
+   the image's ink map reaches into the model's arena (a microcontroller's pool: see above), each
+   digit makes the map again from vit_edge_prepare's gray: keep that buffer as it was until the
+   last digit is read. */
 int vit_edge_inputs(void);
 int vit_edge_prepare_digit(int k, float pixels[784]);
 
-/* library-internal: vit_edge_prepare's pool (own bytes, then the lent arena's), and how many
-   inferences have run (each overwrites the arena) */
+/* library-internal: vit_edge_prepare's pool (own bytes, then the lent arena's) */
 void *ve_pool_memory(unsigned long *own, unsigned long *lent);
-unsigned long ve_inferences(void);
 
 #ifdef __cplusplus
 }

@@ -2,16 +2,18 @@
  * step by step as vit_edge/device/preprocess.py does it (in the page too, as WebAssembly), with its
  * constants (VE_PP_*, generated from Python into vit_edge_model.h):
  *
- *   grey bytes -> [0,1], pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> a table
- *   around the page becomes paper -> white ink on black, the paper's light divided away, ink judged
- *   against the paper's local noise, printed lines (ruling, grids, form boxes) taken away -> pieces
- *   of ink, specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
+ *   grey bytes, pooled toward the ink when larger than VIT_EDGE_WORK_SIDE -> a table around the
+ *   page becomes paper -> white ink on black, the paper's light divided away, ink judged against
+ *   the paper's local noise, printed lines (ruling, grids, form boxes) taken away -> pieces of ink,
+ *   specks dropped -> crop -> thin strokes thickened to MNIST's width -> longer side 20 px
  *   (Pillow's resampling) -> 28x28 with the centre of mass at (14, 14).
  *
  * Memory: one pool of VIT_EDGE_PREPARE_BYTES (see vit_edge.h), sized for VIT_EDGE_WORK_SIDE: 96 by
- * default (130 KB, of which the model's arena lends 54 KB between inferences), a microcontroller's;
- * predict's 1024 is -DVIT_EDGE_WORK_SIDE=1024 (13.5 MB). Larger images are pooled toward the ink to
- * fit, as predict pools beyond 1024 px. */
+ * default, a microcontroller's, where the model's arena is most of it; predict's 1024 is
+ * -DVIT_EDGE_WORK_SIDE=1024. Larger images are pooled toward the ink to fit, as predict pools
+ * beyond 1024 px. The image is a byte a pixel; the ink, its deviation from the paper and the
+ * stretched ink are made again a row at a time wherever a step reads them, from the grey levels
+ * and the grids of the paper's light and noise, so no step holds a plane of floats. */
 #include <math.h>
 #include <string.h>
 
@@ -121,24 +123,16 @@ static float median32(const float *v, int n, float *scratch) {
     return n % 2 ? (float)lo : (float)(lo + next_above(scratch, n, k)) / 2.0f;
 }
 
-/* median32 with its scratch taken from the pool and given back; NaN when the pool is short */
-static float median_taken(const float *v, int n) {
-    const size_t mark = used;
-    float *scratch = take((size_t)n);
-    const float m = scratch ? median32(v, n, scratch) : NAN;
-    used = mark;
-    return m;
-}
+/* ---- step 1: grey levels, pooled toward the ink when larger than WS ---- */
 
-/* numpy's percentile (linear interpolation) of n floats, reordering them */
-static double percentile(float *a, int n, double q) {
-    double pos = q / 100.0 * (n - 1);
-    int k = (int)floor(pos);
-    double lo = select_k(a, n, k);
-    return pos == k ? lo : lo + (next_above(a, n, k) - lo) * (pos - k);
-}
+/* A plane of bytes: the grey levels (0-255, k standing for k / 255 as Python's float32), or masks */
+typedef struct {
+    int w, h;
+    unsigned char *a;
+} bytes;
 
-/* ---- step 1: grey levels in [0,1], pooled toward the ink when larger than WS ---- */
+/* n bytes' room */
+static unsigned char *take_bytes(size_t n) { return (unsigned char *)take((n + 3) / 4); }
 
 /* Dark ink on light paper when the darkest grey lies further below the median than the lightest
    above it (Python's _dark_on_light, here from a histogram of the bytes). */
@@ -158,30 +152,29 @@ static int dark_on_light_bytes(const unsigned char *g, int w, int h, int stride)
     return mid - lo > hi - mid;
 }
 
-static long levels[256]; /* to_grey's histogram of its output levels, for level_stats */
+static long levels[256]; /* a histogram of the working image's levels, for level_stats */
 
-static int to_grey(const unsigned char *g, int w, int h, int stride, image *out) {
-    int factor = (imax(w, h) + WS - 1) / WS;
+static void count_levels(const bytes *g) {
     memset(levels, 0, sizeof levels);
+    for (long i = 0; i < (long)g->w * g->h; i++) levels[g->a[i]]++;
+}
+
+/* The working image's grey levels: the frame itself, or pooled toward the ink in blocks */
+static int to_grey(const unsigned char *g, int w, int h, int stride, bytes *out) {
+    int factor = (imax(w, h) + WS - 1) / WS;
     out->w = (w + factor - 1) / factor, out->h = (h + factor - 1) / factor;
-    if (!(out->a = take((size_t)out->w * out->h))) return 0;
+    if (!(out->a = take_bytes((size_t)out->w * out->h))) return 0;
     if (factor == 1) { /* the common case (a pad, a screen-sized picture): a copy */
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                const unsigned char v = g[(long)y * stride + x];
-                levels[v]++, out->a[y * w + x] = (float)v / 255.0f;
-            }
+        for (int y = 0; y < h; y++) memcpy(out->a + (size_t)y * w, g + (long)y * stride, (size_t)w);
         return 1;
     }
     const int dark = dark_on_light_bytes(g, w, h, stride), ow = out->w;
-    const size_t mark = used;
-    int *best = (int *)take((size_t)ow);
-    if (!best) return 0;
     /* Python pads the last blocks with the paper's shade, which never wins the pooling: the blocks
        are pooled over their pixels inside the frame alone, row by row of the frame (a pass for the
        paper's shade and a test per pixel cost twice as much on Cortex-M4) */
     for (int oy = 0; oy < out->h; oy++) {
-        for (int ox = 0; ox < ow; ox++) best[ox] = dark ? 255 : 0;
+        unsigned char *best = out->a + (size_t)oy * ow;
+        memset(best, dark ? 255 : 0, (size_t)ow);
         for (int y = oy * factor; y < imin((oy + 1) * factor, h); y++) {
             const unsigned char *row = g + (long)y * stride;
             for (int ox = 0, x = 0; ox < ow; ox++) {
@@ -191,14 +184,13 @@ static int to_grey(const unsigned char *g, int w, int h, int stride, image *out)
                     for (; x < end; x++) b = row[x] < b ? row[x] : b;
                 else
                     for (; x < end; x++) b = row[x] > b ? row[x] : b;
-                best[ox] = b;
+                best[ox] = (unsigned char)b;
             }
         }
-        for (int ox = 0; ox < ow; ox++) levels[best[ox]]++, out->a[oy * ow + ox] = (float)best[ox] / 255.0f;
     }
-    used = mark; /* the row's bests go: the image stays at the pool's bottom */
     return 1;
 }
+
 
 /* ---- steps 2-4: find the ink (Python's find_ink) ---- */
 
@@ -216,21 +208,27 @@ static float mad_of(float *b, int n, float *s) {
     return 1.4826f * median32(b, n, s);
 }
 
-/* Each cell x cell block reduced to one value, the last rows and columns repeated to fill it. */
-static int cell_values(const image *img, int cell, reducer f, image *out) {
-    out->w = (img->w + cell - 1) / cell, out->h = (img->h + cell - 1) / cell;
+/* A plane read a row at a time: row y's w floats, made into out (so that a step reads the ink or
+   its deviation without a plane of them) */
+typedef void (*row_source)(const void *plane, int y, float *out);
+
+/* Each cell x cell block of a w x h plane reduced to one value, the last rows and columns repeated
+   to fill it; the plane read a band of cell rows at a time */
+static int cell_values(const void *plane, row_source row, int w, int h, int cell, reducer f, image *out) {
+    out->w = (w + cell - 1) / cell, out->h = (h + cell - 1) / cell;
     if (!(out->a = take((size_t)out->w * out->h))) return 0;
     const size_t mark = used;
-    float *block = take((size_t)cell * cell), *scratch = take((size_t)cell * cell);
-    if (!block || !scratch) return 0;
-    for (int gy = 0; gy < out->h; gy++)
+    float *band = take((size_t)cell * w), *block = take((size_t)cell * cell), *scratch = take((size_t)cell * cell);
+    if (!band || !block || !scratch) return 0;
+    for (int gy = 0; gy < out->h; gy++) {
+        for (int y = 0; y < cell; y++) row(plane, imin(gy * cell + y, h - 1), band + (size_t)y * w);
         for (int gx = 0; gx < out->w; gx++) {
             int k = 0;
-            for (int y = gy * cell; y < (gy + 1) * cell; y++)
-                for (int x = gx * cell; x < (gx + 1) * cell; x++)
-                    block[k++] = img->a[imin(y, img->h - 1) * img->w + imin(x, img->w - 1)];
+            for (int y = 0; y < cell; y++)
+                for (int x = gx * cell; x < (gx + 1) * cell; x++) block[k++] = band[(size_t)y * w + imin(x, w - 1)];
             out->a[gy * out->w + gx] = f(block, k, scratch);
         }
+    }
     used = mark;
     return 1;
 }
@@ -397,66 +395,73 @@ static int box_mean(image *img, int r) {
     return 1;
 }
 
+/* The ink map (Python's InkMap): what a crop of the ink needs, without a plane of floats. The ink
+   is made again row by row from the grey levels, the paper's light and noise (grids), the
+   strongest ink and a bit a pixel for the pieces that are not kept. */
+typedef struct {
+    bytes g;              /* the working image's grey levels (a table around a page made paper) */
+    int dark;             /* dark ink on light paper */
+    const float *ink;     /* 256: each grey level's ink, white on black */
+    upsampler light;      /* the paper's light, a row at a time from its grid */
+    const float *plane;   /* the deviation, when the page was smoothed (a plane then); else NULL */
+    upsampler noise;      /* the paper's noise, the same way */
+    float strongest;
+    const unsigned char *unkept; /* bits: pixels of pieces that are not kept (their ink is 0) */
+    int n, (*box)[4];     /* the kept pieces: top, bottom, left, right (ends exclusive) */
+    float *row;           /* a row of the map's ink */
+} ink_map;
+
+/* row y of the ink (Python's 1 - grey when dark on light, else the grey) */
+static void ink_row(const void *map, int y, float *out) {
+    const ink_map *m = (const ink_map *)map;
+    const unsigned char *g = m->g.a + (size_t)y * m->g.w;
+    for (int x = 0; x < m->g.w; x++) out[x] = m->ink[g[x]];
+}
+
+/* row y of the ink's deviation from the paper: 1 - grey / paper (dark on light: light multiplies
+   the paper's reflectance), else the ink less the light */
+static void deviation_row(const ink_map *m, int y, float *d) {
+    const int w = m->g.w;
+    if (m->plane) {
+        memcpy(d, m->plane + (size_t)y * w, sizeof(float) * w);
+        return;
+    }
+    const float *b = upsampled_row(&m->light, y);
+    const unsigned char *g = m->g.a + (size_t)y * w;
+    /* (the polarity tested outside the loops: GCC recomputed a double comparison per pixel, a
+       library call on single-precision FPUs) */
+    if (m->dark)
+        for (int x = 0; x < w; x++) d[x] = (m->ink[g[x]] - b[x]) / fmax2(1.0f - b[x], 1.0f / 255.0f);
+    else
+        for (int x = 0; x < w; x++) d[x] = m->ink[g[x]] - b[x];
+}
+
+static void deviation_source(const void *map, int y, float *out) { deviation_row((const ink_map *)map, y, out); }
+
 /* The paper's noise (Python's _noise): each cell's robust deviation, opened; read row by row through
    an upsampler of its grid (both from the pool) */
-static int noise_rows(const image *dev, int shorter, upsampler *u) {
+static int noise_rows(ink_map *m, int shorter) {
     const int cell = imax(VE_PP_NOISE_CELL, shorter / VE_PP_NOISE_CELLS);
     image g;
-    if (!cell_values(dev, cell, mad_of, &g) || !opening(&g, radius_cells(shorter, cell))) return 0;
+    if (!cell_values(m, deviation_source, m->g.w, m->g.h, cell, mad_of, &g) || !opening(&g, radius_cells(shorter, cell)))
+        return 0;
     const grid rows = whole(&g);
-    return upsampler_take(&rows, cell, dev->w, u);
+    return upsampler_take(&rows, cell, m->g.w, &m->noise);
 }
 
-/* 8-connected pieces of a mask: labels 1..n in order of each piece's first pixel (row by row),
-   as Python numbers them. Two passes with union-find on provisional labels; parent: w*h+1 labels. */
-static int label_pieces(const unsigned char *mask, int w, int h, label_t *labels, label_t *parent) {
-    int next = 1;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            int i = y * w + x, root = 0;
-            labels[i] = 0;
-            if (!mask[i]) continue;
-            const int nb[4][2] = {{0, -1}, {-1, -1}, {-1, 0}, {-1, 1}}; /* W, NW, N, NE: seen already */
-            for (int k = 0; k < 4; k++) {
-                int yy = y + nb[k][0], xx = x + nb[k][1];
-                if (yy < 0 || xx < 0 || xx >= w || !labels[yy * w + xx]) continue;
-                int other = labels[yy * w + xx];
-                while (parent[other] != other) other = parent[other] = parent[parent[other]];
-                if (!root) root = other;
-                else if (other != root) {
-                    int lo = imin(root, other);
-                    parent[imax(root, other)] = (label_t)lo, root = lo;
-                }
-            }
-            if (!root) root = next, parent[next] = (label_t)next, next++;
-            labels[i] = (label_t)root;
-        }
-    /* Roots renumbered 1..n in order (a root is its piece's first provisional label). A parent is
-       below its child, so in ascending order each parent holds its final number already. */
-    int n = 0;
-    for (int l = 1; l < next; l++) parent[l] = parent[l] == l ? (label_t)++n : parent[parent[l]];
-    for (int i = 0; i < w * h; i++)
-        if (labels[i]) labels[i] = parent[labels[i]];
-    return n;
-}
-
-/* Sorting without a C library: heapsort */
-static void sift(float *a, int i, int n) {
-    for (int c; (c = 2 * i + 1) < n; i = c) {
-        if (c + 1 < n && a[c + 1] > a[c]) c++;
-        if (!(a[c] > a[i])) return;
-        float t = a[i];
-        a[i] = a[c], a[c] = t;
-    }
-}
-
-static void sort_floats(float *a, int n) {
-    for (int i = n / 2 - 1; i >= 0; i--) sift(a, i, n);
-    for (int end = n - 1; end > 0; end--) {
-        float t = a[0];
-        a[0] = a[end], a[end] = t;
-        sift(a, 0, end);
-    }
+/* The paper's light: cells of 1/LIGHT_CELLS of the shorter side (2 px at least), their medians
+   opened, and an upsampler of the opened grid; the grid is kept where its medians were */
+static int light_rows(ink_map *m, int shorter) {
+    const int cell = imax(2, shorter / VE_PP_LIGHT_CELLS), r = radius_cells(shorter, cell);
+    image medians;
+    grid opened;
+    if (!cell_values(m, ink_row, m->g.w, m->g.h, cell, median_of, &medians) || !light_opening(&medians, r, &opened))
+        return 0;
+    for (int y = 0; y < medians.h; y++) /* (each row lies above where it goes) */
+        memmove(medians.a + (size_t)y * medians.w, grid_row(&opened, y), sizeof(float) * medians.w);
+    used = (size_t)(medians.a - pool) + (size_t)medians.w * medians.h;
+    const grid cells = whole(&medians);
+    return upsampler_take(&cells, cell, m->g.w, &m->light);
 }
 
 /* ---- the page, not the table (Python's page_only) ---- */
@@ -486,188 +491,261 @@ static int morph(const unsigned char *mask, int w, int h, int r, int is_min, uns
     return 1;
 }
 
-typedef struct {
-    label_t *labels;
-    int n, *area, (*box)[4]; /* per piece: area; top, bottom, left, right (ends exclusive) */
-} pieces;
-
-/* 8-connected pieces of a mask with their areas and boxes */
-static int find_pieces(const unsigned char *mask, int w, int h, pieces *p) {
-    p->labels = (label_t *)take((size_t)w * h * sizeof(label_t) / sizeof(float) + 1);
-    const size_t mark = used;
-    label_t *parent = (label_t *)take(((size_t)w * h + 2) * sizeof(label_t) / sizeof(float) + 1);
-    if (!parent || !p->labels) return 0;
-    p->n = label_pieces(mask, w, h, p->labels, parent);
-    used = mark; /* the union-find's table goes */
-    p->area = (int *)take((size_t)p->n + 1), p->box = (int (*)[4])take((size_t)4 * p->n + 4);
-    if (!p->area || !p->box) return 0;
-    for (int k = 0; k < p->n; k++) p->area[k] = 0, p->box[k][0] = h, p->box[k][1] = 0, p->box[k][2] = w, p->box[k][3] = 0;
+/* 8-connected pieces of a mask (the pixels holding `bit`): labels 1..n in order of each piece's
+   first pixel (row by row), as Python numbers them. Two passes with union-find on provisional
+   labels. A provisional label starts where no pixel to the W, NW, N or NE is ink, so no two starts
+   touch: parent needs ceil(h / 2) ceil(w / 2) + 1 labels. */
+static int label_pieces(const unsigned char *mask, unsigned char bit, int w, int h, label_t *labels, label_t *parent) {
+    int next = 1;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
-            int l = p->labels[y * w + x] - 1;
-            if (l < 0) continue;
-            int *b = p->box[l];
-            p->area[l]++, b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
+            int i = y * w + x, root = 0;
+            labels[i] = 0;
+            if (!(mask[i] & bit)) continue;
+            const int nb[4][2] = {{0, -1}, {-1, -1}, {-1, 0}, {-1, 1}}; /* W, NW, N, NE: seen already */
+            for (int k = 0; k < 4; k++) {
+                int yy = y + nb[k][0], xx = x + nb[k][1];
+                if (yy < 0 || xx < 0 || xx >= w || !labels[yy * w + xx]) continue;
+                int other = labels[yy * w + xx];
+                while (parent[other] != other) other = parent[other] = parent[parent[other]];
+                if (!root) root = other;
+                else if (other != root) {
+                    int lo = imin(root, other);
+                    parent[imax(root, other)] = (label_t)lo, root = lo;
+                }
+            }
+            if (!root) root = next, parent[next] = (label_t)next, next++;
+            labels[i] = (label_t)root;
         }
+    /* Roots renumbered 1..n in order (a root is its piece's first provisional label). A parent is
+       below its child, so in ascending order each parent holds its final number already. */
+    int n = 0;
+    for (int l = 1; l < next; l++) parent[l] = parent[l] == l ? (label_t)++n : parent[parent[l]];
+    for (int i = 0; i < w * h; i++)
+        if (labels[i]) labels[i] = parent[labels[i]];
+    return n;
+}
+
+typedef struct {
+    label_t *labels, *area; /* area: each piece's (1..n), in the union-find's table */
+    int n;
+} pieces;
+
+/* 8-connected pieces of a mask with their areas */
+static int find_pieces(const unsigned char *mask, unsigned char bit, int w, int h, pieces *p) {
+    p->labels = (label_t *)take(((size_t)w * h * sizeof(label_t) + 3) / 4);
+    p->area = (label_t *)take((((size_t)(h + 1) / 2 * (size_t)((w + 1) / 2) + 2) * sizeof(label_t) + 3) / 4);
+    if (!p->labels || !p->area) return 0;
+    p->n = label_pieces(mask, bit, w, h, p->labels, p->area);
+    for (int l = 0; l <= p->n; l++) p->area[l] = 0;
+    for (long i = 0; i < (long)w * h; i++) p->area[p->labels[i]]++;
+    p->area[0] = 0; /* (the pixels outside every piece) */
     return 1;
 }
 
-/* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table */
-static int page_test(const image *cells, unsigned char *page) {
-    const int gw = cells->w, gh = cells->h, n = gw * gh;
-    const size_t start = used;
-    float *levels = take((size_t)n);
-    if (!levels) return -1;
-    if (n < 2) return 0;
-    memcpy(levels, cells->a, sizeof(float) * n);
-    sort_floats(levels, n);
-    /* float32 running sums, as numpy's cumsum: all, and up to each split as it moves */
-    float all = 0.0f, below = 0.0f, at_split = 0.0f;
-    for (int i = 0; i < n; i++) all += levels[i];
-    int split = 1;
-    double best = -1.0;
-    for (int k = 1; k < n; k++) { /* Otsu: the split with the largest variance between the sides */
-        below += levels[k - 1];
-        double d = (double)below / k - (double)(float)(all - below) / (n - k);
-        double between = d * d * (double)k * (double)(n - k);
-        if (between > best) best = between, split = k, at_split = below;
+/* a piece's box: top, bottom, left, right (ends exclusive) */
+static void piece_box(const pieces *p, int w, int h, int l, int *b) {
+    b[0] = h, b[1] = 0, b[2] = w, b[3] = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            if (p->labels[y * w + x] == l) b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
+}
+
+/* ---- the page, not the table (Python's page_only) ---- */
+
+/* The page grid's cells in half grey levels (2 x the median of a cell's levels): a grid, or, where
+   a cell is one pixel, twice the grey image's own levels */
+typedef struct {
+    const unsigned char *grey;
+    const unsigned short *grid;
+} halves;
+
+static int half(const halves *c, long i) { return c->grid ? c->grid[i] : 2 * c->grey[i]; }
+
+/* numpy's median of the half levels a histogram (511 bins) counts */
+static double hist_median(const long *hist, long count) {
+    const long k = (count - 1) / 2;
+    long seen = 0;
+    int v = 0;
+    while (seen + hist[v] <= k) seen += hist[v++];
+    if (count % 2) return v;
+    int next = v;
+    if (seen + hist[v] <= k + 1)
+        for (next = v + 1; !hist[next];) next++;
+    return (v + next) / 2.0;
+}
+
+#define VE_HALVES 511 /* half grey levels 0..510 */
+
+/* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table;
+   0 when not, -1 when out of memory */
+static int page_test(const halves *c, int gw, int gh, unsigned char *page) {
+    const long n = (long)gw * gh;
+    long *hist = (long *)take((VE_HALVES * sizeof(long) + 3) / 4);
+    if (!hist) return -1;
+    memset(hist, 0, VE_HALVES * sizeof(long));
+    for (long i = 0; i < n; i++) hist[half(c, i)]++;
+    /* Otsu over the levels there are: the split with the largest variance between the sides, from
+       exact sums */
+    double total = 0.0, sums = 0.0, best = -1.0, low = 0.0, high = 0.0;
+    long below = 0;
+    int cut = -1;
+    for (int v = 0; v < VE_HALVES; v++) total += (double)v * hist[v];
+    for (int v = 0; v < VE_HALVES; v++) {
+        if (!hist[v]) continue;
+        below += hist[v], sums += (double)v * hist[v];
+        if (below == n) break;
+        const double d = sums / below - (total - sums) / (n - below), between = d * d * (double)below * (double)(n - below);
+        if (between > best) best = between, cut = v, low = sums / below, high = (total - sums) / (n - below);
     }
-    const float cut = levels[split - 1];
-    if ((double)(float)(all - at_split) / (n - split) - (double)at_split / split < VE_PP_PAGE_CONTRAST)
-        return 0;
-    used = start; /* the sorted levels go */
-    unsigned char *bright = (unsigned char *)take((size_t)n / 4 + 1);
+    if (cut < 0 || high - low < VE_PP_PAGE_CONTRAST * 510) return 0;
+    unsigned char *bright = take_bytes((size_t)n);
     const size_t marked = used; /* each labelling goes once read */
     if (!bright) return -1;
-    for (int i = 0; i < n; i++) bright[i] = cells->a[i] > cut;
+    for (long i = 0; i < n; i++) bright[i] = half(c, i) > cut;
     pieces lit, dark;
-    if (!find_pieces(bright, gw, gh, &lit)) return -1;
+    if (!find_pieces(bright, 1, gw, gh, &lit)) return -1;
     if (!lit.n) return 0;
-    int i = 0, area = 0, holes = 0;
-    for (int k = 0; k < lit.n; k++)
-        if (lit.area[k] > lit.area[i]) i = k;
-    for (int j = 0; j < n; j++) area += page[j] = lit.labels[j] == i + 1, bright[j] = !page[j];
-    const int b[4] = {lit.box[i][0], lit.box[i][1], lit.box[i][2], lit.box[i][3]};
+    int i = 1, b[4];
+    long area = 0, holes = 0;
+    for (int l = 2; l <= lit.n; l++)
+        if (lit.area[l] > lit.area[i]) i = l;
+    piece_box(&lit, gw, gh, i, b);
+    for (long j = 0; j < n; j++) area += page[j] = lit.labels[j] == i, bright[j] = !page[j];
     used = marked;
-    if (!find_pieces(bright, gw, gh, &dark)) return -1;
-    for (int j = 0; j < n; j++) { /* dark pieces that touch no border are the writing: holes */
-        int l = dark.labels[j] - 1;
-        if (l < 0) continue;
-        const int *b = dark.box[l];
-        bright[j] = b[0] > 0 && b[1] < gh && b[2] > 0 && b[3] < gw;
-        holes += bright[j];
-    }
+    if (!find_pieces(bright, 1, gw, gh, &dark)) return -1;
+    /* dark pieces that touch no border are the writing, holes: those that do are marked (area 0) */
+    for (int x = 0; x < gw; x++) dark.area[dark.labels[x]] = dark.area[dark.labels[(long)(gh - 1) * gw + x]] = 0;
+    for (int y = 0; y < gh; y++) dark.area[dark.labels[(long)y * gw]] = dark.area[dark.labels[(long)y * gw + gw - 1]] = 0;
+    for (long j = 0; j < n; j++) holes += bright[j] = dark.labels[j] && dark.area[dark.labels[j]];
     if (holes > VE_PP_PAGE_WRITING * (area + holes)) return 0; /* mostly hole: a light ring, not a page */
-    for (int j = 0; j < n; j++) page[j] = page[j] || (dark.labels[j] && bright[j]);
+    for (long j = 0; j < n; j++) page[j] = page[j] || bright[j];
     used = marked;
     area += holes;
-    int border = 0;
-    for (int x = 0; x < gw; x++) border += page[x] + page[(gh - 1) * gw + x];
-    for (int y = 0; y < gh; y++) border += page[y * gw] + page[y * gw + gw - 1];
+    long border = 0;
+    for (int x = 0; x < gw; x++) border += page[x] + page[(long)(gh - 1) * gw + x];
+    for (int y = 0; y < gh; y++) border += page[(long)y * gw] + page[(long)y * gw + gw - 1];
     const double share = (double)area / n, solid = (double)area / ((double)(b[1] - b[0]) * (b[3] - b[2]));
     if (!(VE_PP_PAGE_MIN <= share && share <= VE_PP_PAGE_MAX && solid >= VE_PP_PAGE_SOLID && 2 * border < 2 * (gw + gh)))
         return 0;
-    /* a page's edge is a step: the rings two cells inside and outside the split differ */
-    unsigned char *ring[4];
-    for (int r = 0; r < 4; r++)
-        if (!(ring[r] = (unsigned char *)take((size_t)n / 4 + 1)) || !morph(page, gw, gh, 2 + r % 2, r < 2, ring[r]))
-            return -1;
-    int inside = 0, outside = 0;
-    for (int j = 0; j < n; j++) /* the rings are thin: their values are taken at their size */
-        inside += ring[0][j] && !ring[1][j], outside += ring[3][j] && !ring[2][j];
-    if (!inside || !outside) return 0;
-    float *scratch = take((size_t)inside), *out = take((size_t)outside);
-    if (!scratch || !out) return -1;
-    inside = outside = 0;
-    for (int j = 0; j < n; j++) {
-        if (ring[0][j] && !ring[1][j]) scratch[inside++] = cells->a[j];
-        if (ring[3][j] && !ring[2][j]) out[outside++] = cells->a[j];
+    /* a page's edge is a step: the rings two cells inside and outside the split differ. The page
+       shrunk by 2 and 3 and grown by 2 and 3, as bits 0-3 of `bright` */
+    unsigned char *t = take_bytes((size_t)n);
+    if (!t || !morph(page, gw, gh, 2, 1, bright)) return -1;
+    for (int r = 1; r < 4; r++) {
+        if (!morph(page, gw, gh, 2 + r % 2, r < 2, t)) return -1;
+        for (long j = 0; j < n; j++) bright[j] |= (unsigned char)(t[j] << r);
     }
-    const double in = median_taken(scratch, inside), beyond = median_taken(out, outside);
-    if (in != in || beyond != beyond) return -1;
-    return in - beyond >= VE_PP_PAGE_CONTRAST;
+    long *inside = (long *)take((2 * VE_HALVES * sizeof(long) + 3) / 4), *outside = inside + VE_HALVES, ins = 0, outs = 0;
+    if (!inside) return -1;
+    memset(inside, 0, 2 * VE_HALVES * sizeof(long));
+    for (long j = 0; j < n; j++) {
+        if ((bright[j] & 3) == 1) inside[half(c, j)]++, ins++;
+        if ((bright[j] & 12) == 8) outside[half(c, j)]++, outs++;
+    }
+    if (!ins || !outs) return 0;
+    return !(hist_median(inside, ins) - hist_median(outside, outs) < VE_PP_PAGE_CONTRAST * 510);
 }
 
 /* page_test, its working memory given back */
-static int page_cells(const image *cells, unsigned char *page) {
+static int page_cells(const halves *c, int gw, int gh, unsigned char *page) {
     const size_t mark = used;
-    const int found = page_test(cells, page);
+    const int found = page_test(c, gw, gh, page);
     used = mark;
     return found;
 }
 
-/* Python's _fill_outward: unknown (NaN) cells take the mean of their known neighbours, ring by ring
-   (in place: a cell filled in this ring is marked, and is not known until the next) */
-static int fill_outward(float *g, int w, int h) {
-    const size_t mark = used;
-    unsigned char *filled_now = (unsigned char *)take((size_t)w * h / 4 + 1);
-    if (!filled_now) return 0;
-    memset(filled_now, 0, (size_t)w * h);
+#define VE_UNKNOWN 0xFFFF
+
+/* Python's _fill_outward on half levels: unknown cells take the mean of their known neighbours,
+   rounded (halves up), ring by ring (in place: a cell filled in this ring is marked in
+   `filled_now`, and is not known until the next) */
+static void fill_outward(unsigned short *g, int w, int h, unsigned char *filled_now) {
     for (;;) {
         int missing = 0, filled = 0;
+        memset(filled_now, 0, (size_t)w * h);
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
-                const int i = y * w + x;
-                if (g[i] == g[i]) continue;
-                float total = 0.0f;
-                int count = 0;
+                const long i = (long)y * w + x;
+                if (g[i] != VE_UNKNOWN) continue;
+                long total = 0, count = 0;
                 missing = 1;
-                for (int dy = -1; dy <= 1; dy++)
-                    for (int dx = -1; dx <= 1; dx++) {
-                        int yy = y + dy, xx = x + dx, j = yy * w + xx;
-                        if (yy < 0 || xx < 0 || yy >= h || xx >= w || g[j] != g[j] || filled_now[j]) continue;
-                        total += g[j], count++;
+                for (int yy = imax(y - 1, 0); yy <= imin(y + 1, h - 1); yy++)
+                    for (int xx = imax(x - 1, 0); xx <= imin(x + 1, w - 1); xx++) {
+                        const long j = (long)yy * w + xx;
+                        if (g[j] != VE_UNKNOWN && !filled_now[j]) total += g[j], count++;
                     }
-                if (count) g[i] = (float)((double)total / count), filled_now[i] = 1, filled = 1;
+                if (count) g[i] = (unsigned short)((2 * total + count) / (2 * count)), filled_now[i] = 1, filled = 1;
             }
-        if (!missing || !filled) {
-            used = mark;
-            return 1;
-        }
-        memset(filled_now, 0, (size_t)w * h);
+        if (!missing || !filled) return;
     }
+}
+
+/* the grey level nearest half level v (Python's rint(v / 2), clipped); v: float32 as upsampled */
+static unsigned char nearest_level(float v) {
+    const float l = rintf(v / 2.0f);
+    return (unsigned char)(l < 0.0f ? 0 : (l > 255.0f ? 255 : l));
+}
+
+/* a half-level grid as float32 (Python's astype), unknown as -1 */
+static float half_float(unsigned short v) {
+    /* (no branch: GCC would convert in an IT block, which the assembler refuses on the Cortex-M55) */
+    return (float)((int)v - ((int)(v == VE_UNKNOWN) << 16));
+}
+
+/* grey levels as floats, for a page grid's medians */
+static void level_row(const void *plane, int y, float *out) {
+    const bytes *g = (const bytes *)plane;
+    for (int x = 0; x < g->w; x++) out[x] = (float)g->a[(size_t)y * g->w + x];
 }
 
 /* Python's page_only, in place: 1 when the image was a page on a table, 0 when it stays, -1 when
    out of memory */
-static int page_only(image *grey) {
+static int page_only(bytes *grey) {
     const int w = grey->w, h = grey->h;
     if (imin(w, h) < VE_PP_PAGE_MIN_SIDE) return 0;
     const size_t mark = used;
-    const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID);
-    image cells = *grey, light, keep; /* a one-pixel cell's median is its pixel: the grey, read before it is written */
-    if (cell > 1 && !cell_values(grey, cell, median_of, &cells)) return -1;
-    const int gw = cells.w, gh = cells.h, n = gw * gh;
-    unsigned char *page = (unsigned char *)take((size_t)n / 4 + 1), *inner = (unsigned char *)take((size_t)n / 4 + 1);
-    if (!page || !inner) return -1;
-    const int found = page_cells(&cells, page);
+    const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID), gw = (w + cell - 1) / cell, gh = (h + cell - 1) / cell;
+    const long n = (long)gw * gh;
+    halves cells = {grey->a, NULL}; /* a one-pixel cell's median is its pixel: the grey itself */
+    if (cell > 1) {
+        image medians;
+        unsigned short *grid;
+        if (!cell_values(grey, level_row, w, h, cell, median_of, &medians)) return -1;
+        if (!(grid = (unsigned short *)take(((size_t)n * 2 + 3) / 4))) return -1;
+        for (long i = 0; i < n; i++) grid[i] = (unsigned short)(2.0f * medians.a[i]);
+        cells.grid = grid;
+    }
+    unsigned char *page = take_bytes((size_t)n);
+    if (!page) return -1;
+    const int found = page_cells(&cells, gw, gh, page);
     if (found <= 0) {
         used = mark;
         return found;
     }
     /* cells on the page's edge hold some table: the light is carried out from the cells inside them */
-    if (!morph(page, gw, gh, 1, 1, inner)) return -1;
-    if (cell == 1) { /* the grid is the image: its light is the grey inside (the kept page lies
-                        there) and the light carried outward beyond, filled in place */
-        for (int i = 0; i < n; i++) grey->a[i] = inner[i] ? grey->a[i] : NAN;
-        if (!fill_outward(grey->a, w, h)) return -1;
-        used = mark;
-        return 1;
-    }
-    light = (image){gw, gh, take((size_t)n)}, keep = (image){gw, gh, take((size_t)n)};
-    if (!light.a || !keep.a) return -1;
-    for (int i = 0; i < n; i++) light.a[i] = inner[i] ? cells.a[i] : NAN;
+    unsigned char *a = take_bytes((size_t)n);
+    unsigned short *light = (unsigned short *)take(((size_t)n * 2 + 3) / 4);
+    if (!a || !light || !morph(page, gw, gh, 1, 1, a)) return -1;
+    for (long i = 0; i < n; i++) light[i] = a[i] ? (unsigned short)half(&cells, i) : VE_UNKNOWN;
+    fill_outward(light, gw, gh, a);
     const int margin = 1 + imax(1, pyround(VE_PP_PAGE_MARGIN * imin(w, h) / cell));
-    if (!fill_outward(light.a, gw, gh) || !morph(page, gw, gh, margin, 1, inner)) return -1;
-    for (int i = 0; i < n; i++) keep.a[i] = inner[i];
-    /* the table (where the page is not kept) gets the light carried outward, row by row */
-    upsampler kept_rows, lit_rows;
-    const grid keep_rows = whole(&keep), light_rows = whole(&light);
-    if (!upsampler_take(&keep_rows, cell, w, &kept_rows) || !upsampler_take(&light_rows, cell, w, &lit_rows)) return -1;
-    for (int y = 0; y < h; y++) {
-        const float *kept = upsampled_row(&kept_rows, y), *lit = upsampled_row(&lit_rows, y);
-        for (int x = 0; x < w; x++)
-            if (!(kept[x] > 0.999f)) grey->a[y * w + x] = lit[x];
+    if (!morph(page, gw, gh, margin, 1, a)) return -1; /* the page kept: the rest is table */
+    if (cell == 1) {
+        for (long i = 0; i < n; i++)
+            if (!a[i]) grey->a[i] = nearest_level(half_float(light[i]));
+    } else { /* the table (where the page is not kept) gets the light carried outward, row by row */
+        image keep = {gw, gh, take((size_t)n)}, lit = {gw, gh, take((size_t)n)};
+        if (!keep.a || !lit.a) return -1;
+        for (long i = 0; i < n; i++) keep.a[i] = a[i], lit.a[i] = half_float(light[i]);
+        upsampler kept_rows, lit_rows;
+        const grid keep_rows = whole(&keep), light_rows = whole(&lit);
+        if (!upsampler_take(&keep_rows, cell, w, &kept_rows) || !upsampler_take(&light_rows, cell, w, &lit_rows)) return -1;
+        for (int y = 0; y < h; y++) {
+            const float *kept = upsampled_row(&kept_rows, y), *l = upsampled_row(&lit_rows, y);
+            for (int x = 0; x < w; x++)
+                if (!(kept[x] > 0.999f)) grey->a[(size_t)y * w + x] = nearest_level(l[x]);
+        }
     }
     used = mark;
     return 1;
@@ -685,6 +763,20 @@ typedef struct {
     long *hist;
     int *shift, w, span;
 } ink_columns;
+
+/* A mask read through a view of the flags plane: (y, x) is byte y sy + x sx, in the mask when it
+   holds a bit of `in` and none of `out`. A transposed view swaps the strides (no copy). */
+typedef struct {
+    unsigned char *f;
+    long sy, sx;
+    int h, w;
+    unsigned char in, out;
+} view;
+
+static int on(const view *v, int y, int x) {
+    const unsigned char b = v->f[y * v->sy + x * v->sx];
+    return (b & v->in) && !(b & v->out);
+}
 
 /* rint(x * t), as the double product rounds: from a float product wherever that lies clear of a
    half (its error is under 2e-5 for |x| < 4096 and |t| < 1, so the double's rounding is the same),
@@ -724,7 +816,8 @@ static double best_angle(const ink_columns *c, double start, double stop, double
     return best;
 }
 
-static double skew(const unsigned char *m, int h, int w, long total) {
+static double skew(const view *m, long total) {
+    const int h = m->h, w = m->w;
     const long step = total / 100000 > 1 ? total / 100000 : 1;
     const int k = (int)((total + step - 1) / step);
     unsigned short *ys = (unsigned short *)take((size_t)k / 2 + 1);
@@ -736,12 +829,12 @@ static double skew(const unsigned char *m, int h, int w, long total) {
     memset(first, 0, sizeof(int) * ((size_t)w + 1));
     for (int y = 0; y < h; y++) /* Python's sub-sample (every step-th ink pixel, row by row), counted by column */
         for (int x = 0; x < w; x++)
-            if (m[y * w + x] && seen++ % step == 0) first[x + 1]++;
+            if (on(m, y, x) && seen++ % step == 0) first[x + 1]++;
     for (int x = 0; x < w; x++) first[x + 1] += first[x], shift[x] = first[x]; /* shift: each column's next slot */
     seen = 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            if (m[y * w + x] && seen++ % step == 0) ys[shift[x]++] = (unsigned short)y;
+            if (on(m, y, x) && seen++ % step == 0) ys[shift[x]++] = (unsigned short)y;
     double best = best_angle(&c, -VE_PP_LINE_ANGLE, VE_PP_LINE_ANGLE + 0.01, 0.5);
     best = best_angle(&c, best - 0.4, best + 0.41, 0.1);
     return best * (PI / 180.0);
@@ -764,13 +857,25 @@ static int next_run(const unsigned char *row, const unsigned char *below, int w,
 
 /* Python's _level_lines: printed lines within LINE_ANGLE of level in an h x w mask, into found;
    returns how many, or -1 when out of memory */
-static int level_lines(const unsigned char *m, int h, int w, unsigned char *found) {
+/* the flags plane's bits (find_ink) */
+#define VE_FAINT 1 /* above the faint marks' contrast: where printed lines are looked for */
+#define VE_LEVEL 2 /* a level printed line, found on the faint marks */
+#define VE_PLUMB 4 /* a plumb one */
+#define VE_LINE 8  /* any printed line's pixel */
+#define VE_FOUND 16
+
+/* Python's _level_lines: printed lines within LINE_ANGLE of level in the view's mask, into `bit`
+   (at the mask's pixels: a line's pixels are its own); returns how many, or -1 when out of memory */
+static int level_lines(const view *m, unsigned char bit) {
     const size_t mark = used;
+    const int h = m->h, w = m->w;
     long total = 0;
-    memset(found, 0, (size_t)w * h);
-    for (long i = 0; i < (long)w * h; i++) total += m[i];
+    for (long i = 0; i < (long)w * h; i++) m->f[i] &= (unsigned char)~bit;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) total += on(m, y, x);
     if (!total) return 0;
-    const double t = tan(skew(m, h, w, total));
+    const double t = tan(skew(m, total));
+    used = mark; /* the skew's columns go */
     int *offset = (int *)take((size_t)w), low = 0, high = 0;
     if (t != t || !offset) return -1;
     for (int x = 0; x < w; x++) offset[x] = (int)rint(-(double)x * t), low = imin(low, offset[x]);
@@ -779,14 +884,14 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
     /* the sheared mask, each ink pixel holding the height of its column's run of ink (0: no ink),
        up to 255: a line is at most thick_max < 127 rows thick (checked below), so a longer run
        decides as 255 does (a median over one is over 128 either way) */
-    unsigned char *sh = (unsigned char *)take((size_t)H * w / 4 + 1);
+    unsigned char *sh = take_bytes((size_t)H * w);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
     double *lines = (double *)take((size_t)2 * H);
     if (!sh || !extent || !scratch || !lines) return -1;
     memset(sh, 0, (size_t)H * w);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
-            if (m[y * w + x]) sh[(y + offset[x]) * w + x] = 1;
+            if (on(m, y, x)) sh[(y + offset[x]) * w + x] = 1;
     for (int x = 0; x < w; x++)
         for (int r = 0, top = 0; r <= H; r++) {
             if (r < H && sh[r * w + x]) continue;
@@ -820,7 +925,7 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
                     else if (e <= widest) { /* no wider than the line: no stroke crosses it here */
                         int top = row;
                         while (top > 0 && sh[(top - 1) * w + c]) top--;
-                        for (int j = 0; j < e; j++) found[(top + j - offset[c]) * w + c] = 1;
+                        for (int j = 0; j < e; j++) m->f[(top + j - offset[c]) * m->sy + c * m->sx] |= bit;
                     }
                 }
                 if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_LINE_ASPECT * thickness)
@@ -830,57 +935,33 @@ static int level_lines(const unsigned char *m, int h, int w, unsigned char *foun
     int count = 0;
     for (int r = 0, last = -3; r < H; r++)
         if (lines[r] >= 0) count += r - last > 2 || !count, last = r;
-    for (long i = 0; i < (long)w * h; i++) found[i] &= m[i];
     used = mark;
     return count;
 }
 
-static void transpose(const unsigned char *m, int h, int w, unsigned char *t) {
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) t[x * h + y] = m[y * w + x];
-}
-
-/* Python's printed_lines: the pixels of ruled lines, a margin, a grid or a box's frame in an h x w
-   mask, into lines (1); level and plumb lines found twice, each the second time without the other's */
-static int printed_lines(const unsigned char *mask, int h, int w, unsigned char *lines) {
-    const size_t mark = used, n = (size_t)w * h;
-    /* three planes: the level lines, then the mask without them; a transposed mask; the plumb
-       lines (transposed), then each second search's lines */
-    unsigned char *level = (unsigned char *)take(n / 4 + 1), *t = (unsigned char *)take(n / 4 + 1);
-    unsigned char *found = (unsigned char *)take(n / 4 + 1);
-    if (!level || !t || !found) return 0;
-    transpose(mask, h, w, t);
-    const int n_level = level_lines(mask, h, w, level), n_plumb = level_lines(t, w, h, found);
+/* Python's printed_lines: the pixels of ruled lines, a margin, a grid or a box's frame among the
+   flags' faint marks (VE_FAINT), into VE_LINE; level and plumb lines found twice, each the second
+   time without the other's */
+static int printed_lines(unsigned char *f, int h, int w) {
+    view level = {f, w, 1, h, w, VE_FAINT, 0}, plumb = {f, 1, w, w, h, VE_FAINT, 0};
+    const int n_level = level_lines(&level, VE_LEVEL), n_plumb = level_lines(&plumb, VE_PLUMB);
+    const long n = (long)w * h;
     if (n_level < 0 || n_plumb < 0) return 0;
-    memset(lines, 0, n);
-    if (n_level + n_plumb < VE_PP_MIN_LINES) {
-        used = mark;
-        return 1;
+    if (n_level + n_plumb < VE_PP_MIN_LINES) return 1;
+    level.out = VE_PLUMB, plumb.out = VE_LEVEL;
+    for (int k = 0; k < 2; k++) {
+        if (level_lines(k ? &plumb : &level, VE_FOUND) < 0) return 0;
+        for (long i = 0; i < n; i++)
+            if (f[i] & VE_FOUND) f[i] |= VE_LINE;
     }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            const size_t i = (size_t)y * w + x;
-            lines[i] = level[i] || found[x * h + y];
-            t[i] = mask[i] && !found[x * h + y];
-            level[i] = mask[i] && !level[i];
-        }
-    if (level_lines(t, h, w, found) < 0) return 0;
-    for (size_t i = 0; i < n; i++) lines[i] |= found[i];
-    transpose(level, h, w, t);
-    if (level_lines(t, w, h, found) < 0) return 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) lines[y * w + x] |= found[x * h + y];
-    used = mark;
+    for (long i = 0; i < n; i++)
+        if (f[i] & (VE_LEVEL | VE_PLUMB)) f[i] |= VE_LINE;
     return 1;
 }
 
-typedef struct {
-    image ink;           /* the stretched ink, white on black in [0,1], pieces that are not kept taken away */
-    int n, (*box)[4];    /* the kept pieces: top, bottom, left, right (ends exclusive) */
-} ink_map;
 
-/* The darkest, median (median32's) and lightest values of to_grey's image, whose values are all
-   k / 255 (k a byte): read from to_grey's histogram of the levels instead of passes over the page */
+/* The darkest, median (median32's) and lightest values of the working image, whose values are all
+   k / 255 (k a byte): read from the histogram of its levels instead of passes over the page */
 static void level_stats(long n, float *lo, double *mid, float *hi) {
     long seen = 0;
     int below = -1, above = -1, least = 0, most = 255; /* the ((n-1)/2)-th and (n/2)-th smallest */
@@ -897,144 +978,231 @@ static void level_stats(long n, float *lo, double *mid, float *hi) {
 }
 
 /* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
-static int find_ink(image *grey, ink_map *m) {
-    const int w = grey->w, h = grey->h, n = w * h, shorter = imin(w, h);
-    float lo, hi, *scratch;
-    double mid;
-    const int on_table = page_only(grey); /* the table around a page becomes paper */
-    if (on_table < 0) return VIT_EDGE_TOO_LARGE;
-    if (on_table) { /* the light carried outward is no longer k / 255: measured on the image itself */
-        lo = hi = grey->a[0];
-        for (int i = 0; i < n; i++) lo = fmin2(lo, grey->a[i]), hi = fmax2(hi, grey->a[i]);
-        mid = median_taken(grey->a, n);
-        if (mid != mid) return VIT_EDGE_TOO_LARGE;
-    } else {
-        level_stats(n, &lo, &mid, &hi);
-    }
-    const int dark = mid - lo > hi - mid;
 
-    /* The pool is a stack: each plane is taken before the temporaries that make it, and they go
-       when it is made. The ink, then the deviation, replace the grey in place (it is not read
-       again); the paper's light goes once the deviation is made. The light and the noise are grids
-       read row by row. */
-    image ink = *grey;
-    grid cells;
+/* The pieces of ink (flags 1) and the specks among them (no larger than box_area px, small beside
+   the largest, or shorter than SPECK_EXTENT of the page): the ink map's kept boxes, in the order of
+   their labels, and its bits for the pixels of pieces that are not kept (in the flags' memory);
+   0 or a negative code */
+static int kept_pieces(ink_map *m, unsigned char *f, int box_area, int shorter) {
+    const int w = m->g.w, h = m->g.h;
+    const long n = (long)w * h;
+    pieces p;
+    if (!find_pieces(f, 1, w, h, &p)) return VIT_EDGE_TOO_LARGE;
+    int largest = 0, big = 0, kept = 0;
+    for (int l = 1; l <= p.n; l++) largest = imax(largest, p.area[l]);
+    const double speck = fmax(box_area, VE_PP_SPECK_FRACTION * largest);
+    for (int l = 1; l <= p.n; l++) big += p.area[l] > speck;
+    int (*stat)[5] = (int (*)[5])take((size_t)5 * big + 5); /* area, top, bottom, left, right */
+    if (!stat) return VIT_EDGE_TOO_LARGE;
+    for (int l = 1, k = 0; l <= p.n; l++) { /* a piece's area gives way to its number among the big ones */
+        if (p.area[l] > speck) stat[k][0] = p.area[l], stat[k][1] = h, stat[k][2] = 0, stat[k][3] = w, stat[k][4] = 0;
+        p.area[l] = p.area[l] > speck ? (label_t)++k : 0;
+    }
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const int k = p.area[p.labels[y * w + x]];
+            if (!k) continue;
+            int *b = stat[k - 1] + 1;
+            b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
+        }
+    long total = 0;
+    for (int k = 0; k < big; k++) { /* a kept piece keeps its area; the others' is 0 */
+        const int *b = stat[k] + 1;
+        if (imax(b[1] - b[0], b[3] - b[2]) < VE_PP_SPECK_EXTENT * shorter) stat[k][0] = 0;
+        total += stat[k][0];
+    }
+    if (total < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
+    for (long i = 0; i < n; i++) { /* 1: a pixel of a piece that is not kept */
+        const int l = p.labels[i], k = p.area[l];
+        f[i] = (unsigned char)(l && !(k && stat[k - 1][0]));
+    }
+    int (*box)[4] = (int (*)[4])stat; /* the kept boxes, moved down in place */
+    for (int k = 0; k < big; k++)
+        if (stat[k][0]) memmove(box[kept++], stat[k] + 1, sizeof box[0]);
+    unsigned char bits = 0; /* the flags become bits, in place (byte i / 8 is read before it is written) */
+    for (long i = 0; i < n; i++) {
+        bits |= (unsigned char)(f[i] << (i & 7));
+        if ((i & 7) == 7 || i == n - 1) f[i >> 3] = bits, bits = 0;
+    }
+    m->unkept = f, m->n = kept;
+    m->box = (int (*)[4])settle_at(box, (size_t)4 * kept, (size_t)((float *)(void *)f - pool) + ((size_t)n / 8 + 4) / 4);
+    return 0;
+}
+
+/* the ink map's row y: the ink stretched (FLOOR_SIGMAS local deviations are 0, the strongest ink
+   1), the pieces that are not kept taken away; in m->row */
+static const float *map_row(const ink_map *m, int y) {
+    const int w = m->g.w;
+    float *v = m->row;
+    deviation_row(m, y, v);
+    const float *nz = upsampled_row(&m->noise, y);
+    for (int x = 0; x < w; x++) {
+        const float fl = (float)VE_PP_FLOOR_SIGMAS * nz[x], s = (v[x] - fl) / fmax2(m->strongest - fl, 1e-6f);
+        v[x] = s < 0.0f ? 0.0f : (s > 1.0f ? 1.0f : s);
+    }
+    if (m->unkept) {
+        const long i = (long)y * w;
+        for (int x = 0; x < w; x++)
+            if (m->unkept[(i + x) >> 3] >> ((i + x) & 7) & 1) v[x] = 0.0f;
+    }
+    return v;
+}
+
+/* positive floats order as their bits do */
+static unsigned key_of(float v) {
+    unsigned k;
+    memcpy(&k, &v, sizeof k);
+    return k;
+}
+
+static float value_of(unsigned k) {
+    float v;
+    memcpy(&v, &k, sizeof v);
+    return v;
+}
+
+#define VE_BINS 1024
+
+/* how many candidates' deviations (flags 1) have each key in [lo, hi], in bins of 2^shift keys;
+   with shift < 0, the least key above hi instead (returned) */
+static unsigned count_keys(const ink_map *m, const unsigned char *f, unsigned lo, unsigned hi, int shift, unsigned *bins) {
+    const int w = m->g.w;
+    unsigned least = 0xFFFFFFFFu;
+    if (shift >= 0) memset(bins, 0, sizeof(unsigned) * VE_BINS);
+    for (int y = 0; y < m->g.h; y++) {
+        const unsigned char *c = f + (size_t)y * w;
+        int x = 0;
+        while (x < w && !c[x]) x++;
+        if (x == w) continue; /* (a row with no candidate) */
+        deviation_row(m, y, m->row);
+        for (; x < w; x++) {
+            if (!c[x]) continue;
+            const unsigned k = key_of(m->row[x]);
+            if (shift < 0) least = k > hi && k < least ? k : least;
+            else if (k >= lo && k <= hi) bins[(k - lo) >> shift]++;
+        }
+    }
+    return least;
+}
+
+/* numpy's percentile (linear) of the candidates' deviations (flags 1; count of them, their keys
+   from lo to hi): the k-th smallest by radix selection on the keys, a pass over the page for each
+   10 bits of their range; NaN when out of memory */
+static double candidates_percentile(const ink_map *m, const unsigned char *f, long count, unsigned lo, unsigned hi, double q) {
+    const double pos = q / 100.0 * (count - 1);
+    const long k = (long)floor(pos);
+    long rank = k, below = 0, inside = count; /* candidates under lo, and in [lo, hi] */
     const size_t mark = used;
-    upsampler light;
-    /* (the polarity tested outside the loops: GCC recomputed its double comparison, a library
-       call on single-precision FPUs, for every pixel) */
-    if (dark)
-        for (int i = 0; i < n; i++) ink.a[i] = 1.0f - ink.a[i];
-    const int cell = imax(1, shorter / VE_PP_LIGHT_CELLS), r = radius_cells(shorter, cell);
-    image medians = ink; /* a one-pixel cell's median is its pixel: the grid is the ink itself */
-    if ((cell > 1 && !cell_values(&ink, cell, median_of, &medians)) || !light_opening(&medians, r, &cells))
-        return VIT_EDGE_TOO_LARGE;
-    if (!upsampler_take(&cells, cell, w, &light)) return VIT_EDGE_TOO_LARGE;
-    image dev = ink;
-    for (int y = 0; y < h; y++) { /* the paper's light, a row at a time */
-        const float *b = upsampled_row(&light, y);
-        float *d = dev.a + (size_t)y * w;
-        if (dark)
-            for (int x = 0; x < w; x++) d[x] = (d[x] - b[x]) / fmax2(1.0f - b[x], 1.0f / 255.0f);
-        else
-            for (int x = 0; x < w; x++) d[x] = d[x] - b[x];
+    unsigned *bins = (unsigned *)take(VE_BINS);
+    if (!bins) return NAN;
+    while (lo < hi) {
+        int shift = 0, b = 0;
+        while (((hi - lo) >> shift) >= VE_BINS) shift++;
+        count_keys(m, f, lo, hi, shift, bins);
+        for (; rank >= (long)bins[b]; b++) rank -= bins[b], below += bins[b];
+        inside = bins[b], lo += (unsigned)b << shift;
+        hi = shift ? (hi - lo < (1u << shift) - 1 ? hi : lo + (1u << shift) - 1) : lo;
     }
     used = mark;
-    /* the masks stay (the ink map keeps `mask`); the noise above them goes after the stretch */
-    const size_t mask_at = used;
-    unsigned char *mask = (unsigned char *)take((size_t)n / 4 + 1);
-    const size_t lines_at = used;
-    unsigned char *lines = (unsigned char *)take((size_t)n / 4 + 1);
+    const double kth = value_of(lo);
+    if (pos == k) return kth;
+    const double next = below + inside > k + 1 ? kth : value_of(count_keys(m, f, lo, lo, -1, NULL));
+    return kth + (next - kth) * (pos - k);
+}
+
+/* Python's find_ink into the ink map; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE. The pool is a
+   stack: the grey levels, the light's and the noise's grids, a plane of flags (masks as bits), then
+   each step's working memory, which goes when the step is done. */
+static int find_ink(bytes *grey, ink_map *m) {
+    const int w = grey->w, h = grey->h, shorter = imin(w, h);
+    const long n = (long)w * h;
+    float lo, hi;
+    double mid;
+    if (page_only(grey) < 0) return VIT_EDGE_TOO_LARGE; /* the table around a page becomes paper */
+    count_levels(grey);
+    level_stats(n, &lo, &mid, &hi);
+    float *ink = take(256);
+    memset(m, 0, sizeof *m);
+    m->g = *grey, m->dark = mid - lo > hi - mid, m->ink = ink, m->row = take((size_t)w);
+    if (!ink || !m->row) return VIT_EDGE_TOO_LARGE;
+    for (int v = 0; v < 256; v++) ink[v] = m->dark ? 1.0f - (float)v / 255.0f : (float)v / 255.0f;
+    if (!light_rows(m, shorter)) return VIT_EDGE_TOO_LARGE;
     const size_t noise_at = used;
-    upsampler noise; /* the noise is read row by row from its grid */
-    if (!mask || !lines || !noise_rows(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
+    if (!noise_rows(m, shorter)) return VIT_EDGE_TOO_LARGE;
     int smooth = 0, smoothed = 0;
     if (shorter / 100 > 0) { /* (a smaller page is never smoothed, whatever its noise's level) */
         const size_t noise_end = used;
         float *all = take((size_t)n);
         if (!all) return VIT_EDGE_TOO_LARGE;
-        for (int y = 0; y < h; y++) memcpy(all + (size_t)y * w, upsampled_row(&noise, y), sizeof(float) * w);
-        const float level = median32(all, n, all);
+        for (int y = 0; y < h; y++) memcpy(all + (size_t)y * w, upsampled_row(&m->noise, y), sizeof(float) * w);
+        const float level = median32(all, (int)n, all);
         used = noise_end;
         smooth = imin(imin(VE_PP_MAX_SMOOTH, (int)ceil((level / VE_PP_SMOOTH_NOISE - 1) / 2)), shorter / 100);
         smoothed = level > VE_PP_SMOOTH_NOISE && smooth > 0;
     }
-    if (smoothed) { /* a smoothed page measures its noise again: the first grid goes */
+    if (smoothed) { /* a smoothed page is a plane of its deviation, and measures its noise again */
         used = noise_at;
-        if (!box_mean(&dev, smooth) || !noise_rows(&dev, shorter, &noise)) return VIT_EDGE_TOO_LARGE;
+        image dev = {w, h, take((size_t)n)};
+        if (!dev.a) return VIT_EDGE_TOO_LARGE;
+        for (int y = 0; y < h; y++) deviation_row(m, y, dev.a + (size_t)y * w);
+        if (!box_mean(&dev, smooth)) return VIT_EDGE_TOO_LARGE;
+        m->plane = dev.a;
+        if (!noise_rows(m, shorter)) return VIT_EDGE_TOO_LARGE;
     }
+    unsigned char *f = take_bytes((size_t)n);
+    if (!f) return VIT_EDGE_TOO_LARGE;
     /* printed lines are found on fainter marks than ink, so their faint edges go with them */
     for (int y = 0; y < h; y++) {
-        const float *nz = upsampled_row(&noise, y), *d = dev.a + (size_t)y * w;
-        unsigned char *faint = mask + (size_t)y * w;
+        deviation_row(m, y, m->row);
+        const float *nz = upsampled_row(&m->noise, y), *d = m->row;
+        unsigned char *faint = f + (size_t)y * w;
         for (int x = 0; x < w; x++) faint[x] = d[x] > fmax2((float)(VE_PP_MIN_CONTRAST / 2), (float)VE_PP_FLOOR_SIGMAS * nz[x]);
     }
-    if (!printed_lines(mask, h, w, lines)) return VIT_EDGE_TOO_LARGE;
-    const size_t candidates = used;
-    if (!(scratch = take((size_t)n))) return VIT_EDGE_TOO_LARGE;
-    int strong = 0;
+    if (!printed_lines(f, h, w)) return VIT_EDGE_TOO_LARGE;
+    long strong = 0;
+    unsigned least = 0xFFFFFFFFu, most = 0;
     for (int y = 0; y < h; y++) { /* candidates: above the contrast and the local noise, not on a printed line */
-        const float *nz = upsampled_row(&noise, y);
-        for (int x = 0, i = y * w; x < w; x++, i++) {
-            mask[i] = dev.a[i] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * nz[x]) && !lines[i];
-            if (mask[i]) scratch[strong++] = dev.a[i];
+        deviation_row(m, y, m->row);
+        const float *nz = upsampled_row(&m->noise, y), *d = m->row;
+        for (int x = 0; x < w; x++) {
+            unsigned char *c = f + (size_t)y * w + x;
+            *c = d[x] > fmax2((float)VE_PP_MIN_CONTRAST, (float)VE_PP_NOISE_SIGMAS * nz[x]) && !(*c & VE_LINE);
+            if (*c) {
+                const unsigned k = key_of(d[x]);
+                strong++, least = k < least ? k : least, most = k > most ? k : most;
+            }
         }
     }
     if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
-    const float strongest = (float)percentile(scratch, strong, 90.0);
-    used = candidates;
-    for (int y = 0; y < h; y++) { /* stretched; the mask keeps candidates above INK_THRESHOLD */
-        const float *nz = upsampled_row(&noise, y);
-        for (int x = 0, i = y * w; x < w; x++, i++) {
-            const float fl = (float)VE_PP_FLOOR_SIGMAS * nz[x];
-            float v = (dev.a[i] - fl) / fmax2(strongest - fl, 1e-6f);
-            dev.a[i] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-            mask[i] = (unsigned char)(mask[i] && dev.a[i] > (float)VE_PP_INK_THRESHOLD);
-        }
+    const double strongest = candidates_percentile(m, f, strong, least, most, 90.0); /* robust to a few hot pixels */
+    if (strongest != strongest) return VIT_EDGE_TOO_LARGE;
+    m->strongest = (float)strongest;
+    for (int y = 0; y < h; y++) { /* the candidates above INK_THRESHOLD, stretched */
+        const float *v = map_row(m, y);
+        for (int x = 0; x < w; x++) f[(size_t)y * w + x] &= (unsigned char)(v[x] > (float)VE_PP_INK_THRESHOLD);
     }
-    used = lines_at; /* the printed lines and the noise go */
-    pieces p;
-    if (!find_pieces(mask, w, h, &p)) return VIT_EDGE_TOO_LARGE;
-    int largest = 0, kept = 0;
-    for (int k = 0; k < p.n; k++) largest = imax(largest, p.area[k]);
-    double speck = fmax(smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, VE_PP_SPECK_FRACTION * largest);
-    long total = 0;
-    for (int k = 0; k < p.n; k++) { /* which pieces are kept: in the mask's memory, read already (pieces <= n) */
-        int extent = imax(p.box[k][1] - p.box[k][0], p.box[k][3] - p.box[k][2]);
-        mask[k] = p.area[k] > speck && extent >= VE_PP_SPECK_EXTENT * shorter;
-        total += mask[k] ? p.area[k] : 0;
-    }
-    if (total < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
-    /* The ink map: the stretched ink without the pieces that are not kept, and the kept pieces'
-       boxes (moved down over the mask). That is all a crop needs: a digit's box holds no pixel of
-       another group's kept piece, since the groups' columns do not overlap (count_digits). */
-    for (int i = 0; i < n; i++)
-        if (p.labels[i] && !mask[p.labels[i] - 1]) dev.a[i] = 0.0f;
-    for (int k = 0; k < p.n; k++)
-        if (mask[k]) memmove(p.box[kept++], p.box[k], sizeof p.box[0]);
-    m->ink = dev, m->n = kept, m->box = (int (*)[4])settle_at(p.box, (size_t)4 * kept, mask_at);
-    return 0;
+    return kept_pieces(m, f, smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, shorter);
 }
+
 
 static int digits; /* vit_edge_digits() */
 static int (*input_box)[4], boxes; /* each digit's box in the last ink map, and how many */
 static ink_map last;               /* the last vit_edge_prepare's ink map ... */
-static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here (past
-                                      own_floats, an inference overwrites them) */
+static size_t last_mark;           /* ... and digit boxes, kept in the pool up to here */
 
 /* The ink inside one digit's box (Python's InkMap.crop(box, cut)): the ink map's pixels there, since
    the kept pieces that reach into a digit's box are its own (count_digits) */
 static int crop_box(const ink_map *m, const int *b, image *out) {
-    const int top = b[0], left = b[2], w = m->ink.w;
+    const int top = b[0], left = b[2];
     out->w = b[3] - left, out->h = b[1] - top;
     if (!(out->a = take((size_t)out->w * out->h))) return VIT_EDGE_TOO_LARGE;
-    for (int y = 0; y < out->h; y++) memcpy(out->a + (size_t)y * out->w, m->ink.a + (size_t)(top + y) * w + left, sizeof(float) * out->w);
+    for (int y = 0; y < out->h; y++) memcpy(out->a + (size_t)y * out->w, map_row(m, top + y) + left, sizeof(float) * out->w);
     return 0;
 }
 
 /* The ink around every kept piece (Python's InkMap.crop with no box) */
 static int crop_ink(const ink_map *m, image *out) {
-    int box[4] = {m->ink.h, 0, m->ink.w, 0}; /* top, bottom, left, right */
+    int box[4] = {m->g.h, 0, m->g.w, 0}; /* top, bottom, left, right */
     for (int k = 0; k < m->n; k++)
         box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
         box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
@@ -1048,8 +1216,10 @@ static int crop_ink(const ink_map *m, image *out) {
 static int touching_parts(const ink_map *m, const int *g, float *profile, int *cuts) {
     const int top = g[0], bottom = g[1], width = g[3] - g[2];
     for (int x = 0; x < width; x++) profile[x] = 0.0f;
-    for (int y = top; y < bottom; y++) /* row by row, as numpy sums a column of float32 */
-        for (int x = 0; x < width; x++) profile[x] += m->ink.a[(size_t)y * m->ink.w + g[2] + x];
+    for (int y = top; y < bottom; y++) { /* row by row, as numpy sums a column of float32 */
+        const float *row = map_row(m, y) + g[2];
+        for (int x = 0; x < width; x++) profile[x] += row[x];
+    }
     const int n = imax(2, pyround(width / (VE_PP_DIGIT_PITCH * (bottom - top))));
     const double pitch = (double)width / n;
     float *positive = profile + width, *scratch = profile + 2 * width;
@@ -1078,9 +1248,9 @@ static int touching_parts(const ink_map *m, const int *g, float *profile, int *c
 static int count_digits(const ink_map *m) {
     const size_t start = used;
     int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
-    float *profile = take((size_t)3 * m->ink.w + 3);
-    int *cuts = (int *)take((size_t)m->ink.w + 2);
-    input_box = (int (*)[4])take((size_t)4 * (m->ink.w + m->n + 1)); /* parts are at least 1 px wide */
+    float *profile = take((size_t)3 * m->g.w + 3);
+    int *cuts = (int *)take((size_t)m->g.w + 2);
+    input_box = (int (*)[4])take((size_t)4 * (m->g.w + m->n + 1)); /* parts are at least 1 px wide */
     boxes = 0;
     if (!order || !group || !profile || !cuts || !input_box) return 0;
     int k = 0, groups = 0, tallest = 0, count = 0, several = 0;
@@ -1290,19 +1460,30 @@ static int mnist_style(image c, float pixels[784]) {
 
 static const unsigned char *frame; /* the last vit_edge_prepare's image ... */
 static int frame_w, frame_h, frame_stride, counted;
-static unsigned long map_made; /* ... and ve_inferences() when its ink map was made */
+static const unsigned char *frame; /* the last vit_edge_prepare's image ... */
+static int frame_w, frame_h, frame_stride, counted;
+static int map_kept; /* ... and whether its ink map is in the pool */
 
 /* The frame's ink map and digit boxes (steps 1-4), kept in the pool up to last_mark: 0, or a
    negative code */
 static int map_frame(void) {
-    image grey;
-    used = 0, boxes = 0;
+    bytes grey;
+    used = 0, boxes = 0, map_kept = 0;
     if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
     const int status = find_ink(&grey, &last);
     if (status) return status;
     if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
-    last_mark = used, map_made = ve_inferences();
+    last_mark = used, map_kept = 1;
     return 0;
+}
+
+/* A crop moves down over the ink map where the map reaches into the model's arena (a
+   microcontroller's pool, which an inference overwrites): the last steps have the whole pool, and
+   the next digit makes the map again from the frame */
+static void crop_alone(image *crop) {
+    if (last_mark <= own_floats) return;
+    settle(crop, 0);
+    map_kept = 0;
 }
 
 int vit_edge_prepare(const unsigned char *gray, int width, int height, int stride, float pixels[784]) {
@@ -1312,7 +1493,12 @@ int vit_edge_prepare(const unsigned char *gray, int width, int height, int strid
     find_pool();
     frame = gray, frame_w = width, frame_h = height, frame_stride = stride;
     int status = map_frame();
-    if (status || (status = crop_ink(&last, &crop)) || (status = mnist_style(crop, pixels))) {
+    if (status || (status = crop_ink(&last, &crop))) {
+        boxes = 0;
+        return status;
+    }
+    crop_alone(&crop);
+    if ((status = mnist_style(crop, pixels))) {
         boxes = 0;
         return status;
     }
@@ -1325,11 +1511,13 @@ int vit_edge_inputs(void) { return digits ? (boxes < 2 ? 1 : boxes) : 0; }
 int vit_edge_prepare_digit(int k, float pixels[784]) {
     image crop;
     if (!pixels || k < 0 || k >= vit_edge_inputs()) return VIT_EDGE_BAD_ARGUMENT;
-    if (last_mark > own_floats && ve_inferences() != map_made) { /* an inference wrote over the map */
+    if (!map_kept) {
         const int status = map_frame();
         if (status) return status;
     }
     used = last_mark; /* the ink map and the boxes stay; what the last digit took goes */
-    const int status = boxes < 2 ? crop_ink(&last, &crop) : crop_box(&last, input_box[k], &crop);
-    return status ? status : mnist_style(crop, pixels);
+    int status = boxes < 2 ? crop_ink(&last, &crop) : crop_box(&last, input_box[k], &crop);
+    if (status) return status;
+    crop_alone(&crop);
+    return mnist_style(crop, pixels);
 }

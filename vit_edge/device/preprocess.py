@@ -43,7 +43,8 @@ INK_THRESHOLD = 0.3  # of the stretched ink range: below it is paper, noise or J
 MIN_CONTRAST = 0.15  # ink must stand this far above the paper (of the 0-1 grey range) ...
 NOISE_SIGMAS = 6.0  # ... and this many robust standard deviations of the paper's own noise
 FLOOR_SIGMAS = 3.0  # paper noise up to this many local deviations is set to 0
-# The paper's light is estimated on cells of 1/LIGHT_CELLS of the shorter side, opened over a square
+# The paper's light is estimated on cells of 1/LIGHT_CELLS of the shorter side (2 px at least: a
+# light has no detail finer, and a microcontroller keeps a quarter of the grid), opened over a square
 # of radius LIGHT_RADIUS of the shorter side: strokes narrower than the square drop out of it, while
 # a shadow or vignette wider than it stays.
 LIGHT_CELLS = 48
@@ -296,7 +297,7 @@ def find_ink(grey: np.ndarray) -> InkMap:
     ink = 1 - grey if dark_on_light else grey
     h, w = ink.shape
     short = min(h, w)
-    cell = max(1, short // LIGHT_CELLS)
+    cell = max(2, short // LIGHT_CELLS)
     background = _upsample(_light_opening(_cell_medians(ink, cell), _radius(short, cell)), cell, h, w)
     if dark_on_light:
         paper = np.maximum(1 - background, 1 / 255)  # the paper's own grey level under this light
@@ -337,35 +338,43 @@ def find_ink(grey: np.ndarray) -> InkMap:
 def page_only(grey: np.ndarray) -> np.ndarray:
     """The page alone, when a photo shows it lying on a darker table (see PAGE_GRID): the table and
     the page's edge are replaced by the page's light carried outward. Other images are returned as
-    they are."""
+    they are.
+
+    It works in whole numbers, as a microcontroller's port can in a byte a pixel: cells are medians
+    in half grey levels (2 x the median of to_grey's levels 0-255), the light is carried outward in
+    half levels rounded as it goes, and the table's pixels take the nearest grey level to it."""
     h, w = grey.shape
     if min(h, w) < PAGE_MIN_SIDE:
         return grey
     cell = max(1, max(h, w) // PAGE_GRID)
-    cells = _cell_medians(grey, cell)
+    cells = (2 * np.median(_cells(np.rint(grey * 255), cell), axis=2)).astype(np.int32)
     page = _page_cells(cells)
     if page is None:
         return grey
     # cells on the page's edge hold some table: the light is carried out from the cells inside them
     core = _shrink(page, 1)
-    light = _fill_outward(np.where(core, cells, np.nan))
+    light = _fill_outward(np.where(core, cells, -1))
     margin = 1 + max(1, round(PAGE_MARGIN * min(h, w) / cell))
     inner = _shrink(page, margin)
     keep = _upsample(inner.astype(np.float32), cell, h, w) > 0.999
-    return np.where(keep, grey, _upsample(light, cell, h, w)).astype(np.float32)
+    lit = np.clip(np.rint(_upsample(light.astype(np.float32), cell, h, w) / 2), 0, 255)
+    return np.where(keep, grey, lit.astype(np.float32) / np.float32(255))
 
 
 def _page_cells(cells: np.ndarray) -> np.ndarray | None:
-    """Which cells are the page: the bright side of Otsu's split, holes (the writing) filled."""
-    levels = np.sort(cells.ravel())
-    n = levels.size
-    cum = np.cumsum(levels)
-    k = np.arange(1, n)
-    between = (cum[:-1] / k - (cum[-1] - cum[:-1]) / (n - k)) ** 2 * k * (n - k)
-    split = int(np.argmax(between)) + 1
-    bright = cells > levels[split - 1]
-    # the sides' means from the same running sum (float32 as the C port keeps it)
-    if float(cum[-1] - cum[split - 1]) / (n - split) - float(cum[split - 1]) / split < PAGE_CONTRAST:
+    """Which cells are the page: the bright side of Otsu's split of the half levels, holes (the
+    writing) filled."""
+    values, counts = np.unique(cells, return_counts=True)
+    if values.size < 2:
+        return None
+    n, below = cells.size, np.cumsum(counts)[:-1]
+    sums = np.cumsum(values.astype(np.int64) * counts)
+    total, sums = float(sums[-1]), sums[:-1].astype(np.float64)
+    between = (sums / below - (total - sums) / (n - below)) ** 2 * below * (n - below)
+    split = int(np.argmax(between))
+    bright = cells > values[split]
+    low, high = sums[split] / below[split], (total - sums[split]) / (n - below[split])
+    if high - low < PAGE_CONTRAST * 510:
         return None
     labels, areas, boxes = label_pieces(bright)
     if not areas.size:
@@ -394,7 +403,7 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
     inside, outside = shrunk[0] & ~shrunk[1], grown[1] & ~grown[0]
     if not inside.any() or not outside.any():
         return None
-    if float(np.median(cells[inside])) - float(np.median(cells[outside])) < PAGE_CONTRAST:
+    if float(np.median(cells[inside])) - float(np.median(cells[outside])) < PAGE_CONTRAST * 510:
         return None
     return page
 
@@ -410,22 +419,23 @@ def _grow(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 def _fill_outward(g: np.ndarray) -> np.ndarray:
-    """nan cells take the mean of their known neighbours, ring by ring, until none is left."""
+    """Unknown (negative) cells of a grid of whole numbers take the mean of their known neighbours,
+    rounded (halves up), ring by ring until none is left."""
     g = g.copy()
-    while np.isnan(g).any():
-        padded = np.pad(g, 1, constant_values=np.nan)
-        h, w = g.shape
+    h, w = g.shape
+    while (g < 0).any():
+        padded = np.pad(g, 1, constant_values=-1)
         near = np.stack(
             [padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
         )
-        known = ~np.isnan(near)
+        known = near >= 0
         total = np.where(known, near, 0).sum(0)
         count = known.sum(0)
-        fill = np.isnan(g) & (count > 0)
+        fill = (g < 0) & (count > 0)
         if not fill.any():
             break
-        g[fill] = total[fill] / count[fill]
-    return g.astype(np.float32)
+        g[fill] = (2 * total[fill] + count[fill]) // (2 * count[fill])
+    return g
 
 
 def printed_lines(mask: np.ndarray) -> np.ndarray:
