@@ -1443,11 +1443,11 @@ static int mnist_style(image c, float pixels[784]) {
     double scale = (double)VE_PP_BOX / imax(c.w, c.h);
     small = c;
     if (!resize(&small, imax(1, pyround(c.w * scale)), imax(1, pyround(c.h * scale)), 1)) return VIT_EDGE_TOO_LARGE;
-    double total = 0, cy = 0, cx = 0;
+    double total = 0, cy = 0, cx = 0; /* pixel by pixel in double, as preprocess.py sums them */
     for (int y = 0; y < small.h; y++)
         for (int x = 0; x < small.w; x++) {
             float v = fmin2(1.0f, fmax2(0.0f, small.a[y * small.w + x]));
-            small.a[y * small.w + x] = v, total += v, cy += v * y, cx += v * x;
+            small.a[y * small.w + x] = v, total += v, cy += (double)v * y, cx += (double)v * x;
         }
     if (total <= 0) return VIT_EDGE_BLANK;
     int top = imin(imax(pyround(VE_PP_CENTRE - cy / total), 0), VE_PP_SIDE - small.h);

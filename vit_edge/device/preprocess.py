@@ -782,13 +782,16 @@ def mnist_style(ink: np.ndarray) -> np.ndarray:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(_resize(crop, size, Image.Resampling.LANCZOS))
     small = np.clip(small, 0, 1)
-    total = small.sum()
+    # the centre of mass summed pixel by pixel in float64, as the C port sums it: a stroke one pixel
+    # wide lies on a half pixel, where sums in another order round the placement the other way
+    total = cy = cx = 0.0
+    for y, row in enumerate(small.tolist()):
+        for x, v in enumerate(row):
+            total, cy, cx = total + v, cy + v * y, cx + v * x
     if total <= 0:
         raise ImageError("blank image: no ink found")
-    cy = (small.sum(axis=1) * np.arange(small.shape[0])).sum() / total
-    cx = (small.sum(axis=0) * np.arange(small.shape[1])).sum() / total
-    top = int(np.clip(round(CENTRE - cy), 0, SIDE - small.shape[0]))
-    left = int(np.clip(round(CENTRE - cx), 0, SIDE - small.shape[1]))
+    top = int(np.clip(round(CENTRE - cy / total), 0, SIDE - small.shape[0]))
+    left = int(np.clip(round(CENTRE - cx / total), 0, SIDE - small.shape[1]))
     canvas = np.zeros((SIDE, SIDE), dtype=np.float32)
     canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
     return canvas
