@@ -275,6 +275,27 @@ def prepare_cases(shared_mnist: Path) -> dict:
     return cases
 
 
+def grey_bytes(img) -> np.ndarray:
+    """A case as predict's grey bytes (transparency flattened onto its paper); an array as it is."""
+    from vit_edge.device import preprocess as pp
+
+    if isinstance(img, np.ndarray):
+        return img
+    rgba = img.convert("RGBA")
+    return pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
+
+
+def camera_frames(img, side: int) -> tuple:
+    """A case as a camera's grey frames for a working side: at twice the side (the example reads at
+    most 4 side^2 bytes), and a near-square one that pools to (side - 1)^2."""
+    from PIL import Image
+
+    grey = Image.fromarray(grey_bytes(img))
+    square = grey.resize((2 * side - 2, 2 * side - 2), Image.Resampling.BOX)
+    grey.thumbnail((2 * side, 2 * side), Image.Resampling.BOX)
+    return grey, square
+
+
 def pool_bytes(side: int, tmp_path: Path) -> int:
     """VIT_EDGE_PREPARE_BYTES at a working side, as the header works it out."""
     source = tmp_path / "pool.c"
@@ -314,9 +335,6 @@ def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_pa
     refused as too large, and with half the pool some are. Pages of several digits read the same
     inputs whether inferences run between vit_edge_prepare_digit calls or not (a crop moves over the
     ink map where the map reaches into the arena, and the next digit makes the map again)."""
-    from PIL import Image
-
-    from vit_edge.device import preprocess as pp
 
     cases = prepare_cases(shared_mnist)
     cases["noise"] = np.random.default_rng(0).integers(0, 256, (400, 400), dtype=np.uint8)
@@ -327,15 +345,7 @@ def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_pa
         tight = c_build(SHIPPED, tmp_path / f"tight{side}", extra=flags)
         refused = several = 0
         for name, img in cases.items():
-            if not isinstance(img, np.ndarray):
-                rgba = img.convert("RGBA")
-                img = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
-            # a camera's frame at twice the working side (the example reads at most 4 side^2 bytes),
-            # and a near-square one
-            thumb = Image.fromarray(img)
-            thumb.thumbnail((2 * side, 2 * side), Image.Resampling.BOX)
-            square = Image.fromarray(img).resize((2 * side - 2, 2 * side - 2), Image.Resampling.BOX)
-            for frame in (thumb, square):
+            for frame in camera_frames(img, side):
                 many, refuse = read_frame(program, tight, np.asarray(frame), f"{name} {frame.size} at {side}")
                 several, refused = several + many, refused + refuse
         assert refused > 0, side  # the pages do use the pool
@@ -347,7 +357,6 @@ def test_prepare_matches_python_at_the_boards_working_side(shared_mnist: Path, t
     on a grid of pixels in half grey levels: vit_edge_prepare gives preprocess.py's inputs (at its
     WORK_SIDE 96) and digit counts on camera frames of every case, twice the side and near-square;
     blank ones blank in both. Some of the frames are pages on a table."""
-    from PIL import Image
 
     from vit_edge.device import preprocess as pp
 
@@ -356,11 +365,7 @@ def test_prepare_matches_python_at_the_boards_working_side(shared_mnist: Path, t
     program = c_build(SHIPPED, tmp_path / "boards", extra=(f"-DVIT_EDGE_WORK_SIDE={side}",))
     checked = tables = 0
     for name, img in prepare_cases(shared_mnist).items():
-        rgba = img.convert("RGBA")
-        thumb = Image.fromarray(pp._integer_grey(rgba, 255, pp._alpha_paper(rgba)))
-        square = thumb.resize((2 * side - 2, 2 * side - 2), Image.Resampling.BOX)
-        thumb.thumbnail((2 * side, 2 * side), Image.Resampling.BOX)
-        for frame in (thumb, square):
+        for frame in camera_frames(img, side):
             size = [str(frame.width), str(frame.height)]
             run = [str(program), "--inputs", *size]
             inputs = subprocess.run(run, input=frame.tobytes(), capture_output=True).stdout
@@ -394,8 +399,7 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
     session = runtime.make_session(ROOT / "models" / "vit-edge.int8.onnx")
     worst = 0.0
     for name, img in cases.items():
-        rgba = img.convert("RGBA")
-        grey = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))  # predict's grey bytes
+        grey = grey_bytes(img)
         h, w = grey.shape
         run = subprocess.run([str(programs["int8"]), "--prepare", str(w), str(h)], input=grey.tobytes(),
                              capture_output=True)  # fmt: skip
@@ -507,8 +511,6 @@ def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
     plain build) and on grey pages of every kind predict reads: no finding on any of them."""
     from helpers import shared_images
 
-    from vit_edge.device import preprocess as pp
-
     program = c_build(SHIPPED, tmp_path / "sanitized", extra=SANITIZE)
     plain = c_build(SHIPPED, tmp_path / "plain")
     images, _ = load_split("test", shared_mnist, allow_download=False)
@@ -529,8 +531,7 @@ def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
     pages |= {"touching": dress.photo(list(images[310:312]), "flat", 4, seed=1, pitch=0.5)}
     pages |= {"blank ruled": dress.paper_photo("ruled", [], seed=9)}
     for name, img in pages.items():
-        rgba = img.convert("RGBA")
-        grey = pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
+        grey = grey_bytes(img)
         h, w = grey.shape
         run = subprocess.run([str(program), "--gray", str(w), str(h)], input=grey.tobytes(),
                              capture_output=True)  # fmt: skip

@@ -125,6 +125,13 @@ static float median32(const float *v, int n, float *scratch) {
 
 /* ---- step 1: grey levels, pooled toward the ink when larger than WS ---- */
 
+/* the k-th smallest (0-based) of the values a histogram counts */
+static int hist_rank(const long *hist, long k) {
+    int v = 0;
+    for (long seen = hist[0]; seen <= k; seen += hist[++v]) {}
+    return v;
+}
+
 /* A plane of bytes: the grey levels (0-255, k standing for k / 255 as Python's float32), or masks */
 typedef struct {
     int w, h;
@@ -137,18 +144,13 @@ static unsigned char *take_bytes(size_t n) { return (unsigned char *)take((n + 3
 /* Dark ink on light paper when the darkest grey lies further below the median than the lightest
    above it (Python's _dark_on_light, here from a histogram of the bytes). */
 static int dark_on_light_bytes(const unsigned char *g, int w, int h, int stride) {
-    long hist[256] = {0}, n = (long)w * h, seen = 0;
+    long hist[256] = {0}, n = (long)w * h;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) hist[g[(long)y * stride + x]]++;
-    int lo = 0, hi = 255, below = -1, above = -1;
+    int lo = 0, hi = 255;
     while (!hist[lo]) lo++;
     while (!hist[hi]) hi--;
-    for (int v = 0; v < 256; v++) {
-        seen += hist[v];
-        if (below < 0 && seen >= (n - 1) / 2 + 1) below = v;
-        if (above < 0 && seen >= n / 2 + 1) above = v;
-    }
-    double mid = (below + above) / 2.0;
+    double mid = (hist_rank(hist, (n - 1) / 2) + hist_rank(hist, n / 2)) / 2.0;
     return mid - lo > hi - mid;
 }
 
@@ -564,15 +566,8 @@ static int half(const halves *c, long i) { return c->grid ? c->grid[i] : 2 * c->
 
 /* numpy's median of the half levels a histogram (511 bins) counts */
 static double hist_median(const long *hist, long count) {
-    const long k = (count - 1) / 2;
-    long seen = 0;
-    int v = 0;
-    while (seen + hist[v] <= k) seen += hist[v++];
-    if (count % 2) return v;
-    int next = v;
-    if (seen + hist[v] <= k + 1)
-        for (next = v + 1; !hist[next];) next++;
-    return (v + next) / 2.0;
+    const int v = hist_rank(hist, (count - 1) / 2);
+    return count % 2 ? v : (v + hist_rank(hist, count / 2)) / 2.0;
 }
 
 #define VE_HALVES 511 /* half grey levels 0..510 */
@@ -963,21 +958,13 @@ static int printed_lines(unsigned char *f, int h, int w) {
 /* The darkest, median (median32's) and lightest values of the working image, whose values are all
    k / 255 (k a byte): read from the histogram of its levels instead of passes over the page */
 static void level_stats(long n, float *lo, double *mid, float *hi) {
-    long seen = 0;
-    int below = -1, above = -1, least = 0, most = 255; /* the ((n-1)/2)-th and (n/2)-th smallest */
+    int least = 0, most = 255;
     while (!levels[least]) least++;
     while (!levels[most]) most--;
-    for (int v = 0; v < 256 && above < 0; v++) {
-        seen += levels[v];
-        if (below < 0 && seen > (n - 1) / 2) below = v;
-        if (seen > n / 2) above = v;
-    }
-    const float a = (float)below / 255.0f, b = (float)above / 255.0f;
+    const float a = (float)hist_rank(levels, (n - 1) / 2) / 255.0f, b = (float)hist_rank(levels, n / 2) / 255.0f;
     *lo = (float)least / 255.0f, *hi = (float)most / 255.0f;
     *mid = n % 2 ? a : (float)((double)a + (double)b) / 2.0f;
 }
-
-/* Python's find_ink; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE */
 
 /* The pieces of ink (flags 1) and the specks among them (no larger than box_area px, small beside
    the largest, or shorter than SPECK_EXTENT of the page): the ink map's kept boxes, in the order of
