@@ -87,7 +87,7 @@ def check_file(
             result.failures.append(f"FP32 max |dlogit| {diff:.2e} > {FP32_MAX_ABS_DIFF:.0e}")
         if agreement < FP32_AGREEMENT:
             result.failures.append(f"FP32 argmax agreement {100 * agreement:.2f}% < 100%")
-    else:
+    elif labels is not None:  # on random pixels near-tied logits flip under INT8: no measure of a model
         if agreement < INT8_AGREEMENT:
             result.failures.append(f"INT8 argmax agreement {100 * agreement:.2f}% < {100 * INT8_AGREEMENT}%")
         if accuracy is not None and torch_accuracy is not None:

@@ -58,20 +58,48 @@ def random_inputs() -> tuple[np.ndarray, None]:
     return rng.integers(0, 256, (RANDOM_INPUTS, 28, 28), dtype=np.uint8), None
 
 
-def evaluation_set(data_dir: str | None, allow_download: bool, log: Callable[[str], None], use_test: bool):
-    """(uint8 images, labels) of the MNIST test set, or random images and None without data.
+def evaluation_set(
+    data_dir: str | None,
+    allow_download: bool,
+    log: Callable[[str], None],
+    use_test: bool,
+    state: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(uint8 images, labels, what they are): data the model knows. The validation digits a
+    `train --data` run stored in its checkpoint (vit_edge.own_digits), then the MNIST test set when
+    it is there; random images and None without either.
 
-    use_test=False compares on the random images even when the test set is there, so that a
-    model being ranked on validation can be exported without its test score being printed.
+    use_test=False leaves the test set out, so that a model being ranked on validation can be
+    exported without its test score being printed.
     """
+    own = own_validation(state or {})
+    parts, names = ([own], ["own-validation"]) if own is not None else ([], [])
     if not use_test:
-        log(f"--no-test: comparing on {RANDOM_INPUTS} random inputs; the test set is not read")
-        return random_inputs()
-    try:
-        return load_split("test", data_dir, allow_download)
-    except DataError as e:
-        log(f"warning: no MNIST test data ({e}); comparing on {RANDOM_INPUTS} random inputs only")
-        return random_inputs()
+        log("--no-test: the test set is not read")
+    else:
+        try:
+            parts.append(load_split("test", data_dir, allow_download))
+            names.append("mnist-test")
+        except DataError as e:
+            log(f"warning: no MNIST test data ({e})")
+    if not parts:
+        log(f"comparing on {RANDOM_INPUTS} random inputs only: INT8 agreement is not judged on them")
+        return (*random_inputs(), "random")
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1].astype(np.int64) for p in parts])
+    return images, labels, "+".join(names)
+
+
+def own_validation(state: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The validation digits (uint8 (n, 28, 28), labels) a --data run stored, or None."""
+    own = state.get("own_data")
+    if not isinstance(own, dict) or not torch.is_tensor(own.get("val_images")):
+        return None
+    images, labels = own["val_images"].numpy(), own["val_labels"].numpy().astype(np.int64)
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+        return None
+    digits = labels >= 0  # not-a-digit images have no answer to agree on
+    return (images[digits].astype(np.uint8), labels[digits]) if digits.any() else None
 
 
 def calibration_pixels(data_dir: str | None, allow_download: bool) -> np.ndarray:
@@ -167,11 +195,11 @@ def run_export(
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     calib = calibration_pixels(data_dir, allow_download) if quantize_mode == "static" else None
 
-    images, labels = evaluation_set(data_dir, allow_download, log, use_test)
+    images, labels, data_name = evaluation_set(data_dir, allow_download, log, use_test, state)
     pixels = (images.astype(np.float32) / 255)[:, None]
     raw_logits = predict_logits(model, torch.from_numpy(images.copy())).numpy()
     torch_accuracy = float((raw_logits.argmax(1) == labels).mean()) if labels is not None else None
-    if labels is None and temperature is None and use_test:
+    if labels is None and temperature is None and use_test and not stored_calibration(state):
         temperature_used, source = 1.0, "none: no MNIST data to fit on"
     else:
         temperature_used, source = choose_temperature(model, state, temperature, data_dir, allow_download)
@@ -210,7 +238,7 @@ def run_export(
             log(f"wrote {path} (parity: {outcome}, temperature {temperature_used:.4f}: {source})")
     return {
         "checkpoint": str(checkpoint),
-        "data": "mnist-test" if labels is not None else "random",
+        "data": data_name,
         "n": len(images),
         "torch_accuracy": torch_accuracy,
         "quantization": quantize_mode,

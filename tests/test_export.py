@@ -44,7 +44,7 @@ def test_metadata_is_present(small_ckpt: Path, tiny_mnist: Path):
     assert "[0, 1]" in meta["input"] and "white ink on black" in meta["input"]
     assert len(meta["checkpoint_sha256"]) == 64 and meta["vit_edge_version"]
     # the checkpoint's accuracy on the data folder's test digits, as the FP32 file reads them
-    images, labels = pipeline.evaluation_set(str(tiny_mnist), False, lambda _: None, True)
+    images, labels, _ = pipeline.evaluation_set(str(tiny_mnist), False, lambda _: None, True)
     session = make_session(small_ckpt.with_suffix(".onnx"))
     logits = session.run(None, {session.get_inputs()[0].name: (images.astype(np.float32) / 255)[:, None]})[0]
     assert abs(float(meta["test_accuracy"]) - float((logits.argmax(1) == labels).mean())) <= 1 / len(labels)

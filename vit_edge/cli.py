@@ -19,6 +19,7 @@ from vit_edge.config import (
     DEFAULT_CHECKPOINT,
     DEFAULT_MIN_CONFIDENCE,
     DEFAULT_OPSET,
+    FINE_TUNE,
     OUTLIER_KINDS,
     RECIPES,
     TRAINED_MODEL,
@@ -253,12 +254,36 @@ def cli(ctx: click.Context) -> None:
     "--init",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Start from this checkpoint's weights (fine-tuning), same model options.",
+    help="Start from this checkpoint's weights (fine-tuning), same model options [with --data: the "
+    "packaged model; 'none': random weights].",
 )
-def train(data_dir, no_download, device, threads, out, resume, recipe, teachers, init, **opts) -> None:
+@click.option(
+    "--data",
+    "own_data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Fine-tune on your own labelled images: DIR/0/ ... DIR/9/ (and DIR/not-a-digit/, marked "
+    "unsure), read as predict reads them; see docs/own-digits.md.",
+)
+@click.option(
+    "--mix",
+    type=FINITE,
+    default=TRAIN_DEFAULTS["mix"],
+    help="With --data: the share of each batch drawn from MNIST (from --data-dir, when there).",
+)
+@click.option(
+    "--val-fraction",
+    type=FINITE,
+    default=TRAIN_DEFAULTS["val_fraction"],
+    help="With --data: the share of each class held out to validate and calibrate on.",
+)
+def train(
+    data_dir, no_download, device, threads, out, resume, recipe, teachers, init, own_data, **opts
+) -> None:
     """Train the ViT on MNIST (CPU or GPU); keeps the best checkpoint by validation accuracy.
 
-    With --val-size 0 it trains on every training image and keeps the last epoch.
+    With --val-size 0 it trains on every training image and keeps the last epoch. With --data DIR
+    it fine-tunes the packaged model on your own images, MNIST mixed in, and keeps the last epoch.
 
     Needs PyTorch (the train extra); predict and web do not.
     """
@@ -266,7 +291,15 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
     from vit_edge.train import train as run_training
 
     ctx = click.get_current_context()
-    opts = apply_recipe(recipe, opts, ctx)
+    default_recipe = ctx.get_parameter_source("recipe") is click.core.ParameterSource.DEFAULT
+    fine_tune = own_data is not None and default_recipe
+    opts = apply_recipe(recipe, opts, ctx, FINE_TUNE if fine_tune else None)
+    if own_data is not None and init is None:
+        from vit_edge.own_digits import packaged_checkpoint
+
+        init = str(packaged_checkpoint())
+    if init == "none":
+        init = None
     if opts["stem"] == "conv" and ctx.get_parameter_source("spt") is click.core.ParameterSource.DEFAULT:
         opts["spt"] = False  # the default recipe's SPT is a patch tokenizer, which the conv stem replaces
     model_cfg = _model_config(opts)
@@ -284,6 +317,7 @@ def train(data_dir, no_download, device, threads, out, resume, recipe, teachers,
         log=lambda line: click.echo(line, err=True),
         teachers=[Path(t) for t in teachers],
         init=None if init is None else Path(init),
+        own_data=None if own_data is None else Path(own_data),
     )
 
 
@@ -321,10 +355,11 @@ def teacher(data_dir, no_download, epochs, seed, val_size, device, threads, out)
     )
 
 
-def apply_recipe(recipe: str, opts: dict, ctx: click.Context) -> dict:
-    """The recipe's values for every option the user left at its default."""
+def apply_recipe(recipe: str, opts: dict, ctx: click.Context, values: dict | None = None) -> dict:
+    """The recipe's values (or the given ones) for every option the user left at its default."""
     explicit = {k for k in opts if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
-    return {**opts, **{k: v for k, v in RECIPES[recipe].items() if k not in explicit}}
+    chosen = RECIPES[recipe] if values is None else values
+    return {**opts, **{k: v for k, v in chosen.items() if k not in explicit}}
 
 
 def _model_config(opts: dict) -> ViTConfig:
@@ -340,12 +375,30 @@ def _model_config(opts: dict) -> ViTConfig:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plots/--no-plots", default=True, help="Draw NAME.confusion.png and NAME.mistakes.png.")
-def evaluate(checkpoint, data_dir, no_download, device, as_json, plots) -> None:
+@click.option(
+    "--data",
+    "own_data",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Score a folder of labelled images instead (DIR/0/ ... DIR/9/, DIR/not-a-digit/), read as "
+    "predict reads them, with the checkpoint's calibration.",
+)
+def evaluate(checkpoint, data_dir, no_download, device, as_json, plots, own_data) -> None:
     """Test accuracy of a checkpoint on the 10,000 MNIST test images, overall and per class.
+
+    With --data DIR: how predict would answer on your labelled images (read right and not marked,
+    confidently wrong, per class, the confusions, not-a-digit images marked).
 
     Needs PyTorch (the train extra); predict and web do not.
     """
     require_torch("evaluate")
+    if own_data is not None:
+        from vit_edge.own_digits import evaluate_folder, format_report
+
+        log = lambda line: click.echo(line, err=True)  # noqa: E731
+        report = evaluate_folder(Path(checkpoint), Path(own_data), log=log)
+        click.echo(json.dumps(report) if as_json else "\n".join(format_report(report, str(own_data))))
+        return
     from vit_edge.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(Path(checkpoint), data_dir, device, not no_download, draw=plots)
@@ -471,7 +524,8 @@ def export(
         cal = report["calibration"]
         if "ece_before" in cal:
             click.echo(
-                f"temperature {cal['temperature']:.4f} ({cal['temperature_source']}): test ECE "
+                f"temperature {cal['temperature']:.4f} ({cal['temperature_source']}): "
+                f"ECE on {report['data']} "
                 f"{100 * cal['ece_before']:.2f}% before, {100 * cal['ece_after']:.2f}% after"
             )
     if not report["passed"]:

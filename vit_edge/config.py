@@ -159,6 +159,11 @@ class TrainConfig:
     # which kinds of mark (OUTLIER_KINDS, comma-separated), so that a bank drawn before a
     # kind was added is drawn again exactly
     outlier_kinds: str = "all"
+    # `train --data DIR` (your own digits): the share of each batch drawn from MNIST's training
+    # images when --data-dir holds them, so that handwriting is not forgotten, and the share of each
+    # class of DIR held out (stratified) to measure and calibrate the fine-tuned model
+    mix: float = 0.5
+    val_fraction: float = 0.2
 
     def check(self) -> None:
         for f in fields(self):
@@ -183,6 +188,8 @@ class TrainConfig:
             "--distill-temperature must be > 0": not self.distill_temperature > 0,
             "--precision must be auto, bf16 or fp32": self.precision not in ("auto", "bf16", "fp32"),
             "--outliers must be >= 0": self.outliers < 0,
+            "--mix must be in [0, 1)": not 0 <= self.mix < 1,
+            "--val-fraction must be in (0, 0.5]": not 0 < self.val_fraction <= 0.5,
             "--outlier-bank must be >= 1": self.outlier_bank < 1,
             f"--outlier-kinds must be 'all' or names from {','.join(OUTLIER_KINDS)}": (
                 self.outlier_kinds != "all" and not set(self.outlier_kinds.split(",")) <= set(OUTLIER_KINDS)
@@ -204,6 +211,12 @@ RECIPES: dict[str, dict[str, float | bool]] = {
     "long": {"epochs": 80, "elastic": 1.0, "drop_path": 0.1, "dim": 96, **PLAIN_VIT},
     "wide": {"epochs": 100, "elastic": 1.0, "drop_path": 0.2, "dim": 128, **PLAIN_VIT},
 }
+# `train --data DIR` starts from the packaged model with these, unless --recipe or the options say
+# otherwise; an epoch is then one pass over DIR's training images (docs/own-digits.md: measured)
+FINE_TUNE = {
+    "epochs": 30, "batch_size": 64, "lr": 3e-4, "warmup_epochs": 1.0, "outliers": 0.5,
+    "outlier_bank": 5_000, "val_size": 5_000,
+}  # fmt: skip
 
 
 def usable_cores() -> int:

@@ -128,6 +128,9 @@ class Tensors:
     x_val: torch.Tensor
     y_val: torch.Tensor
     outliers: torch.Tensor | None = None  # uint8 (n, 1, 28, 28) marks that are not digits
+    # `train --data`: MNIST training images (uint8 (n, 1, 28, 28), labels) mixed into every batch
+    mix_x: torch.Tensor | None = None
+    mix_y: torch.Tensor | None = None
 
 
 def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, dev: torch.device) -> Tensors:
@@ -178,7 +181,9 @@ class Trainer:
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)
         self.augment = AffineAugment(cfg.degrees, cfg.translate, cfg.scale, cfg.elastic)
         n = len(data.y_train)
-        self.batch = min(cfg.batch_size, n)
+        # a --data run: a share of every batch is MNIST (cfg.mix), the rest the user's images
+        self.n_mix = round(cfg.batch_size * cfg.mix) if data.mix_x is not None else 0
+        self.batch = min(cfg.batch_size - self.n_mix, n)
         self.steps_per_epoch = n // self.batch  # whole batches only: every step has the same size
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.warmup = min(self.total_steps, max(1, round(cfg.warmup_epochs * self.steps_per_epoch)))
@@ -196,8 +201,11 @@ class Trainer:
 
     def train_step(self, idx: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
-        x = self.data.x_train[idx]
-        n_in = len(idx)
+        x, y = self.data.x_train[idx], self.data.y_train[idx]
+        if self.n_mix:
+            mixed = torch.randint(len(self.data.mix_y), (self.n_mix,), device=self.dev, generator=self.gen)
+            x, y = torch.cat([x, self.data.mix_x[mixed]]), torch.cat([y, self.data.mix_y[mixed]])
+        n_in = len(x)
         if self.data.outliers is not None:
             n_out = (max(1, n_in // 2),)
             pick = torch.randint(len(self.data.outliers), n_out, device=self.dev, generator=self.gen)
@@ -208,10 +216,10 @@ class Trainer:
         with self.autocast():
             logits, distilled = self.forward_heads(x)
         logits, distilled, x, outlier_loss = self.split_outliers(logits.float(), distilled, x, n_in)
-        loss = F.cross_entropy(logits, self.data.y_train[idx], label_smoothing=cfg.label_smoothing)
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         loss = loss + cfg.outliers * outlier_loss
         if self.teachers:
-            loss = 0.5 * loss + 0.5 * self.distillation_loss(x, distilled.float(), self.data.y_train[idx])
+            loss = 0.5 * loss + 0.5 * self.distillation_loss(x, distilled.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -326,11 +334,14 @@ def train(
     log: Callable[[str], None] = print,
     teachers: list[Path] | tuple = (),
     init: Path | None = None,
+    own_data: Path | None = None,
 ) -> dict[str, Any]:
     """Train, keeping the best checkpoint by validation accuracy at `out`. Returns the metrics.
 
     teachers: saved teacher CNNs (`vit-edge teacher`); the model then gets DeiT's distillation token.
     init: a checkpoint of the same model options to start from (fine-tuning) instead of random weights.
+    own_data: a folder of the user's labelled images (vit_edge.own_digits): trained on with MNIST
+    mixed in, validated on a stratified part of it, the last epoch kept, then calibrated on it.
     """
     cfg.check()
     if teachers and not model_cfg.distill:
@@ -352,8 +363,8 @@ def train(
         log(f"removed {leftover}, left by an interrupted save")
     saved = {"epoch": 0}  # the last epoch on disk, for an honest message on Ctrl-C
     try:
-        metrics, data = _run(
-            model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers, init
+        metrics, data, val_part = _run(
+            model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers, init, own_data
         )
     except KeyboardInterrupt:
         if resume and saved["epoch"] == 0:
@@ -370,6 +381,17 @@ def train(
             f"interrupted; epochs up to {saved['epoch']} are saved ({last_path}); "
             "rerun the same command with --resume to continue"
         ) from None
+    if own_data is not None:
+        from . import own_digits
+
+        init_state = checkpoint.load(Path(init)) if init is not None else None
+        report = own_digits.finish(out, val_part, own_data, init_state, cfg, data_dir, allow_download, log)
+        metrics["own_data"] = report
+        fileio.write_json(metrics_path, metrics)
+        for line in own_digits.format_report(report, "your validation split"):
+            log(line)
+        log(f"kept the last epoch; checkpoint {out}, metrics {metrics_path}")
+        return metrics
     kept = (
         f"best val_acc {100 * metrics['best_val_accuracy']:.2f}% at epoch {metrics['best_epoch']}"
         if len(data.y_val)
@@ -380,12 +402,29 @@ def train(
 
 
 def _run(
-    model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teacher_paths=(), init=None
-) -> tuple[dict[str, Any], Tensors]:
+    model_cfg,
+    cfg,
+    out,
+    data_dir,
+    dev,
+    resume,
+    allow_download,
+    log,
+    saved,
+    teacher_paths=(),
+    init=None,
+    own_data=None,
+) -> tuple[dict[str, Any], Tensors, Any]:
     """Load the data, build or restore the run, and train its remaining epochs."""
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
-    data = load_tensors(cfg, data_dir, allow_download, dev)
+    val_part = None
+    if own_data is None:
+        data = load_tensors(cfg, data_dir, allow_download, dev)
+    else:
+        from . import own_digits
+
+        data, val_part = own_digits.load_tensors(cfg, Path(own_data), data_dir, allow_download, dev, log)
     teachers = [load_teacher(p, dev) for p in teacher_paths]
     trainer = Trainer(model_cfg, cfg, data, dev, teachers)
     metrics: dict[str, Any] = {
@@ -396,6 +435,7 @@ def _run(
         "n_train": len(data.y_train), "n_val": len(data.y_val),
         "teachers": [{"path": str(p), "sha256": fileio.sha256(p)} for p in teacher_paths],
         "init": None if init is None else {"path": str(init), "sha256": fileio.sha256(Path(init))},
+        "data": None if own_data is None else str(own_data),
     }  # fmt: skip
     if cfg.outliers:
         metrics["outlier_bank"] = len(data.outliers)
@@ -414,11 +454,12 @@ def _run(
         log(f"resuming from epoch {start_epoch} ({source})")
     if start_epoch >= cfg.epochs:
         log(f"nothing to do: already trained {start_epoch} of {cfg.epochs} epochs")
-        return metrics, data
+        return metrics, data, val_part
     pictures = f", {curves_path} (curves)" if plots.available() else ""
     log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
     compiled = ", compiled" if cfg.compile else ""
-    log(f"{describe(model_cfg)}; {len(data.y_train)} train / {len(data.y_val)} val images on {dev}, "
+    mixed = f" (+ {trainer.n_mix} MNIST images a batch)" if trainer.n_mix else ""
+    log(f"{describe(model_cfg)}; {len(data.y_train)} train{mixed} / {len(data.y_val)} val images on {dev}, "
         f"{torch.get_num_threads()} threads, {metrics['precision']}{compiled}")  # fmt: skip
 
     saved["epoch"] = start_epoch
@@ -429,7 +470,7 @@ def _run(
         train_loss = trainer.train_epoch(f"epoch {epoch}/{cfg.epochs}")
         seconds = time.perf_counter() - t0
         val_acc, val_loss = validate(trainer.eval_model, data)
-        best = record_epoch(metrics, {
+        best = record_epoch(metrics, keep_last=own_data is not None, row={
             "epoch": epoch, "train_loss": train_loss, "val_accuracy": val_acc, "val_loss": val_loss,
             "lr": trainer.optimizer.param_groups[0]["lr"], "seconds": seconds,
             "images_per_s": trainer.steps_per_epoch * trainer.batch / seconds,
@@ -446,7 +487,7 @@ def _run(
         if plots.available():
             plots.training_curves(metrics, curves_path)
         log(epoch_line(metrics["history"][-1], cfg.epochs, best))
-    return metrics, data
+    return metrics, data, val_part
 
 
 def validate(model: ViT, data: Tensors) -> tuple[float | None, float | None]:
@@ -456,13 +497,17 @@ def validate(model: ViT, data: Tensors) -> tuple[float | None, float | None]:
     return accuracy_and_loss(model, data.x_val, data.y_val)
 
 
-def record_epoch(metrics: dict[str, Any], row: dict[str, Any]) -> bool:
+def record_epoch(metrics: dict[str, Any], row: dict[str, Any], keep_last: bool = False) -> bool:
     """Append an epoch to the history; True when it is the best so far by validation accuracy.
 
-    Without a validation split every epoch is "best", so the checkpoint holds the last one.
+    Without a validation split (or with keep_last: a --data run, whose few validation images tie
+    many epochs at 100%) every epoch is "best", so the checkpoint holds the last one.
     """
     metrics["history"].append(row)
     metrics["train_seconds"] += row["seconds"]
+    if keep_last:
+        metrics["best_epoch"], metrics["best_val_accuracy"] = row["epoch"], row["val_accuracy"]
+        return True
     if row["val_accuracy"] is None:
         metrics["best_epoch"] = row["epoch"]
         return True
