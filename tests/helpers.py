@@ -125,3 +125,17 @@ def shared_images(mnist: np.ndarray) -> dict[str, Image.Image]:
         images[f"photo-{light}-{noise}-{i}"] = dress.photo(mnist[40 + i], light, noise, seed=i, size=size)
     images["photo-two-digits"] = dress.photo(mnist[50:52], "shadow", 8, seed=1)
     return images
+
+
+def sevenseg():
+    """scripts/sevenseg.py, the seven-segment display generator, as a module."""
+    import importlib.util
+    import sys
+
+    if "sevenseg" not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "scripts" / "sevenseg.py"
+        spec = importlib.util.spec_from_file_location("sevenseg", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sevenseg"] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules["sevenseg"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -269,6 +270,10 @@ def prepare_cases(shared_mnist: Path) -> dict:
         size = dress.PAGE_SIZES[k % len(dress.PAGE_SIZES)]
         cases[f"{style}-{size}"] = dress.paper_photo(style, digits, seed=k, size=size)
         cases[f"blank {style}"] = dress.paper_photo(style, [], seed=k)
+    seven = helpers.sevenseg()  # seven-segment displays: a digit's segments are one digit in C too
+    rng = np.random.default_rng(3)
+    for k, kind in enumerate(seven.KINDS):
+        cases[f"display-{kind}"] = seven.draw_reading(f"{70 + 3 * k}.{k}1", rng, kind)
     for k in range(3):  # touching digits: split (counted as two) or kept whole (counted as two too)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)

@@ -1224,6 +1224,16 @@ static int touching_parts(const ink_map *m, const int *g, float *profile, int *c
     return n;
 }
 
+/* Python's _parts_of_one: neighbouring groups a (left) and b are one digit's parts (segments). */
+static int parts_of_one(const int *a, const int *b, int tallest) {
+    const int ha = a[1] - a[0], hb = b[1] - b[0];
+    const int *part = hb < ha ? b : a; /* Python's min() keeps the first of equal heights */
+    const int length = imax(part[1] - part[0], part[3] - part[2]);
+    const int width = b[3] - a[2], height = imax(a[1], b[1]) - imin(a[0], b[0]);
+    return imin(ha, hb) < VE_PP_PART_HEIGHT * tallest && length >= VE_PP_PART_LENGTH * tallest &&
+           b[2] - a[3] <= VE_PP_PART_GAP * tallest && width <= height;
+}
+
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
    whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
    tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching digits:
@@ -1253,6 +1263,16 @@ static int count_digits(const ink_map *m) {
         else memcpy(group[groups++], b, sizeof group[0]);
     }
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
+    if (k >= VE_PP_PART_PIECES * groups) { /* writing in segments: a digit's parts join (Python's _parts_of_one) */
+        int joined = 0;
+        for (int i = 0; i < groups; i++) {
+            int *a = joined ? group[joined - 1] : 0, *b = group[i];
+            if (a && parts_of_one(a, b, tallest))
+                a[0] = imin(a[0], b[0]), a[1] = imax(a[1], b[1]), a[3] = b[3];
+            else memmove(group[joined++], b, sizeof group[0]);
+        }
+        groups = joined;
+    }
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
         if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;

@@ -62,5 +62,9 @@
 #define VE_PP_TOUCHING_WIDTH 1.4
 #define VE_PP_DIGIT_PITCH 0.8
 #define VE_PP_VALLEY 0.5
+#define VE_PP_PART_PIECES 1.5
+#define VE_PP_PART_HEIGHT 0.7
+#define VE_PP_PART_LENGTH 0.3
+#define VE_PP_PART_GAP 0.12
 
 #endif

@@ -56,6 +56,13 @@ MAX_SMOOTH = 3  # ... with a box of radius up to this, 1 px per 2 x SMOOTH_NOISE
 SPECK_FRACTION = 0.02  # pieces of ink under this share of the largest piece are specks, and so are
 SPECK_EXTENT = 1 / 50  # pieces whose longer side is under this share of the page's shorter side
 DIGIT_HEIGHT = 0.4  # groups of ink at least this share of the tallest one's height are digits
+# A seven-segment digit is several pieces, its segments: where there are at least PART_PIECES pieces
+# a group, a group shorter than PART_HEIGHT of the tallest and at least PART_LENGTH of it long joins
+# its neighbour within PART_GAP of it when the two together are no wider than tall (_parts_of_one)
+PART_PIECES = 1.5
+PART_HEIGHT = 0.7
+PART_LENGTH = 0.3
+PART_GAP = 0.12
 # A group of ink TOUCHING_WIDTH times wider than tall is digits that touch (MNIST's widest digits are
 # about as wide as tall); they are cut DIGIT_PITCH of their height apart, at columns holding at most
 # VALLEY of a typical column's ink.
@@ -101,7 +108,8 @@ SHARED_CONSTANTS = (
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
     "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
     "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
-    "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY",
+    "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY", "PART_PIECES",
+    "PART_HEIGHT", "PART_LENGTH", "PART_GAP",
 )  # fmt: skip
 
 
@@ -696,8 +704,10 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Pieces whose columns overlap form one digit (a 4 or a 5 drawn in two strokes); the groups at
-    least DIGIT_HEIGHT as tall as the tallest are digits, left to right."""
+    """Pieces whose columns overlap form one digit (a 4 or a 5 drawn in two strokes); where the
+    writing is in segments (more pieces than groups, PART_PIECES), neighbouring groups that are parts
+    of one digit join too (see _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the
+    tallest are digits, left to right."""
     groups: list[list[int]] = []
     for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
         if groups and left < groups[-1][3]:
@@ -706,7 +716,35 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
         else:
             groups.append([top, bottom, left, right])
     tallest = max((g[1] - g[0] for g in groups), default=0)
+    if len(boxes) >= PART_PIECES * len(groups):
+        joined: list[list[int]] = []
+        for g in groups:
+            if joined and _parts_of_one(joined[-1], g, tallest):
+                j = joined[-1]
+                j[0], j[1], j[3] = min(j[0], g[0]), max(j[1], g[1]), g[3]
+            else:
+                joined.append(g)
+        groups = joined
     return [tuple(g) for g in groups if g[1] - g[0] >= DIGIT_HEIGHT * tallest]
+
+
+def _parts_of_one(a: list[int], b: list[int], tallest: int) -> bool:
+    """Two neighbouring groups (a left of b) are parts of one digit, as a seven-segment digit's
+    segments are (a 7's upper-left segment beside its bar; a slanted 7's lower segment): one is
+    shorter than PART_HEIGHT of the tallest group yet no dot (PART_LENGTH), the gap between them is
+    under PART_GAP of the tallest, and together they are no wider than tall. All of it is measured
+    against the writing's own height, not the page."""
+    heights = (a[1] - a[0], b[1] - b[0])
+    short = min(range(2), key=lambda i: heights[i])
+    part = (a, b)[short]
+    length = max(part[1] - part[0], part[3] - part[2])
+    width, height = b[3] - a[2], max(a[1], b[1]) - min(a[0], b[0])
+    return (
+        heights[short] < PART_HEIGHT * tallest
+        and length >= PART_LENGTH * tallest
+        and b[2] - a[3] <= PART_GAP * tallest
+        and width <= height
+    )
 
 
 def stroke_width(mask: np.ndarray) -> float:
