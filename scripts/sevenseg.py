@@ -256,8 +256,12 @@ def draw(cells: list[tuple[str, bool]], rng: Rng, kind: str, points: bool, jpeg:
 
 
 def draw_digit(digit: int, rng: Rng, kind: str, jpeg: float = 0.5) -> Image.Image:
-    """One digit 0..9 in one of its common forms."""
-    return draw([(str(rng.choice(GLYPHS[digit].split("|"))), False)], rng, kind, False, jpeg)
+    """One digit 0..9 in one of its common forms, cut from a display as a user would: half the
+    displays have a point after each digit, lit after one digit in five (the one before a decimal
+    point), so that a model learns that a point touching a digit is no part of it."""
+    points = bool(rng.random() < 0.5)
+    lit = points and bool(rng.random() < 0.2)
+    return draw([(str(rng.choice(GLYPHS[digit].split("|"))), lit)], rng, kind, points, jpeg)
 
 
 def draw_reading(text: str, rng: Rng, kind: str, jpeg: float = 0.5) -> Image.Image:

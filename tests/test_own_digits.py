@@ -258,6 +258,10 @@ def test_a_seven_segment_digits_segments_are_one_digit():
         [[0, 12, 20, 70], [0, 50, 60, 72], [55, 100, 48, 60]]
     )  # a + b, then c below left
     assert preprocess._digit_groups(slanted_seven) == [(0, 100, 20, 72)]
+    # a slanted 1 beside a 5: its lower segment leans left of its upper one, and joins it, not the 5
+    five = [[0, 12, 5, 55], [5, 48, 0, 12], [44, 56, 5, 50], [52, 95, 45, 55], [88, 100, 0, 50]]  # a f g c d
+    slanted_one = [[52, 100, 62, 70], [0, 48, 74, 82]]  # c, then b up and to the right
+    assert preprocess._digit_groups(np.array(five + slanted_one)) == [(0, 100, 0, 55), (0, 100, 62, 82)]
     short_one_beside_a_seven = np.array([[0, 100, 0, 60], [40, 100, 66, 72]])  # one piece a digit
     assert preprocess._digit_groups(short_one_beside_a_seven) == [(0, 100, 0, 60), (40, 100, 66, 72)]
     point = np.array(

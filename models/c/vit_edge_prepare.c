@@ -1187,12 +1187,12 @@ static int crop_box(const ink_map *m, const int *b, image *out) {
     return 0;
 }
 
-/* The ink around every kept piece (Python's InkMap.crop with no box) */
+/* The ink in the box around every digit (Python's InkMap.crop with no box): count_digits' boxes */
 static int crop_ink(const ink_map *m, image *out) {
     int box[4] = {m->g.h, 0, m->g.w, 0}; /* top, bottom, left, right */
-    for (int k = 0; k < m->n; k++)
-        box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
-        box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
+    for (int k = 0; k < boxes; k++)
+        box[0] = imin(box[0], input_box[k][0]), box[1] = imax(box[1], input_box[k][1]),
+        box[2] = imin(box[2], input_box[k][2]), box[3] = imax(box[3], input_box[k][3]);
     return crop_box(m, box, out);
 }
 
@@ -1224,14 +1224,16 @@ static int touching_parts(const ink_map *m, const int *g, float *profile, int *c
     return n;
 }
 
-/* Python's _parts_of_one: neighbouring groups a (left) and b are one digit's parts (segments). */
-static int parts_of_one(const int *a, const int *b, int tallest) {
+/* Python's _parts_of_one: neighbouring groups a (left) and b are one digit's parts (segments);
+   stacked: both short and together not (tried first) */
+static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
     const int ha = a[1] - a[0], hb = b[1] - b[0];
+    const int width = b[3] - a[2], height = imax(a[1], b[1]) - imin(a[0], b[0]);
+    if (b[2] - a[3] > VE_PP_PART_GAP * tallest || width > height) return 0;
+    if (stacked) return imax(ha, hb) < VE_PP_PART_HEIGHT * tallest && VE_PP_PART_HEIGHT * tallest <= height;
     const int *part = hb < ha ? b : a; /* Python's min() keeps the first of equal heights */
     const int length = imax(part[1] - part[0], part[3] - part[2]);
-    const int width = b[3] - a[2], height = imax(a[1], b[1]) - imin(a[0], b[0]);
-    return imin(ha, hb) < VE_PP_PART_HEIGHT * tallest && length >= VE_PP_PART_LENGTH * tallest &&
-           b[2] - a[3] <= VE_PP_PART_GAP * tallest && width <= height;
+    return imin(ha, hb) < VE_PP_PART_HEIGHT * tallest && length >= VE_PP_PART_LENGTH * tallest;
 }
 
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
@@ -1263,11 +1265,12 @@ static int count_digits(const ink_map *m) {
         else memcpy(group[groups++], b, sizeof group[0]);
     }
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
-    if (k >= VE_PP_PART_PIECES * groups) { /* writing in segments: a digit's parts join (Python's _parts_of_one) */
+    /* writing in segments: a digit's parts join (Python's _grouped), stacked parts first */
+    for (int stacked = 1; stacked >= 0 && k >= VE_PP_PART_PIECES * groups; stacked--) {
         int joined = 0;
         for (int i = 0; i < groups; i++) {
             int *a = joined ? group[joined - 1] : 0, *b = group[i];
-            if (a && parts_of_one(a, b, tallest))
+            if (a && parts_of_one(a, b, tallest, stacked))
                 a[0] = imin(a[0], b[0]), a[1] = imax(a[1], b[1]), a[3] = b[3];
             else memmove(group[joined++], b, sizeof group[0]);
         }

@@ -20,6 +20,7 @@ against its Helium (MVE) build.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -81,14 +82,26 @@ QVGA = (320, 240)  # and one camera frame at full size, the last buffer
 BOARD_WORK_SIDE = 96
 
 
-def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]:
+def images(n_digits: int, data_dir: Path, folder: Path | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
     """28x28 inputs (the MNIST digits and dressed ones, by predict's preprocessing), and grey
-    buffers of dressed, drawn and photographed digits for vit_edge_prepare on the board."""
+    buffers of dressed, drawn and photographed digits for vit_edge_prepare on the board. With a
+    folder (--images: your own, as `train --data` reads them), its first n_digits images instead,
+    the first 24 of them also as grey buffers, and the first as the camera's frame."""
     from PIL import Image
 
     from vit_edge.data import load_split
     from vit_edge.device import dress, preprocess
 
+    if folder is not None:
+        extensions = Image.registered_extensions()
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions)[:n_digits]
+        made, readable = [preprocess.open_image(p) for p in paths], []
+        for img in made:  # an image predict refuses (a blank display) has nothing to compare
+            with contextlib.suppress(preprocess.ImageError):
+                readable.append((img, preprocess.preprocess_image(img)))
+        made, inputs = [m for m, _ in readable], [x for _, x in readable]
+        frame = made[0].convert("L").resize(QVGA)
+        return np.round(np.stack(inputs) * 255).astype(np.uint8), [*_grays(made[:24]), np.asarray(frame)]
     digits, _ = load_split("test", data_dir, allow_download=False)
     made = [Image.fromarray(d) for d in digits[:n_digits]]
     for i in range(8):
@@ -97,16 +110,24 @@ def images(n_digits: int, data_dir: Path) -> tuple[np.ndarray, list[np.ndarray]]
         made.append(dress.DRAWING_STYLES[list(dress.DRAWING_STYLES)[i % 4]](d, *dress.drawing_params(i)))
         made.append(dress.photo(d, *dress.photo_conditions(i), seed=i))
     inputs = [preprocess.preprocess_image(img) for img in made]
+    # a camera's frame: QVGA grey (a sensor's Y plane), a photographed digit, pooled to the work side
+    frame = dress.photo(digits[n_digits + 8], "shadow", 8, seed=8, size=QVGA).convert("L")
+    return np.round(np.stack(inputs) * 255).astype(np.uint8), [*_grays(made[n_digits:]), np.asarray(frame)]
+
+
+def _grays(made: list) -> list[np.ndarray]:
+    """Images as the grey bytes predict reads, at most GRAY_SIDE px on their longer side."""
+    from PIL import Image
+
+    from vit_edge.device import preprocess
+
     grays = []
-    for img in made[n_digits:]:
+    for img in made:
         img = img.convert("RGBA")
         grey = Image.fromarray(preprocess._integer_grey(img, 255, preprocess._alpha_paper(img)))
         grey.thumbnail((GRAY_SIDE, GRAY_SIDE), Image.Resampling.BOX)
         grays.append(np.asarray(grey))
-    # a camera's frame: QVGA grey (a sensor's Y plane), a photographed digit, pooled to the work side
-    frame = dress.photo(digits[n_digits + 8], "shadow", 8, seed=8, size=QVGA).convert("L")
-    grays.append(np.asarray(frame))
-    return np.round(np.stack(inputs) * 255).astype(np.uint8), grays
+    return grays
 
 
 def write_images(path: Path, pixels: np.ndarray, grays: list[np.ndarray]) -> None:
@@ -225,19 +246,23 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="emulators run at once")
     mnist = os.environ.get("VIT_EDGE_TEST_MNIST", REPO.parent / "shared" / "mnist")  # as the tests read it
     parser.add_argument("--data-dir", type=Path, default=Path(mnist))
+    parser.add_argument("--images", type=Path, help="a folder of your own images instead of MNIST's")
     args = parser.parse_args()
     side = f"-DVIT_EDGE_WORK_SIDE={args.work_side}"  # every build's, the host's and the boards'
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", f"{RISCV}gcc", "qemu-system-riscv32", "cc"):
+    chosen = args.cores.split(",") if args.cores else [*CORES, *PLAIN]
+    prefixes = {CORES[PLAIN[c][0] if c in PLAIN else c][0] for c in chosen if c in CORES or c in PLAIN}
+    tools = {ARM: ("arm-none-eabi-gcc", "qemu-system-arm"), RISCV: (f"{RISCV}gcc", "qemu-system-riscv32")}
+    for tool in ("cc", *(t for prefix in prefixes for t in tools[prefix])):
         if not shutil.which(tool):
             skip(f"{tool} not found")
-    for target in ("arm-none-eabi", "riscv64-unknown-elf"):
+    for target in ("arm-none-eabi" if p == ARM else "riscv64-unknown-elf" for p in prefixes):
         if not (Path("/usr/lib/picolibc") / target / "picolibc.specs").is_file():
             skip(f"picolibc for {target} not found")
     c_dir = args.c_dir.resolve()
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        pixels, grays = images(args.digits, args.data_dir)
+        pixels, grays = images(args.digits, args.data_dir, args.images)
         references = {"all": host_reference(work / "all", c_dir, pixels, grays, side)}
         for n_digits, n_grays in set(SUBSET.values()):
             folder = work / f"{n_digits}-{n_grays}"

@@ -264,13 +264,15 @@ class InkMap:
         self.groups = _digit_groups(boxes[kept])
 
     def crop(self, box: tuple[int, int, int, int] | None = None, cut: bool = False) -> np.ndarray:
-        """The ink inside a box (default: around every kept piece), specks and other pieces removed.
+        """The ink inside a box, specks and other pieces removed; by default the box around every
+        digit-sized group, whose kept pieces keep their pixels there: a decimal point, a minus or a
+        stray mark beside the digits is left out, as from each digit of a number.
 
         cut: the box was cut out of one piece (touching digits split apart), so the kept pieces that
         reach into it keep their pixels there."""
         if box is None:
-            b = self.boxes[self.kept]
-            box = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
+            g = np.array(self.groups)
+            box, cut = (int(g[:, 0].min()), int(g[:, 1].max()), int(g[:, 2].min()), int(g[:, 3].max())), True
         top, bottom, left, right = box
         ink = self.ink[top:bottom, left:right].copy()
         labels = self.labels[top:bottom, left:right]
@@ -716,10 +718,10 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
         else:
             groups.append([top, bottom, left, right])
     tallest = max((g[1] - g[0] for g in groups), default=0)
-    if len(boxes) >= PART_PIECES * len(groups):
+    for stacked in (True, False) if len(boxes) >= PART_PIECES * len(groups) else ():
         joined: list[list[int]] = []
         for g in groups:
-            if joined and _parts_of_one(joined[-1], g, tallest):
+            if joined and _parts_of_one(joined[-1], g, tallest, stacked):
                 j = joined[-1]
                 j[0], j[1], j[3] = min(j[0], g[0]), max(j[1], g[1]), g[3]
             else:
@@ -728,23 +730,22 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [tuple(g) for g in groups if g[1] - g[0] >= DIGIT_HEIGHT * tallest]
 
 
-def _parts_of_one(a: list[int], b: list[int], tallest: int) -> bool:
+def _parts_of_one(a: list[int], b: list[int], tallest: int, stacked: bool) -> bool:
     """Two neighbouring groups (a left of b) are parts of one digit, as a seven-segment digit's
-    segments are (a 7's upper-left segment beside its bar; a slanted 7's lower segment): one is
-    shorter than PART_HEIGHT of the tallest group yet no dot (PART_LENGTH), the gap between them is
-    under PART_GAP of the tallest, and together they are no wider than tall. All of it is measured
-    against the writing's own height, not the page."""
+    segments are: the gap between them is under PART_GAP of the tallest group and together they are
+    no wider than tall. stacked (tried first, so that a slanted 1's two segments join each other and
+    not the digit beside them): both are shorter than PART_HEIGHT of the tallest and together they
+    are not; else one is shorter than PART_HEIGHT yet no dot (PART_LENGTH long), as a 7's upper-left
+    segment beside its bar. All of it is measured against the writing's height, not the page."""
     heights = (a[1] - a[0], b[1] - b[0])
-    short = min(range(2), key=lambda i: heights[i])
-    part = (a, b)[short]
-    length = max(part[1] - part[0], part[3] - part[2])
     width, height = b[3] - a[2], max(a[1], b[1]) - min(a[0], b[0])
-    return (
-        heights[short] < PART_HEIGHT * tallest
-        and length >= PART_LENGTH * tallest
-        and b[2] - a[3] <= PART_GAP * tallest
-        and width <= height
-    )
+    if b[2] - a[3] > PART_GAP * tallest or width > height:
+        return False
+    if stacked:
+        return max(heights) < PART_HEIGHT * tallest <= height
+    part = (a, b)[min(range(2), key=lambda i: heights[i])]
+    length = max(part[1] - part[0], part[3] - part[2])
+    return min(heights) < PART_HEIGHT * tallest and length >= PART_LENGTH * tallest
 
 
 def stroke_width(mask: np.ndarray) -> float:
