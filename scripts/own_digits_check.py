@@ -78,6 +78,40 @@ def score_readings(model, temperature: float, threshold: float, readings: Path) 
     return {"n": n, "right": right / n, "confidently_wrong": confident_wrong / n, "marked": marked / n}
 
 
+def c_agreement(ckpt: Path, test_set: Path) -> dict:
+    """The checkpoint's C folder (export --format c) built for this host at predict's working side,
+    against predict itself (its FP32 ONNX file) on the test digits: the same digit wherever predict
+    is sure, and how often overall."""
+    from vit_edge.device import runtime
+    from vit_edge.export import c_export
+
+    c_dir, onnx = ckpt.with_name(ckpt.stem + "_c"), ckpt.with_suffix(".onnx")
+    for args in (["--format", "c", "--out", str(c_dir)], ["--out", str(onnx)]):
+        subprocess.run([sys.executable, "-m", "vit_edge.cli", "export", "--checkpoint", str(ckpt), *args],
+                       check=True, capture_output=True)  # fmt: skip
+    program = c_dir / "example-host"
+    sources = [str(c_dir / n) for n in (*c_export.LIBRARY, "example/main.c")]
+    side = f"-DVIT_EDGE_WORK_SIDE={preprocess.WORK_SIDE}"
+    subprocess.run(["cc", "-std=c99", "-O2", side, "-o", str(program), *sources, "-lm"], check=True)
+    session = runtime.make_session(onnx)
+    threshold = runtime.model_min_confidence(session)
+    sure = same_sure = same = n = 0
+    for result in runtime.predict_files(session, sorted(test_set.glob("[0-9]/*")), min_confidence=threshold):
+        if "error" in result:
+            continue
+        img = preprocess.open_image(result["path"]).convert("RGBA")
+        grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+        h, w = grey.shape
+        line = subprocess.run(
+            [str(program), "--gray", str(w), str(h)], input=grey.tobytes(), capture_output=True
+        )
+        digit = int(line.stdout.split()[0])
+        n, same = n + 1, same + (digit == result["prediction"])
+        if not result["uncertain"]:
+            sure, same_sure = sure + 1, same_sure + (digit == result["prediction"])
+    return {"n": n, "same": same / n, "sure": sure, "same_where_sure": same_sure / max(sure, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
@@ -85,6 +119,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/own-check"))
     parser.add_argument("--generators", default=",".join(GENERATORS))
     parser.add_argument("--tag", default="default")
+    parser.add_argument("--c", action="store_true", help="also the C folder on this host against predict")
     parser.add_argument("train_options", nargs="*")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -118,6 +153,8 @@ def main() -> None:
                 "digits_unread": unread,
                 "readings": score_readings(model, cal["temperature"], cal["min_confidence"], readings),
             }
+        if args.c:
+            row["c_host_vs_predict"] = {name: c_agreement(ckpt, test_set) for name, test_set in tests.items()}
         rows.append(row)
         print(json.dumps(row), flush=True)
 

@@ -263,7 +263,7 @@ def cli(ctx: click.Context) -> None:
     type=click.Path(file_okay=False),
     default=None,
     help="Fine-tune on your own labelled images: DIR/0/ ... DIR/9/ (and DIR/not-a-digit/, marked "
-    "unsure), read as predict reads them; see docs/own-digits.md.",
+    "unsure), read as predict reads them.",
 )
 @click.option(
     "--mix",

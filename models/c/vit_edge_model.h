@@ -66,5 +66,6 @@
 #define VE_PP_PART_HEIGHT 0.7
 #define VE_PP_PART_LENGTH 0.3
 #define VE_PP_PART_GAP 0.12
+#define VE_PP_OVERLAP 0.3
 
 #endif

@@ -1237,13 +1237,13 @@ static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
 }
 
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
-   whose left edge is inside the current group's columns joins it; groups at least DIGIT_HEIGHT as
-   tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching digits:
-   it counts as the parts split_touching cuts it into, or as two when it cannot be cut (Python's
-   Reading.count). Each digit's box goes to input_box, as Python's read_image lists them. A group
-   starts right of the last one's columns, so no two groups share a column: the kept pieces inside a
-   digit's box, or reaching into a part cut out of one, are the digit's own, and Python's crop
-   keeps just those (and takes away no other kept piece, none being there). */
+   sharing more than OVERLAP of the narrower one's columns with the current group joins it; then a
+   digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
+   as tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching
+   digits: it counts as the parts split_touching cuts it into, or as two when it cannot be cut
+   (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
+   A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
+   few shared columns included. */
 static int count_digits(const ink_map *m) {
     const size_t start = used;
     int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
@@ -1261,7 +1261,8 @@ static int count_digits(const ink_map *m) {
     for (int i = 0; i < k; i++) {
         const int *b = m->box[order[i]];
         int *g = groups ? group[groups - 1] : 0; /* top, bottom, left, right */
-        if (g && b[2] < g[3]) g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]);
+        if (g && imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]))
+            g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]);
         else memcpy(group[groups++], b, sizeof group[0]);
     }
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);

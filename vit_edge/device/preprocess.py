@@ -60,6 +60,7 @@ DIGIT_HEIGHT = 0.4  # groups of ink at least this share of the tallest one's hei
 # a group, a group shorter than PART_HEIGHT of the tallest and at least PART_LENGTH of it long joins
 # its neighbour within PART_GAP of it when the two together are no wider than tall (_parts_of_one)
 PART_PIECES = 1.5
+OVERLAP = 0.3  # pieces sharing more than this share of the narrower one's columns are one digit
 PART_HEIGHT = 0.7
 PART_LENGTH = 0.3
 PART_GAP = 0.12
@@ -109,7 +110,7 @@ SHARED_CONSTANTS = (
     "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
     "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
     "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY", "PART_PIECES",
-    "PART_HEIGHT", "PART_LENGTH", "PART_GAP",
+    "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
 )  # fmt: skip
 
 
@@ -706,13 +707,15 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Pieces whose columns overlap form one digit (a 4 or a 5 drawn in two strokes); where the
+    """Pieces that share more than OVERLAP of the narrower one's columns form one digit (a 4 or a 5
+    drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join); where the
     writing is in segments (more pieces than groups, PART_PIECES), neighbouring groups that are parts
     of one digit join too (see _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the
     tallest are digits, left to right."""
     groups: list[list[int]] = []
     for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
-        if groups and left < groups[-1][3]:
+        g = groups[-1] if groups else [0, 0, 0, 0]
+        if groups and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
             g = groups[-1]
             g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
         else:
@@ -893,7 +896,8 @@ def read_image(img: Image.Image) -> Reading:
         boxes += [(box, False)] if parts is None else [(p, True) for p in parts]
     if len(boxes) < 2:
         return Reading(pixels, [pixels], touching, unsplit)
-    return Reading(pixels, [mnist_style(ink.crop(b, cut)) for b, cut in boxes], touching, unsplit)
+    # a digit's box may share a few columns with a slanted neighbour's: its ink there stays, as in C
+    return Reading(pixels, [mnist_style(ink.crop(b, cut=True)) for b, _ in boxes], touching, unsplit)
 
 
 def split_touching(ink: InkMap, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]] | None:
@@ -902,7 +906,7 @@ def split_touching(ink: InkMap, box: tuple[int, int, int, int]) -> list[tuple[in
     third of a digit of where it is expected. None when a cut would cross more than VALLEY of the
     typical column's ink (no narrow joint there)."""
     top, bottom, left, right = box
-    profile = ink.crop(box).sum(axis=0)
+    profile = ink.crop(box, cut=True).sum(axis=0)
     width, height = right - left, bottom - top
     n = max(2, round(width / (DIGIT_PITCH * height)))
     pitch = width / n
