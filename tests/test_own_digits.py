@@ -4,6 +4,7 @@ checkpoint, and the data export compares on."""
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import helpers
@@ -13,7 +14,7 @@ import torch
 from helpers import SMALL_ARGS, one_line_error, random_model, save_checkpoint
 
 from vit_edge import checkpoint, own_digits
-from vit_edge.device import folder, preprocess
+from vit_edge.device import folder, preprocess, runtime
 from vit_edge.export import pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,25 @@ def test_train_data_fine_tunes_calibrates_and_exports_on_what_it_knows(
         and report["n"] == 10
         and report["files"][0]["accuracy"] is not None
     )
+
+    # its C folder (float build, the host at predict's working side) gives predict's digit on each image
+    c_dir = tmp_path / "own_c"
+    pipeline.run_c_export(out, c_dir, allow_download=False, log=lambda _: None)
+    program = helpers.c_build(c_dir, tmp_path / "own-example", fp32=True)
+    session = runtime.make_session(out.with_suffix(".onnx"))
+    compared = 0
+    for result in runtime.predict_files(session, sorted(own_set.glob("[0-9]/*.png"))):
+        img = preprocess.open_image(result["path"]).convert("RGBA")
+        grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+        h, w = grey.shape
+        line = subprocess.run(
+            [str(program), "--gray", str(w), str(h)], input=grey.tobytes(), capture_output=True
+        )
+        top = result["top_k"]
+        if top[0][1] - top[1][1] > 1e-3:  # a near tie may break either way between two float engines
+            compared += 1
+            assert int(line.stdout.split()[0]) == result["prediction"], result["path"]
+    assert compared >= 20
 
     code, out_text, err = run_cli("evaluate", "--checkpoint", out, "--data", own_set, "--json")
     assert code == 0, err
