@@ -136,7 +136,7 @@ def finish(
         "val_images": torch.from_numpy(val_part.images.copy()),
         "val_labels": torch.from_numpy(val_part.labels.copy()),
     }
-    mnist_test = _mnist(data_dir, allow_download, "test", 0)
+    mnist_test = _mnist(data_dir, allow_download, "test")
     if mnist_test is not None:
         test = predict_logits(model, torch.from_numpy(mnist_test[0].copy())).numpy().argmax(1)
         report["mnist_test_accuracy"] = float((test == mnist_test[1]).mean())
@@ -163,15 +163,18 @@ def evaluate_folder(path: Path, data: Path, log: Callable[[str], None] = print) 
     return report
 
 
-def _mnist(data_dir, allow_download, part: str, val_size: int):
+def _mnist(data_dir: str | None, allow_download: bool, part: str, val_size: int = 0):
+    """MNIST's test set, or the validation part of its seeded training split; None where MNIST is
+    not there (or no validation part is held out)."""
     try:
         if part == "test":
             return load_split("test", data_dir, allow_download)
-        images, labels = load_split("train", data_dir, allow_download)
+        if val_size <= 0:
+            return None
+        split = train_val_split(*load_split("train", data_dir, allow_download), val_size)
     except DataError:
         return None
-    split = train_val_split(images, labels, val_size) if val_size else None
-    return None if split is None else (split.val_images, split.val_labels)
+    return split.val_images, split.val_labels
 
 
 def _temperature(logits, labels, init_state, n_own: int) -> tuple[float, str]:
