@@ -170,18 +170,55 @@ def test_report_counts_what_predict_would_answer():
     assert report["confusions"] == [[0, 1, 1]] and report["not_a_digit"] == {"n": 1, "marked": 1.0}
 
 
+@pytest.fixture(scope="module")
+def fine_tuned(own_set, tmp_path_factory) -> tuple[Path, str]:
+    """A small model fine-tuned on the own set with MNIST (synthetic) mixed in: its checkpoint and log."""
+    from conftest import synthetic_digits
+
+    from vit_edge.cli import main
+    from vit_edge.data import write_idx
+
+    root = tmp_path_factory.mktemp("fine-tuned")
+    mnist = root / "mnist"
+    mnist.mkdir()
+    for split, n, seed in (("train", 600, 0), ("t10k", 200, 1)):
+        images, labels = synthetic_digits(n, seed)
+        write_idx(mnist / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(mnist / f"{split}-labels-idx1-ubyte.gz", labels)
+    out = root / "own.pt"
+    start = save_checkpoint(random_model(), root / "start.pt")
+    args = ["--data", own_set, "--data-dir", mnist, "--init", start, "--out", out, "--epochs", "3"]
+    small = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "4", "--no-spt", "--no-lsa"]
+    lines = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIT_EDGE_CACHE", str(root / "cache"))
+        mp.setattr("click.echo", lambda message="", err=False, **_: lines.append(str(message)))
+        with pytest.raises(SystemExit) as done:
+            main(
+                [
+                    str(a)
+                    for a in [
+                        "train",
+                        *args,
+                        *small,
+                        "--val-size",
+                        "100",
+                        "--outlier-bank",
+                        "200",
+                        "--threads",
+                        "1",
+                    ]
+                ]
+            )
+    assert done.value.code == 0, lines
+    return out, "\n".join(lines)
+
+
 @pytest.mark.slow
 def test_train_data_fine_tunes_calibrates_and_exports_on_what_it_knows(
-    run_cli, own_set, tmp_path, tiny_mnist
+    fine_tuned, run_cli, own_set, tmp_path, tiny_mnist
 ):
-    out = tmp_path / "own.pt"
-    start = save_checkpoint(random_model(), tmp_path / "start.pt")
-    args = ["--data", own_set, "--data-dir", tiny_mnist, "--init", start, "--out", out, "--epochs", "3"]
-    small = ["--patch-size", "7", "--dim", "32", "--depth", "2", "--heads", "4", "--no-spt", "--no-lsa"]
-    code, _, err = run_cli(
-        "train", *args, *small, "--val-size", "100", "--outlier-bank", "200", "--threads", "1"
-    )
-    assert code == 0, err
+    out, err = fine_tuned
     assert "20 train (+ 32 MNIST images a batch) / 10 val images" in err  # 2 of each digit's 3
     assert "your validation split: 10 digits" in err and "per class" in err and "MNIST test accuracy" in err
     state = checkpoint.load(out)
@@ -305,3 +342,44 @@ def test_number_reads_as_many_digits_as_a_display_shows():
         img = sevenseg.draw_reading(text, rng, sevenseg.KINDS[i % 4])
         right += len(preprocess.read_image(img).digits) == len(text)
     assert right >= 11
+
+
+@pytest.mark.slow
+def test_the_page_reads_with_the_fine_tuned_model(fine_tuned, tmp_path):
+    """`export --format c`, the WebAssembly build and `vit-edge web --model`: the page reads a display
+    with the fine-tuned model, as the same C built for this computer reads it."""
+    import base64
+    import threading
+
+    from browser import Page, chromium, why_no_browser
+    from test_web import PREDICT_RGBA
+
+    from vit_edge.device import webpage
+    from vit_edge.export import wasm
+
+    if reason := why_no_browser() or wasm.why_no_compiler():
+        pytest.skip(reason)
+    out, _ = fine_tuned
+    c_dir = tmp_path / "own_c"
+    pipeline.run_c_export(out, c_dir, allow_download=False, log=lambda _: None)
+    engine = wasm.build(c_dir, tmp_path / "own.wasm")
+    program = helpers.c_build(c_dir, tmp_path / "own-example")
+    img = sevenseg.draw_reading("407", np.random.default_rng(5), "printed").convert("RGBA")
+    grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+    h, w = grey.shape
+    line = subprocess.run(
+        [str(program), "--number", str(w), str(h)], input=grey.tobytes(), capture_output=True
+    )
+    server = webpage.make_server(engine, 0, "wasm")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium() as b:
+            page = Page(b, f"http://127.0.0.1:{server.server_address[1]}/")
+            assert page.info["engine"] == "wasm" and "own.wasm" in page.fetched()
+            rgba = base64.b64encode(img.tobytes()).decode()
+            page.js(PREDICT_RGBA, [rgba, img.width, img.height])
+            last = page.js("window.vitEdge.last")
+            assert len(last["digits"]) == 3 and last["prediction"] == line.stdout.split()[0].decode()
+            assert page.errors == []
+    finally:
+        server.shutdown()
