@@ -1187,12 +1187,12 @@ static int crop_box(const ink_map *m, const int *b, image *out) {
     return 0;
 }
 
-/* The ink in the box around every digit (Python's InkMap.crop with no box): count_digits' boxes */
+/* The ink around every kept piece (Python's InkMap.crop with no box) */
 static int crop_ink(const ink_map *m, image *out) {
     int box[4] = {m->g.h, 0, m->g.w, 0}; /* top, bottom, left, right */
-    for (int k = 0; k < boxes; k++)
-        box[0] = imin(box[0], input_box[k][0]), box[1] = imax(box[1], input_box[k][1]),
-        box[2] = imin(box[2], input_box[k][2]), box[3] = imax(box[3], input_box[k][3]);
+    for (int k = 0; k < m->n; k++)
+        box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
+        box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
     return crop_box(m, box, out);
 }
 

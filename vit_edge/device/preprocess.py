@@ -265,15 +265,14 @@ class InkMap:
         self.groups = _digit_groups(boxes[kept])
 
     def crop(self, box: tuple[int, int, int, int] | None = None, cut: bool = False) -> np.ndarray:
-        """The ink inside a box, specks and other pieces removed; by default the box around every
-        digit-sized group, whose kept pieces keep their pixels there: a decimal point, a minus or a
-        stray mark beside the digits is left out, as from each digit of a number.
+        """The ink inside a box (default: around every kept piece), specks and other pieces removed.
 
-        cut: the box was cut out of one piece (touching digits split apart), so the kept pieces that
-        reach into it keep their pixels there."""
+        cut: the kept pieces that reach into the box keep their pixels there (a box cut out of one
+        piece, as touching digits split apart, or a digit's box sharing a few columns with a
+        slanted neighbour's)."""
         if box is None:
-            g = np.array(self.groups)
-            box, cut = (int(g[:, 0].min()), int(g[:, 1].max()), int(g[:, 2].min()), int(g[:, 3].max())), True
+            b = self.boxes[self.kept]
+            box = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
         top, bottom, left, right = box
         ink = self.ink[top:bottom, left:right].copy()
         labels = self.labels[top:bottom, left:right]
