@@ -99,8 +99,7 @@ def c_agreement(ckpt: Path, test_set: Path) -> dict:
     for result in runtime.predict_files(session, sorted(test_set.glob("[0-9]/*")), min_confidence=threshold):
         if "error" in result:
             continue
-        img = preprocess.open_image(result["path"]).convert("RGBA")
-        grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+        grey = preprocess.grey_bytes(preprocess.open_image(result["path"]))
         h, w = grey.shape
         line = subprocess.run(
             [str(program), "--gray", str(w), str(h)], input=grey.tobytes(), capture_output=True

@@ -125,11 +125,6 @@ is outside what the model saw. Everything in `metrics.json` was measured by `scr
 """
 
 
-# predict's default threshold: the highest P (in steps of 0.01) that marks at most this share of
-# the validation answers as uncertain; a user sees about one answer in a hundred flagged
-MAX_MARKED = 0.01
-
-
 def calibrate_on(source: Path, data_dir: str | None, seen: int = 0) -> dict:
     """Temperature and --min-confidence default from a checkpoint that held out validation images."""
     from vit_edge.device.calibration import fit_temperature
@@ -175,12 +170,10 @@ def seen_logits(model, data_dir: str | None, n: int):
 
 
 def _calibration(source: Path, temperature: float, how: str, logits, y, answers: str) -> dict:
-    from vit_edge.device.calibration import softmax, uncertain_report
+    from vit_edge.device.calibration import MAX_MARKED, highest_threshold, softmax, uncertain_report
 
     probs = softmax(logits / temperature)
-    confidence = probs.max(1)
-    candidates = [round(float(p), 2) for p in np.arange(0.50, 1.0, 0.01)]
-    threshold = max([p for p in candidates if (confidence < p).mean() <= MAX_MARKED], default=0.5)
+    threshold = highest_threshold(probs.max(1))
     return {
         "source": str(source),
         "temperature": temperature,

@@ -286,8 +286,7 @@ def grey_bytes(img) -> np.ndarray:
 
     if isinstance(img, np.ndarray):
         return img
-    rgba = img.convert("RGBA")
-    return pp._integer_grey(rgba, 255, pp._alpha_paper(rgba))
+    return pp.grey_bytes(img)
 
 
 def camera_frames(img, side: int) -> tuple:

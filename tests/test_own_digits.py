@@ -254,8 +254,7 @@ def test_train_data_fine_tunes_calibrates_and_exports_on_what_it_knows(
     session = runtime.make_session(out.with_suffix(".onnx"))
     compared = 0
     for result in runtime.predict_files(session, sorted(own_set.glob("[0-9]/*.png"))):
-        img = preprocess.open_image(result["path"]).convert("RGBA")
-        grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+        grey = preprocess.grey_bytes(preprocess.open_image(result["path"]))
         h, w = grey.shape
         line = subprocess.run(
             [str(program), "--gray", str(w), str(h)], input=grey.tobytes(), capture_output=True
@@ -365,7 +364,7 @@ def test_the_page_reads_with_the_fine_tuned_model(fine_tuned, tmp_path):
     engine = wasm.build(c_dir, tmp_path / "own.wasm")
     program = helpers.c_build(c_dir, tmp_path / "own-example")
     img = sevenseg.draw_reading("407", np.random.default_rng(5), "printed").convert("RGBA")
-    grey = preprocess._integer_grey(img, 255, preprocess._alpha_paper(img))
+    grey = preprocess.grey_bytes(img)
     h, w = grey.shape
     line = subprocess.run(
         [str(program), "--number", str(w), str(h)], input=grey.tobytes(), capture_output=True

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -22,14 +22,11 @@ from . import checkpoint
 from .config import TrainConfig
 from .data import load_split, train_val_split
 from .device import folder as own_folder
-from .device.calibration import expected_calibration_error, fit_temperature, softmax
+from .device.calibration import expected_calibration_error, fit_temperature, highest_threshold, softmax
 from .errors import DataError
 from .evaluate import summarize
 from .inference import predict_logits
 
-# predict's threshold, refitted: the highest P (steps of 0.01) that marks at most this share of
-# the validation digits, as the release chooses it (scripts/release.py)
-MAX_MARKED = 0.01
 # Below this many wrong validation answers a fitted temperature only grows the confidence of the
 # right ones without bound (NLL keeps falling): the starting model's temperature is kept instead.
 MIN_ERRORS_TO_FIT = 3
@@ -37,13 +34,26 @@ MIN_ERRORS_TO_FIT = 3
 OWN_OUTLIER_SHARE = 0.3
 
 
+class HeldOut(NamedTuple):
+    """What a --data run holds out to calibrate and report on: the user's validation part, and the
+    validation part of MNIST's seeded split (uint8 images, labels) when --data-dir holds MNIST."""
+
+    own: own_folder.LabelledImages
+    mnist: tuple[np.ndarray, np.ndarray] | None
+
+
 def packaged_checkpoint() -> Path:
-    """The released checkpoint that `train --data` fine-tunes: inside the package, or in models/."""
-    package = Path(__file__).resolve().parent
-    for folder in (package / "models", package.parent / "models"):
-        if (folder / "vit-edge.pt").is_file():
-            return folder / "vit-edge.pt"
-    raise DataError("no packaged checkpoint vit-edge.pt found; pass --init PATH")
+    """The released checkpoint that `train --data` fine-tunes, beside the packaged ONNX model."""
+    from .device.runtime import default_model_path
+    from .errors import ModelFileError
+
+    try:
+        path = default_model_path().with_name("vit-edge.pt")
+    except ModelFileError:
+        path = None
+    if path is None or not path.is_file():
+        raise DataError("no packaged checkpoint vit-edge.pt found; pass --init PATH")
+    return path
 
 
 def load_tensors(
@@ -54,20 +64,20 @@ def load_tensors(
     dev: torch.device,
     log: Callable[[str], None],
 ):
-    """The Tensors of a --data run (see vit_edge.train.Tensors), and the user's validation part."""
+    """The Tensors of a --data run (see vit_edge.train.Tensors), and what it holds out."""
     from .train import Tensors
 
     own = own_folder.load(data, log)
     val = own_folder.stratified_split(own.labels, cfg.val_fraction, cfg.seed)
     digits = own.labels >= 0
     train_part, val_part = own.subset(~val & digits), own.subset(val)
-    mix = None
-    if cfg.mix > 0:
-        try:
-            images, labels = load_split("train", data_dir, allow_download)
-            split = train_val_split(images, labels, cfg.val_size)
-            mix = (split.train_images, split.train_labels)
-        except DataError as e:
+    mix = mnist_val = None
+    try:  # read once: its training part is mixed in, its validation part calibrates
+        split = train_val_split(*load_split("train", data_dir, allow_download), cfg.val_size)
+        mix = (split.train_images, split.train_labels) if cfg.mix > 0 else None
+        mnist_val = (split.val_images, split.val_labels) if cfg.val_size > 0 else None
+    except DataError as e:
+        if cfg.mix > 0:
             log(f"warning: no MNIST to mix in ({e}); training on {data} alone")
 
     def tensor(a: np.ndarray) -> torch.Tensor:
@@ -97,15 +107,14 @@ def load_tensors(
         None if mix is None else tensor(mix[0]).unsqueeze(1),
         None if mix is None else tensor(mix[1].astype(np.int64)),
     )
-    return tensors, val_part
+    return tensors, HeldOut(val_part, mnist_val)
 
 
 def finish(
     out: Path,
-    val_part: own_folder.LabelledImages,
+    held_out: HeldOut,
     data: Path,
     init_state: dict[str, Any] | None,
-    cfg: TrainConfig,
     data_dir: str | None,
     allow_download: bool,
     log: Callable[[str], None],
@@ -113,9 +122,9 @@ def finish(
     """Calibrate the kept checkpoint on the validation part, store that and the validation images in
     it, and return the report (per class, confusions, marked shares; MNIST test when there)."""
     model, state = checkpoint.load_model(out)
+    val_part, mnist_val = held_out
     digits = val_part.labels >= 0
     logits = predict_logits(model, torch.from_numpy(val_part.images.copy())).numpy()
-    mnist_val = _mnist(data_dir, allow_download, "val", cfg.val_size)
     fit_logits, fit_labels = logits[digits], val_part.labels[digits]
     if mnist_val is not None:
         mnist_logits = predict_logits(model, torch.from_numpy(mnist_val[0].copy())).numpy()
@@ -123,7 +132,7 @@ def finish(
         fit_labels = np.concatenate([fit_labels, mnist_val[1].astype(np.int64)])
     temperature, source = _temperature(fit_logits, fit_labels, init_state, len(val_part.labels[digits]))
     probs = softmax(logits / temperature)
-    threshold = _threshold(softmax(fit_logits / temperature).max(1))
+    threshold = highest_threshold(softmax(fit_logits / temperature).max(1))  # the release's rule
     report = report_on(probs, val_part.labels, threshold)
     report["ece"] = expected_calibration_error(softmax(fit_logits / temperature), fit_labels)
     state["calibration"] = {
@@ -136,7 +145,10 @@ def finish(
         "val_images": torch.from_numpy(val_part.images.copy()),
         "val_labels": torch.from_numpy(val_part.labels.copy()),
     }
-    mnist_test = _mnist(data_dir, allow_download, "test")
+    try:
+        mnist_test = load_split("test", data_dir, allow_download)
+    except DataError:
+        mnist_test = None
     if mnist_test is not None:
         test = predict_logits(model, torch.from_numpy(mnist_test[0].copy())).numpy().argmax(1)
         report["mnist_test_accuracy"] = float((test == mnist_test[1]).mean())
@@ -163,20 +175,6 @@ def evaluate_folder(path: Path, data: Path, log: Callable[[str], None] = print) 
     return report
 
 
-def _mnist(data_dir: str | None, allow_download: bool, part: str, val_size: int = 0):
-    """MNIST's test set, or the validation part of its seeded training split; None where MNIST is
-    not there (or no validation part is held out)."""
-    try:
-        if part == "test":
-            return load_split("test", data_dir, allow_download)
-        if val_size <= 0:
-            return None
-        split = train_val_split(*load_split("train", data_dir, allow_download), val_size)
-    except DataError:
-        return None
-    return split.val_images, split.val_labels
-
-
 def _temperature(logits, labels, init_state, n_own: int) -> tuple[float, str]:
     errors = int((logits.argmax(1) != labels).sum())
     if errors >= MIN_ERRORS_TO_FIT:
@@ -188,11 +186,6 @@ def _temperature(logits, labels, init_state, n_own: int) -> tuple[float, str]:
     if isinstance(stored, float):
         return stored, f"the starting model's: {errors} wrong answers among {len(labels)} validation images"
     return 1.0, f"none: only {errors} wrong answers among {len(labels)} validation images to fit on"
-
-
-def _threshold(confidence: np.ndarray) -> float:
-    candidates = [round(float(p), 2) for p in np.arange(0.50, 1.0, 0.01)]
-    return max([p for p in candidates if (confidence < p).mean() <= MAX_MARKED], default=0.5)
 
 
 def report_on(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:

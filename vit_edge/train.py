@@ -363,7 +363,7 @@ def train(
         log(f"removed {leftover}, left by an interrupted save")
     saved = {"epoch": 0}  # the last epoch on disk, for an honest message on Ctrl-C
     try:
-        metrics, data, val_part = _run(
+        metrics, data, held_out = _run(
             model_cfg, cfg, out, data_dir, dev, resume, allow_download, log, saved, teachers, init, own_data
         )
     except KeyboardInterrupt:
@@ -385,7 +385,7 @@ def train(
         from . import own_digits
 
         init_state = checkpoint.load(Path(init)) if init is not None else None
-        report = own_digits.finish(out, val_part, own_data, init_state, cfg, data_dir, allow_download, log)
+        report = own_digits.finish(out, held_out, own_data, init_state, data_dir, allow_download, log)
         metrics["own_data"] = report
         fileio.write_json(metrics_path, metrics)
         for line in own_digits.format_report(report, "your validation split"):
@@ -418,13 +418,13 @@ def _run(
     """Load the data, build or restore the run, and train its remaining epochs."""
     last_path, metrics_path = out.with_suffix(".last.pt"), out.with_suffix(".metrics.json")
     curves_path = out.with_suffix(".curves.png")
-    val_part = None
+    held_out = None  # a --data run's (vit_edge.own_digits.HeldOut)
     if own_data is None:
         data = load_tensors(cfg, data_dir, allow_download, dev)
     else:
         from . import own_digits
 
-        data, val_part = own_digits.load_tensors(cfg, Path(own_data), data_dir, allow_download, dev, log)
+        data, held_out = own_digits.load_tensors(cfg, Path(own_data), data_dir, allow_download, dev, log)
     teachers = [load_teacher(p, dev) for p in teacher_paths]
     trainer = Trainer(model_cfg, cfg, data, dev, teachers)
     metrics: dict[str, Any] = {
@@ -454,7 +454,7 @@ def _run(
         log(f"resuming from epoch {start_epoch} ({source})")
     if start_epoch >= cfg.epochs:
         log(f"nothing to do: already trained {start_epoch} of {cfg.epochs} epochs")
-        return metrics, data, val_part
+        return metrics, data, held_out
     pictures = f", {curves_path} (curves)" if plots.available() else ""
     log(f"writing {out} (kept checkpoint), {last_path} (latest epoch), {metrics_path}{pictures}")
     compiled = ", compiled" if cfg.compile else ""
@@ -487,7 +487,7 @@ def _run(
         if plots.available():
             plots.training_curves(metrics, curves_path)
         log(epoch_line(metrics["history"][-1], cfg.epochs, best))
-    return metrics, data, val_part
+    return metrics, data, held_out
 
 
 def validate(model: ViT, data: Tensors) -> tuple[float | None, float | None]:

@@ -123,8 +123,7 @@ def _grays(made: list) -> list[np.ndarray]:
 
     grays = []
     for img in made:
-        img = img.convert("RGBA")
-        grey = Image.fromarray(preprocess._integer_grey(img, 255, preprocess._alpha_paper(img)))
+        grey = Image.fromarray(preprocess.grey_bytes(img))
         grey.thumbnail((GRAY_SIDE, GRAY_SIDE), Image.Resampling.BOX)
         grays.append(np.asarray(grey))
     return grays

@@ -57,6 +57,18 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(gap)
 
 
+# predict's default threshold: the highest P (in steps of 0.01) that marks at most this share of
+# the validation answers as uncertain; a user sees about one answer in a hundred flagged
+MAX_MARKED = 0.01
+
+
+def highest_threshold(confidence: np.ndarray, max_marked: float = MAX_MARKED) -> float:
+    """The highest P in steps of 0.01 from 0.50 that marks at most max_marked of these answers
+    (confidence under P); 0.5 when none does."""
+    candidates = [round(float(p), 2) for p in np.arange(0.50, 1.0, 0.01)]
+    return max([p for p in candidates if (confidence < p).mean() <= max_marked], default=0.5)
+
+
 def uncertain_report(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """What `predict --min-confidence threshold` marks: share of all answers, share of wrong ones caught."""
     marked = probs.max(axis=1) < threshold

@@ -155,6 +155,13 @@ def open_image(path: str | Path) -> Image.Image:
     return img
 
 
+def grey_bytes(img: Image.Image) -> np.ndarray:
+    """An image's grey levels as bytes, transparency flattened onto its paper, before any pooling:
+    what vit_edge_prepare in C (a camera's frame, the page's canvas) is given for this image."""
+    rgba = img.convert("RGBA")
+    return _integer_grey(rgba, 255, _alpha_paper(rgba))
+
+
 def _has_alpha(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
 
@@ -713,9 +720,8 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     tallest are digits, left to right."""
     groups: list[list[int]] = []
     for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
-        g = groups[-1] if groups else [0, 0, 0, 0]
-        if groups and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
-            g = groups[-1]
+        g = groups[-1] if groups else None
+        if g and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
             g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
         else:
             groups.append([top, bottom, left, right])
