@@ -322,6 +322,12 @@ def test_a_seven_segment_digits_segments_are_one_digit():
     five = [[0, 12, 5, 55], [5, 48, 0, 12], [44, 56, 5, 50], [52, 95, 45, 55], [88, 100, 0, 50]]  # a f g c d
     slanted_one = [[52, 100, 62, 70], [0, 48, 74, 82]]  # c, then b up and to the right
     assert preprocess._digit_groups(np.array(five + slanted_one)) == [(0, 100, 0, 55), (0, 100, 62, 82)]
+    # a slanted digit's top reaching a few columns over the next one's foot is no join; a 5's bar,
+    # drawn apart from its body over most of the same columns, is
+    slanted_pair = np.array([[0, 100, 0, 60], [0, 100, 55, 115]])
+    assert preprocess._digit_groups(slanted_pair) == [(0, 100, 0, 60), (0, 100, 55, 115)]
+    five_in_two_strokes = np.array([[20, 100, 0, 50], [0, 12, 10, 60]])
+    assert preprocess._digit_groups(five_in_two_strokes) == [(0, 100, 0, 60)]
     short_one_beside_a_seven = np.array([[0, 100, 0, 60], [40, 100, 66, 72]])  # one piece a digit
     assert preprocess._digit_groups(short_one_beside_a_seven) == [(0, 100, 0, 60), (40, 100, 66, 72)]
     point = np.array(
