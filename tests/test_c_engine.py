@@ -359,15 +359,16 @@ def test_prepare_fits_its_pool_at_small_working_sides(shared_mnist: Path, tmp_pa
 def test_prepare_matches_python_at_the_boards_working_side(shared_mnist: Path, tmp_path: Path, monkeypatch):
     """At the boards' 96 px, where a cell of the paper's light is 2 px and a page on a table is read
     on a grid of pixels in half grey levels: vit_edge_prepare gives preprocess.py's inputs (at its
-    WORK_SIDE 96) and digit counts on camera frames of every case, twice the side and near-square;
-    blank ones blank in both. Some of the frames are pages on a table."""
+    WORK_SIDE 96), digit counts and each digit's box in the frame's own pixels (vit_edge_digit_box
+    against Reading.boxes, through the pooling's blocks) on camera frames of every case, twice the
+    side and near-square; blank ones blank in both. Some of the frames are pages on a table."""
 
     from vit_edge.device import preprocess as pp
 
     side = 96
     monkeypatch.setattr(pp, "WORK_SIDE", side)
     program = c_build(SHIPPED, tmp_path / "boards", extra=(f"-DVIT_EDGE_WORK_SIDE={side}",))
-    checked = tables = 0
+    checked = tables = pooled = 0
     for name, img in prepare_cases(shared_mnist).items():
         for frame in camera_frames(img, side):
             size = [str(frame.width), str(frame.height)]
@@ -387,8 +388,12 @@ def test_prepare_matches_python_at_the_boards_working_side(shared_mnist: Path, t
             run[1] = "--prepare"
             count = subprocess.run(run, input=frame.tobytes(), capture_output=True).stderr
             assert count == f"digits {reading.count}\n".encode(), (name, frame.size)
+            run[1] = "--boxes"  # where each digit lies in the frame's own pixels (the page crops there)
+            boxes = subprocess.run(run, input=frame.tobytes(), capture_output=True).stdout.decode()
+            assert [tuple(map(int, line.split())) for line in boxes.splitlines()] == reading.boxes, name
+            pooled += max(frame.size) > side
             checked += 1
-    assert checked >= 60 and tables >= 1, (checked, tables)
+    assert checked >= 60 and tables >= 1 and pooled >= 30, (checked, tables, pooled)
 
 
 def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tmp_path: Path):

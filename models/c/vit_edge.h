@@ -117,6 +117,12 @@ int vit_edge_digits(void);
 int vit_edge_inputs(void);
 int vit_edge_prepare_digit(int k, float pixels[784]);
 
+/* Where the k-th of those digits lies in the frame given to vit_edge_prepare, in its own pixels:
+   box = top, bottom, left, right (bottom and right exclusive), as Python's Reading.boxes; for a
+   single digit, the box around all the ink kept. Returns 0, or VIT_EDGE_BAD_ARGUMENT as above. A
+   page collecting a user's digits crops the frame there (with a margin). */
+int vit_edge_digit_box(int k, int box[4]);
+
 /* library-internal: vit_edge_prepare's pool (own bytes, then the lent arena's) */
 void *ve_pool_memory(unsigned long *own, unsigned long *lent);
 

@@ -1187,12 +1187,18 @@ static int crop_box(const ink_map *m, const int *b, image *out) {
     return 0;
 }
 
-/* The ink around every kept piece (Python's InkMap.crop with no box) */
-static int crop_ink(const ink_map *m, image *out) {
-    int box[4] = {m->g.h, 0, m->g.w, 0}; /* top, bottom, left, right */
+/* The box around every kept piece: top, bottom, left, right */
+static void ink_box(const ink_map *m, int box[4]) {
+    box[0] = m->g.h, box[1] = 0, box[2] = m->g.w, box[3] = 0;
     for (int k = 0; k < m->n; k++)
         box[0] = imin(box[0], m->box[k][0]), box[1] = imax(box[1], m->box[k][1]),
         box[2] = imin(box[2], m->box[k][2]), box[3] = imax(box[3], m->box[k][3]);
+}
+
+/* The ink around every kept piece (Python's InkMap.crop with no box) */
+static int crop_ink(const ink_map *m, image *out) {
+    int box[4];
+    ink_box(m, box);
     return crop_box(m, box, out);
 }
 
@@ -1471,8 +1477,6 @@ static int mnist_style(image c, float pixels[784]) {
 
 static const unsigned char *frame; /* the last vit_edge_prepare's image ... */
 static int frame_w, frame_h, frame_stride, counted;
-static const unsigned char *frame; /* the last vit_edge_prepare's image ... */
-static int frame_w, frame_h, frame_stride, counted;
 static int map_kept; /* ... and whether its ink map is in the pool */
 
 /* The frame's ink map and digit boxes (steps 1-4), kept in the pool up to last_mark: 0, or a
@@ -1518,6 +1522,21 @@ int vit_edge_prepare(const unsigned char *gray, int width, int height, int strid
 }
 
 int vit_edge_inputs(void) { return digits ? (boxes < 2 ? 1 : boxes) : 0; }
+
+int vit_edge_digit_box(int k, int box[4]) {
+    if (!box || k < 0 || k >= vit_edge_inputs()) return VIT_EDGE_BAD_ARGUMENT;
+    if (!map_kept) { /* an inference may have written over the boxes (see crop_alone) */
+        const int status = map_frame();
+        if (status) return status;
+    }
+    int b[4];
+    if (boxes < 2) ink_box(&last, b);
+    else memcpy(b, input_box[k], sizeof b);
+    /* the working image's pixels to the frame's: blocks of `factor` pixels (to_grey) */
+    const int factor = (imax(frame_w, frame_h) + WS - 1) / WS, limit[4] = {frame_h, frame_h, frame_w, frame_w};
+    for (int i = 0; i < 4; i++) box[i] = imin(b[i] * factor, limit[i]);
+    return 0;
+}
 
 int vit_edge_prepare_digit(int k, float pixels[784]) {
     image crop;

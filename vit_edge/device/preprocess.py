@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -872,6 +872,10 @@ class Reading:
     digits: list[np.ndarray]
     touching: int = 0
     unsplit: int = 0
+    # where each input of `digits` lies in the image, in its own pixels: (top, bottom, left, right),
+    # bottom and right exclusive; for a single digit, the box around all the ink kept. C's
+    # vit_edge_digit_box gives the same; the page crops a user's digits there to collect them.
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -888,6 +892,12 @@ def read(path: str | Path) -> Reading:
 def read_image(img: Image.Image) -> Reading:
     ink = find_ink(to_grey(img))
     pixels = mnist_style(ink.crop())
+    factor = math.ceil(max(img.size) / WORK_SIDE)  # to_grey's blocks: the map's pixels to the image's
+    h, w = img.height, img.width
+
+    def in_image(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return tuple(min(int(v) * factor, limit) for v, limit in zip(box, (h, h, w, w), strict=True))
+
     boxes: list[tuple[tuple[int, int, int, int], bool]] = []
     touching = unsplit = 0
     for box in ink.groups:
@@ -900,9 +910,12 @@ def read_image(img: Image.Image) -> Reading:
         unsplit += parts is None
         boxes += [(box, False)] if parts is None else [(p, True) for p in parts]
     if len(boxes) < 2:
-        return Reading(pixels, [pixels], touching, unsplit)
+        b = ink.boxes[ink.kept]
+        whole = (b[:, 0].min(), b[:, 1].max(), b[:, 2].min(), b[:, 3].max())
+        return Reading(pixels, [pixels], touching, unsplit, [in_image(whole)])
     # a digit's box may share a few columns with a slanted neighbour's: its ink there stays, as in C
-    return Reading(pixels, [mnist_style(ink.crop(b, cut=True)) for b, _ in boxes], touching, unsplit)
+    digits = [mnist_style(ink.crop(b, cut=True)) for b, _ in boxes]
+    return Reading(pixels, digits, touching, unsplit, [in_image(b) for b, _ in boxes])
 
 
 def split_touching(ink: InkMap, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]] | None:

@@ -31,6 +31,7 @@ WASM_EXPORTS = (
     "ve_digits",
     "ve_inputs",
     "ve_read_digit",
+    "ve_digit_box",
     "ve_pixels",
     "ve_logits",
     "ve_min_confidence",

@@ -62,6 +62,13 @@ int ve_inputs(void) { return vit_edge_inputs(); }
 /* The k-th digit's 28x28 input, into ve_pixels(), as `predict --number` reads it: 0, or a code. */
 int ve_read_digit(int k) { return vit_edge_prepare_digit(k, pixels); }
 
+/* Where the k-th digit lies in the last ve_read's image: top, bottom, left, right in its pixels
+   (vit_edge_digit_box), or 0 for a k out of range. */
+int *ve_digit_box(int k) {
+    static int box[4];
+    return vit_edge_digit_box(k, box) ? 0 : box;
+}
+
 /* The 28x28 input: ve_read's, or the page's own (it may write here before ve_logits). */
 float *ve_pixels(void) { return pixels; }
 

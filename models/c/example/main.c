@@ -11,6 +11,8 @@
  *   ./vit_edge_example --number W H < img.u8   the digits side by side read one by one, as
  *                                            `predict --number`: "number confidence [?]"
  *   ./vit_edge_example --inputs W H < img.u8   each digit's 28x28 input, as float32 on stdout
+ *   ./vit_edge_example --boxes W H < img.u8    where each digit lies in the image:
+ *                                            "top bottom left right" per digit
  *
  * On a board, call vit_edge_prepare() on the camera's or touch panel's grey buffer, then
  * vit_edge_predict(); nothing else is needed. */
@@ -56,7 +58,8 @@ static unsigned char gray[4L * VIT_EDGE_WORK_SIDE * VIT_EDGE_WORK_SIDE];
 int main(int argc, char **argv) {
     static float pixels[784];
     const int image = argc == 4 && (strcmp(argv[1], "--gray") == 0 || strcmp(argv[1], "--prepare") == 0 ||
-                                    strcmp(argv[1], "--number") == 0 || strcmp(argv[1], "--inputs") == 0);
+                                    strcmp(argv[1], "--number") == 0 || strcmp(argv[1], "--inputs") == 0 ||
+                                    strcmp(argv[1], "--boxes") == 0);
     if (image) {
         int w = atoi(argv[2]), h = atoi(argv[3]);
         if (w < 1 || h < 1 || (long)w * h > (long)sizeof gray) return 2;
@@ -68,6 +71,9 @@ int main(int argc, char **argv) {
         }
         if (argv[1][2] == 'p') fwrite(pixels, sizeof(float), 784, stdout), fprintf(stderr, "digits %d\n", vit_edge_digits());
         else if (argv[1][2] == 'g') answer(pixels, vit_edge_digits() > 1);
+        else if (argv[1][2] == 'b')
+            for (int k = 0, b[4]; k < vit_edge_inputs() && vit_edge_digit_box(k, b) == 0; k++)
+                printf("%d %d %d %d\n", b[0], b[1], b[2], b[3]);
         else return read_number(argv[1][2] == 'n');
         return 0;
     }
