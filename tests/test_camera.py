@@ -171,3 +171,123 @@ def test_the_page_with_its_camera_stays_under_half_a_megabyte(run_cli, tmp_path:
     assert 'id="camera-button"' in (tmp_path / "site" / "index.html").read_text()
     assert "getUserMedia" in (tmp_path / "site" / "app.js").read_text()
     assert sum(f.stat().st_size for f in files) <= 500_000
+
+
+def camera_state(page: Page) -> dict:
+    return page.js("""() => ({
+      answers: window.vitEdge.camera.answers,
+      live: !!document.getElementById('video').srcObject,
+      tracks: (window.__tracks || []).map((t) => t.readyState),
+      cameraShown: !document.getElementById('camera').hidden,
+      padShown: !document.getElementById('pad').hidden,
+      button: document.getElementById('camera-button').textContent,
+      status: document.getElementById('status').textContent,
+    })""")
+
+
+def start_camera(page: Page) -> None:
+    page.js("window.vitEdge.camera.answers = 0")
+    page.page.click("#camera-button")
+    page.page.wait_for_function("window.vitEdge.camera.answers > 2", timeout=20_000)
+    page.js("window.__tracks = document.getElementById('video').srcObject.getTracks()")
+
+
+def answers_move(page: Page) -> bool:
+    before = page.js("window.vitEdge.camera.answers")
+    time.sleep(0.6)
+    return page.js("window.vitEdge.camera.answers") > before
+
+
+@NO_BROWSER
+@pytest.mark.slow
+def test_camera_pad_freeze_go_on_and_clear(mnist, server, tmp_path: Path):
+    """Pad stops the camera (its tracks end, reading stops); Go on after Freeze reads again; Clear
+    while the camera runs stops it and leaves a blank pad."""
+    from playwright.sync_api import sync_playwright
+
+    images, _ = mnist
+    with sync_playwright() as p:
+        browser, page = camera_page(p, server, clip(tmp_path, "digit", [images[0]]))
+        try:
+            start_camera(page)
+            page.page.click("#camera-button")  # "Pad"
+            state = camera_state(page)
+            assert state["tracks"] == ["ended"] and not state["live"] and not state["cameraShown"]
+            assert state["padShown"] and state["button"] == "Camera" and not answers_move(page)
+            start_camera(page)
+            page.page.click("#freeze")
+            assert not answers_move(page)
+            page.page.click("#freeze")  # "Go on"
+            assert page.page.locator("#freeze").inner_text() == "Freeze" and answers_move(page)
+            page.page.click("#clear")
+            state = camera_state(page)
+            assert state["tracks"] == ["ended"] and not state["live"] and state["padShown"]
+            assert state["status"].startswith("draw a digit") and page.js(DRAW, [[], 15]) is None
+            assert not answers_move(page) and page.errors == []
+        finally:
+            browser.close()
+
+
+@NO_BROWSER
+def test_a_browser_without_media_devices_says_so_and_the_pad_still_works(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=webpage.CHROMIUM_ARGS)
+        try:
+            context = browser.new_context()
+            context.add_init_script("Object.defineProperty(navigator, 'mediaDevices', {value: undefined})")
+            page = Page(context, server)
+            page.page.click("#camera-button")
+            status = page.page.locator("#status").inner_text()
+            assert status.startswith("No camera here") and "the pad still works" in status
+            assert page.page.locator("#camera").is_hidden() and page.js(DRAW, [ONE, 15]) == 1
+            assert page.errors == []
+        finally:
+            browser.close()
+
+
+@NO_BROWSER
+@pytest.mark.slow
+def test_the_crop_read_is_the_guide_box_drawn(mnist, server, tmp_path: Path):
+    """The box drawn over the video is GUIDE of it, and only the pixels inside it are read: a digit
+    written just outside the box (above it, and beside it) reads as nothing, one inside as itself."""
+    from playwright.sync_api import sync_playwright
+
+    images, labels = mnist
+    w, h = SIZE
+
+    def page_with(top: int, left: int, side: int = 100) -> Image.Image:
+        ink = np.asarray(Image.fromarray(images[0]).resize((side, side))) / 255
+        grey = np.full((h, w), 210.0)
+        grey[top : top + side, left : left + side] -= 170 * ink
+        return Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+
+    # the box is 64-576 x 120-360 of 640x480: a digit above it, and one left of it
+    outside = [page_with(10, 270), page_with(190, 0, 60)]
+    inside = [page_with(190, 270)]
+    cases = {
+        None: y4m(tmp_path / "out.y4m", outside * 6),
+        str(labels[0]): y4m(tmp_path / "in.y4m", inside * 12),
+    }
+    with sync_playwright() as p:
+        for want, video in cases.items():
+            browser, page = camera_page(p, server, video)
+            try:
+                start_camera(page)
+                rects = page.js("""() => {
+                  const v = document.getElementById('video').getBoundingClientRect();
+                  const g = document.querySelector('.guide').getBoundingClientRect();
+                  return [(g.left - v.left) / v.width, (g.top - v.top) / v.height, g.width / v.width,
+                          g.height / v.height, window.vitEdge.guide];
+                }""")
+                guide = rects.pop()
+                assert np.allclose(
+                    rects, [guide["left"], guide["top"], guide["width"], guide["height"]], atol=0.005
+                )
+                answers, _ = read_live(page)
+                assert most_common(answers) == want
+                if want is None:
+                    assert set(answers) == {None}, answers
+            finally:
+                browser.close()

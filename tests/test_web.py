@@ -123,7 +123,8 @@ def host_c(tmp_path_factory) -> Path:
 
 def test_page_preprocessing_and_logits_agree_with_python(served, mnist, host_c, record_property):
     """The examples, pen drawings, dressed digits and phone photos: the page's input against
-    predict's, its digit count, and its logits against the reference for its engine."""
+    predict's, its digit count and each digit's box, and its logits against the reference for its
+    engine."""
     kind, page = served
     reference = {
         "wasm": lambda x: c_logits(host_c, x[None]),
@@ -138,6 +139,7 @@ def test_page_preprocessing_and_logits_agree_with_python(served, mnist, host_c, 
         want = reading.pixels
         page_reading = page.js(READ, _rgba(img))
         assert page_reading["digits"] == len(reading.digits), name
+        assert [tuple(b) for b in page_reading["boxes"]] == reading.boxes, name  # where Collect crops
         got = np.array(page_reading["pixels"], np.float32).reshape(28, 28)
         diff = np.abs(got - want)
         assert diff.max() <= INPUT_MAX_DIFF and diff.mean() <= INPUT_MEAN_DIFF, (name, diff.max())

@@ -654,17 +654,26 @@ def predict(
     default=None,
     help="Write the page as a static folder here instead of serving it.",
 )
-def web(engine, model, port, out) -> None:
+@click.option(
+    "--collect",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write each image the page's Collect mode keeps into DIR/<label>/ (train --data DIR).",
+)
+def web(engine, model, port, out, collect) -> None:
     """Draw a digit in a web page; the model runs in the browser, not on a server."""
     from vit_edge.device import webpage
 
     model_path = Path(model) if model else None
+    if out and collect:
+        raise UsageError("--collect needs the page served: leave out --out (a static host writes nothing)")
     if out:
         written = webpage.write_site(model_path, Path(out), engine)
         click.echo(f"wrote {len(written)} files to {out}/; serve it from any static host, e.g. "
                    f"python -m http.server -d {out}", err=True)  # fmt: skip
         return
-    webpage.serve(model_path, port, log=lambda line: click.echo(line, err=True), engine=engine)
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    webpage.serve(model_path, port, log=log, engine=engine, collect=Path(collect) if collect else None)
 
 
 @cli.command()

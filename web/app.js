@@ -2,7 +2,8 @@
 // the top 3 as bars, the 28x28 input the model sees, and "open image" for any picture file.
 // model.json says which engine computes the logits: the C engine in WebAssembly (the default),
 // or onnxruntime-web (`vit-edge web --engine ort`); the preprocessing is the C engine's in both.
-import { BlankImage, answer, loadEngine, logits as engineLogits, read, readDigits } from "./engine.js";
+import { Collection, NOT_A_DIGIT, cropRects, labelsFor } from "./collect.js";
+import { BlankImage, answer, digitBoxes, loadEngine, logits as engineLogits, read, readDigits } from "./engine.js";
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d", { willReadFrequently: true });
@@ -132,16 +133,25 @@ function stopCamera() {
   $("camera-button").textContent = "Camera";
 }
 
-async function readFrames() {
-  if (!stream || frozen || cameraStats.reading || !video.videoWidth) return;
-  cameraStats.reading = true;
-  const sx = GUIDE.left * video.videoWidth, sy = GUIDE.top * video.videoHeight;
-  const sw = GUIDE.width * video.videoWidth, sh = GUIDE.height * video.videoHeight;
+// The guide box in the video's own pixels: [x, y, width, height]
+function guideRect() {
+  const w = video.videoWidth, h = video.videoHeight;
+  return [GUIDE.left * w, GUIDE.top * h, GUIDE.width * w, GUIDE.height * h];
+}
+
+// A region of a source (the video, a canvas) as the RGBA pixels read: at most READ_WIDTH across
+function grabPixels(source, [sx, sy, sw, sh]) {
   const scale = Math.min(1, READ_WIDTH / sw);
   grab.width = Math.max(1, Math.round(sw * scale));
   grab.height = Math.max(1, Math.round(sh * scale));
-  grabCtx.drawImage(video, sx, sy, sw, sh, 0, 0, grab.width, grab.height);
-  const data = grabCtx.getImageData(0, 0, grab.width, grab.height);
+  grabCtx.drawImage(source, sx, sy, sw, sh, 0, 0, grab.width, grab.height);
+  return grabCtx.getImageData(0, 0, grab.width, grab.height);
+}
+
+async function readFrames() {
+  if (!stream || frozen || cameraStats.reading || !video.videoWidth) return;
+  cameraStats.reading = true;
+  const data = grabPixels(video, guideRect());
   try {
     const blank = "nothing read: point the box at a written digit";
     window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, blank);
@@ -238,13 +248,139 @@ async function load() {
   return { ...info, min_confidence: minConfidence, ready_ms: performance.now() };
 }
 
+// ---- Collect: the frame's digits kept as labelled images, for `vit-edge train --data` ----
+const collection = new Collection();
+let collecting = false;
+
+$("collect-button").addEventListener("click", () => {
+  collecting = !collecting;
+  $("collect").hidden = !collecting;
+  $("collect-button").setAttribute("aria-pressed", String(collecting));
+  if (collecting) {
+    showCounts();
+    $("collect-label").focus();
+  }
+});
+$("collect").addEventListener("submit", (e) => {
+  e.preventDefault();
+  keepReading($("collect-label").value);
+});
+$("not-digit").addEventListener("click", () => keepNotADigit());
+$("undo").addEventListener("click", () => undoLast());
+$("download").addEventListener("click", () => download());
+document.addEventListener("keydown", (e) => {
+  if (!collecting || e.key !== "n" || e.ctrlKey || e.metaKey || e.altKey) return;
+  e.preventDefault(); // n is never a digit typed into the reading
+  keepNotADigit();
+});
+
+// The frame being read, in its own pixels: the camera's guide box at the video's resolution, or the pad
+function frameCanvas() {
+  if (!stream) return pad;
+  const [sx, sy, sw, sh] = guideRect();
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(sw);
+  canvas.height = Math.round(sh);
+  canvas.getContext("2d").drawImage(video, sx, sy, sw, sh, 0, 0, canvas.width, canvas.height);
+  return canvas;
+}
+
+// The frame's digits as the live reading finds them, each box in the frame's own pixels
+function findDigits(frame) {
+  const data = grabPixels(frame, [0, 0, frame.width, frame.height]);
+  const scale = data.width / frame.width;
+  try {
+    const { digits } = read(model.engine, data.data, data.width, data.height);
+    const boxes = digitBoxes(model.engine).map(([t, b, l, r]) =>
+      [Math.floor(t / scale), Math.ceil(b / scale), Math.floor(l / scale), Math.ceil(r / scale)]);
+    return { digits, boxes };
+  } catch (err) {
+    if (err instanceof BlankImage) return { digits: 0, boxes: [] };
+    throw err;
+  }
+}
+
+function png(frame, [x, y, w, h]) {
+  const canvas = document.createElement("canvas");
+  canvas.width = w;
+  canvas.height = h;
+  canvas.getContext("2d").drawImage(frame, x, y, w, h, 0, 0, w, h);
+  return new Promise((done) => canvas.toBlob(async (blob) => done(new Uint8Array(await blob.arrayBuffer())), "image/png"));
+}
+
+async function keepReading(typed) {
+  if (!model) return null;
+  const frame = frameCanvas();
+  const { digits, boxes } = findDigits(frame);
+  const verdict = labelsFor(typed, digits);
+  if (!verdict.error && boxes.length !== digits) verdict.error = "digits touch and could not be split apart: nothing kept";
+  if (verdict.error) return collectNote(verdict.error), null;
+  const rects = cropRects(boxes, frame.width, frame.height);
+  const images = [];
+  for (const [k, rect] of rects.entries()) images.push({ label: verdict.labels[k], data: await png(frame, rect) });
+  $("collect-label").value = "";
+  return store(collection.keep(images), `kept ${verdict.labels.join(" ")}`);
+}
+
+async function keepNotADigit() {
+  if (!model) return null;
+  const frame = frameCanvas();
+  const data = await png(frame, [0, 0, frame.width, frame.height]);
+  return store(collection.keep([{ label: NOT_A_DIGIT, data }]), "kept the frame as not a digit");
+}
+
+// With `vit-edge web --collect DIR`, each image is written into DIR too (the server's answer is shown)
+async function store(items, message) {
+  let problem = "";
+  if (model.info.collect) {
+    for (const item of items) {
+      const response = await fetch(`collect/${item.label}/${item.name}`,
+        { method: "POST", headers: { "Content-Type": "image/png" }, body: item.data });
+      if (response.status !== 201) problem = `; not written to the folder (${response.status} ${await response.text()})`;
+    }
+  }
+  collectNote(message + problem);
+  showCounts();
+  return items.map(({ label, name }) => `${label}/${name}`);
+}
+
+async function undoLast() {
+  const gone = collection.undo();
+  if (!gone.length) return collectNote("nothing to undo"), [];
+  if (model.info.collect)
+    for (const item of gone) await fetch(`collect/${item.label}/${item.name}`, { method: "DELETE" });
+  collectNote(`took back ${gone.map((item) => (item.label === NOT_A_DIGIT ? "not a digit" : item.label)).join(" ")}`);
+  showCounts();
+  return gone.map(({ label, name }) => `${label}/${name}`);
+}
+
+function download() {
+  if (!collection.items.length) return collectNote("nothing collected yet");
+  const url = URL.createObjectURL(new Blob([collection.zip()], { type: "application/zip" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "vit-edge-digits.zip";
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  collectNote(`${collection.items.length} images in vit-edge-digits.zip: vit-edge train --data on its folder`);
+}
+
+function showCounts() {
+  $("counts").textContent = collection.summary();
+}
+
+function collectNote(text) {
+  $("collect-note").textContent = text;
+}
+
 // For tests and the curious: the same steps the page runs, callable from the console.
 window.vitEdge = {
   ready: load(),
   read: (rgba, w, h) => {
     const r = read(model.engine, rgba, w, h);
+    const boxes = digitBoxes(model.engine);
     const inputs = readDigits(model.engine).map((p) => Array.from(p));
-    return { pixels: Array.from(r.pixels), digits: r.digits, inputs };
+    return { pixels: Array.from(r.pixels), digits: r.digits, inputs, boxes };
   },
   logits: async (pixels) => Array.from(await model.logits(Float32Array.from(pixels))),
   predictPad,
@@ -253,5 +389,7 @@ window.vitEdge = {
   last: null,
   camera: cameraStats,
   cameraLast: null,
+  guide: GUIDE,
+  collect: { keepReading, keepNotADigit, undoLast, counts: () => collection.counts(), items: () => collection.items.length },
 };
 clearPad();

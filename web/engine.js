@@ -36,6 +36,18 @@ export function readDigits(engine) {
   return inputs;
 }
 
+// After read(): where each of readDigits' digits lies in the image, [top, bottom, left, right] in its
+// pixels (bottom and right exclusive)
+export function digitBoxes(engine) {
+  const boxes = [];
+  for (let k = 0; k < engine.ve_inputs(); k++) {
+    const at = engine.ve_digit_box(k);
+    if (!at) throw new Error(`no box for digit ${k + 1} of the image`);
+    boxes.push(Array.from(new Int32Array(engine.memory.buffer, at, 4)));
+  }
+  return boxes;
+}
+
 // The C engine's calibrated logits for a 28x28 input
 export function logits(engine, pixels) {
   new Float32Array(engine.memory.buffer, engine.ve_pixels(), 784).set(pixels);

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from ..errors import ModelFileError, OutputError, UsageError
 from . import runtime
+from .collect import MAX_BYTES, ROUTE, Collector, Refused
 from .fileio import atomic_write
 
-PAGE = ("index.html", "style.css", "app.js", "engine.js")
+PAGE = ("index.html", "style.css", "app.js", "engine.js", "collect.js")
 ENGINES = ("wasm", "ort")
 WASM = "vit_edge.wasm"  # the packaged model's engine, built from models/c/ by scripts/release.py
 # What the page calls in a .wasm (export/c/wasm/vit_edge_wasm.c); vit_edge/export/wasm.py exports these
@@ -74,7 +75,9 @@ def web_root() -> Path:
     raise UsageError("the web page's files are not installed (web/index.html not found)")
 
 
-def site_files(model: Path | None = None, engine: str = "wasm") -> dict[str, Path | bytes]:
+def site_files(
+    model: Path | None = None, engine: str = "wasm", collect: bool = False
+) -> dict[str, Path | bytes]:
     """URL path -> file (or bytes) for the whole site: the page, its engine, the model, model.json.
 
     engine "wasm": model is a .wasm from vit_edge/export/wasm.py (default: the packaged one);
@@ -108,6 +111,8 @@ def site_files(model: Path | None = None, engine: str = "wasm") -> dict[str, Pat
         files[model.name] = model
         info = {"engine": "ort", "engine_file": WASM, "runtime": "ONNX Runtime Web, WebAssembly"}
         info |= onnx_info(model)
+    if collect:  # the page also writes what it keeps into `--collect DIR` (collect.py)
+        info["collect"] = True
     files["model.json"] = (json.dumps(info, indent=2) + "\n").encode()
     return files
 
@@ -209,9 +214,60 @@ def write_site(model: Path | None, out: Path, engine: str = "wasm") -> list[Path
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def __init__(self, *args, files: dict[str, Path | bytes], packed: dict[bytes, bytes], **kwargs):
-        self.files, self.packed = files, packed
+    def __init__(self, *args, files: dict[str, Path | bytes], packed: dict[bytes, bytes],
+                 collector: Collector | None = None, **kwargs):  # fmt: skip
+        self.files, self.packed, self.collector = files, packed, collector
         super().__init__(*args, **kwargs)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._collect(write=True)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._collect(write=False)
+
+    def _collect(self, write: bool) -> None:
+        """The page's Collect mode: an image into `--collect DIR` (POST), or taken back (DELETE)."""
+        try:
+            if self.collector is None or not self.path.startswith(ROUTE):
+                raise Refused(404, "this server takes no writes (serve with --collect DIR)")
+            self._same_origin()
+            if write:
+                target = self.collector.write(self.path, self._body())
+                self._reply(201, json.dumps({"path": f"{target.parent.name}/{target.name}"}))
+            else:
+                self.collector.remove(self.path)
+                self._reply(204, "")
+        except Refused as e:
+            self.close_connection = True  # an unread body is not taken for the next request
+            self._reply(e.status, e.why)
+
+    def _same_origin(self) -> None:
+        """Only the page itself: the browser names the page's origin on every POST and DELETE."""
+        port = self.server.server_address[1]
+        ours = {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
+        if self.headers.get("Origin") not in ours or f"http://{self.headers.get('Host')}" not in ours:
+            raise Refused(403, f"only the page at http://127.0.0.1:{port}/ may write here")
+        if self.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+            raise Refused(403, "only the page's own origin may write here")
+
+    def _body(self) -> bytes:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise Refused(411, "no Content-Length") from None
+        if length < 0 or length > MAX_BYTES:
+            raise Refused(413, f"an image of {length} bytes (at most {MAX_BYTES})")
+        return self.rfile.read(length)
+
+    def _reply(self, status: int, text: str) -> None:
+        body = text.encode()
+        self.send_response(status)
+        if body:
+            kind = "application/json" if status == 201 else "text/plain; charset=utf-8"
+            self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         name = self.path.split("?", 1)[0].lstrip("/") or "index.html"
@@ -238,21 +294,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def make_server(
-    model: Path | None, port: int = 8000, engine: str = "wasm"
+    model: Path | None, port: int = 8000, engine: str = "wasm", collect: Path | None = None
 ) -> http.server.ThreadingHTTPServer:
-    """A server on 127.0.0.1 only (port 0 picks a free one); gzip where the browser accepts it."""
-    files = site_files(model, engine)
-    handler = partial(_Handler, files=files, packed={})
+    """A server on 127.0.0.1 only (port 0 picks a free one); gzip where the browser accepts it.
+    collect: a folder the page's Collect mode writes its images into (collect.py)."""
+    collector = Collector(collect) if collect is not None else None
+    files = site_files(model, engine, collect=collector is not None)
+    handler = partial(_Handler, files=files, packed={}, collector=collector)
     try:
         return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as e:
         raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({e.strerror or e})") from None
 
 
-def serve(model: Path | None, port: int, log: Callable[[str], None], engine: str = "wasm") -> None:
-    server = make_server(model, port, engine)
+def serve(
+    model: Path | None,
+    port: int,
+    log: Callable[[str], None],
+    engine: str = "wasm",
+    collect: Path | None = None,
+) -> None:
+    server = make_server(model, port, engine, collect)
     what = f"{model} on the {engine} engine" if model else f"the packaged model on the {engine} engine"
     log(f"serving http://127.0.0.1:{server.server_address[1]}/ with {what} (Ctrl-C to stop)")
+    if collect is not None:
+        log(f"Collect writes each image it keeps into {collect}/<label>/ (vit-edge train --data {collect})")
     try:
         server.serve_forever()
     finally:
