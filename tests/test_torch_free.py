@@ -125,13 +125,13 @@ def test_benchmark_without_torch_measures_onnx_only(runtime_bin: Path, tmp_path:
 
 @pytest.mark.skipif(why_no_browser() is not None, reason=str(why_no_browser()))
 def test_web_page_from_the_plain_install_works_without_npm(runtime_bin: Path, tmp_path: Path):
-    """`pip install .` then `vit-edge web --out DIR`, as a new user: the page's six files, its engine
+    """`pip install .` then `vit-edge web --out DIR`, as a new user: the page's seven files, its engine
     inside the package (no npm, no ONNX Runtime Web), served by any static host, reads a drawing."""
     result = run(runtime_bin, "vit-edge", "web", "--out", "site", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     site = tmp_path / "site"
     assert sorted(p.name for p in site.iterdir()) == sorted(
-        ["index.html", "style.css", "app.js", "engine.js", "model.json", "vit_edge.wasm"]
+        ["index.html", "style.css", "app.js", "engine.js", "collect.js", "model.json", "vit_edge.wasm"]
     )
     with static_server(site, str(runtime_bin / "python")) as url, chromium() as browser:
         page = Page(browser, url)

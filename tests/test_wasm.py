@@ -111,7 +111,7 @@ def test_missing_ort_files_name_a_command_and_the_default_needs_none(run_cli, tm
     assert not (tmp_path / "ort").exists()
     code, _, err = run_cli("web", "--out", tmp_path / "site")
     assert code == 0 and sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(
-        ["index.html", "style.css", "app.js", "engine.js", "model.json", "vit_edge.wasm"]
+        ["index.html", "style.css", "app.js", "engine.js", "collect.js", "model.json", "vit_edge.wasm"]
     )
 
 

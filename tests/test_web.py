@@ -36,7 +36,7 @@ FP32_MAX_LOGIT_DIFF = 1e-4  # ORT Web FP32 against ORT FP32: measured 2.4e-6
 # The INT8 engines (the C engine's per-channel weights and per-token activations, ORT's dynamic
 # quantization) against ORT FP32: measured 8.4e-2 and 6.7e-2 at most; the answers must agree.
 DRAWN_ACCURACY_FLOOR = 0.95  # measured 59 of 60 with each engine
-WASM_PAGE = ["", "style.css", "app.js", "engine.js", "model.json", "vit_edge.wasm"]
+WASM_PAGE = ["", "style.css", "app.js", "engine.js", "collect.js", "model.json", "vit_edge.wasm"]
 
 
 def _why_not(engine: str) -> str | None:

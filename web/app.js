@@ -83,21 +83,32 @@ $("file").addEventListener("change", async (e) => {
 
 // ---- the camera: the guide box of each frame, read as soon as the last answer is back ----
 const GUIDE = { left: 0.1, top: 0.25, width: 0.8, height: 0.5 }; // of the frame, as .guide in style.css
+const NOTHING_READ = "nothing read: point the box at a written digit";
 const READ_WIDTH = 320; // the box is scaled to at most this many px across: enough for a digit
 const video = $("video");
 const grab = document.createElement("canvas");
 const grabCtx = grab.getContext("2d", { willReadFrequently: true });
 let stream = null;
 let frozen = false;
-const cameraStats = { answers: 0, reading: false }; // answers so far: the tests time them
+const cameraStats = { answers: 0, reading: false, frozenReads: 0 }; // answers so far: the tests time them
 
 $("camera-button").addEventListener("click", () => (stream ? stopCamera() : startCamera()));
 $("freeze").addEventListener("click", () => {
   frozen = !frozen;
   $("freeze").textContent = frozen ? "Go on" : "Freeze";
-  if (frozen) video.pause();
+  if (frozen) video.pause(), readFrozen();
   else video.play().then(readFrames);
 });
+
+// The frame in view when frozen is read once more, after any read in flight: the answer shown is
+// the frozen picture's, not the one before it
+async function readFrozen() {
+  while (cameraStats.reading) await new Promise((done) => setTimeout(done, 5));
+  if (!stream || !frozen) return;
+  const data = grabPixels(video, guideRect());
+  window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, NOTHING_READ).catch(() => null);
+  cameraStats.frozenReads++;
+}
 
 async function startCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -153,8 +164,7 @@ async function readFrames() {
   cameraStats.reading = true;
   const data = grabPixels(video, guideRect());
   try {
-    const blank = "nothing read: point the box at a written digit";
-    window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, blank);
+    window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, NOTHING_READ);
     cameraStats.answers++;
   } catch {
     // predictPixels has shown why this frame could not be read; the next one may be readable
