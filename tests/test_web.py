@@ -245,7 +245,7 @@ def test_layout_keeps_the_answer_in_view_and_clear_resets_it(browser, size, tmp_
 def test_static_folder_works_from_python_http_server(run_cli, browser, tmp_path: Path):
     """`vit-edge web --out`: six files (no ONNX Runtime, no npm), any static host."""
     code, _, err = run_cli("web", "--out", tmp_path / "site")
-    assert code == 0 and f"wrote 6 files to {tmp_path / 'site'}/" in err
+    assert code == 0 and f"wrote 7 files to {tmp_path / 'site'}/" in err
     assert json.loads((tmp_path / "site" / "model.json").read_text())["engine"] == "wasm"
     with static_server(tmp_path / "site") as url:
         page = Page(browser, url)
