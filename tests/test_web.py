@@ -196,6 +196,13 @@ PREDICT_RGBA = """([b64, w, h]) => window.vitEdge.predictRgba(
 PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
 
 
+def in_view(page, element: str, size: dict) -> None:
+    """Shown, and wholly inside the viewport's height (a hidden element has no box and fails)."""
+    assert page.page.locator(element).is_visible(), element
+    box = page.page.locator(element).bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (element, box)
+
+
 def _draw_one(page) -> None:
     """A "1" drawn with the real mouse (touch on a phone goes the same pointer-event way)."""
     box = page.page.locator("#pad").bounding_box()
@@ -222,9 +229,12 @@ def test_layout_keeps_the_answer_in_view_and_clear_resets_it(browser, size, tmp_
     try:
         _draw_one(page)
         assert page.page.locator("#digit").inner_text() == "1"
-        for element in ("#pad", "#digit", "#unsure", "#status"):
-            box = page.page.locator(element).bounding_box() or {"y": 0, "height": 0}
-            assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"], (element, box)
+        for element in ("#pad", "#digit", "#status"):
+            in_view(page, element, size)
+        assert page.page.locator("#unsure").is_hidden()  # a sure 1; a dash is marked, in view too
+        assert page.js(DRAW, [[[[0.5, 0.15], [0.5, 0.85]]], 15]) is not None
+        page.page.wait_for_function("window.vitEdge.last && window.vitEdge.last.uncertain")
+        in_view(page, "#unsure", size)
         if folder := os.environ.get("VIT_EDGE_SCREENSHOTS"):
             page.page.screenshot(path=str(Path(folder) / ("web-phone.png" if size == PHONE else "web.png")))
         page.page.click("#clear")
