@@ -105,8 +105,7 @@ $("freeze").addEventListener("click", () => {
 async function readFrozen() {
   while (cameraStats.reading) await new Promise((done) => setTimeout(done, 5));
   if (!stream || !frozen) return;
-  const data = grabPixels(video, guideRect());
-  window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, NOTHING_READ).catch(() => null);
+  window.vitEdge.cameraLast = await readGuide().catch(() => null);
   cameraStats.frozenReads++;
 }
 
@@ -159,12 +158,17 @@ function grabPixels(source, [sx, sy, sw, sh]) {
   return grabCtx.getImageData(0, 0, grab.width, grab.height);
 }
 
+// The guide box of the frame in view, read and shown
+function readGuide() {
+  const data = grabPixels(video, guideRect());
+  return predictPixels(data.data, data.width, data.height, NOTHING_READ);
+}
+
 async function readFrames() {
   if (!stream || frozen || cameraStats.reading || !video.videoWidth) return;
   cameraStats.reading = true;
-  const data = grabPixels(video, guideRect());
   try {
-    window.vitEdge.cameraLast = await predictPixels(data.data, data.width, data.height, NOTHING_READ);
+    window.vitEdge.cameraLast = await readGuide();
     cameraStats.answers++;
   } catch {
     // predictPixels has shown why this frame could not be read; the next one may be readable
@@ -286,12 +290,15 @@ document.addEventListener("keydown", (e) => {
 
 // The frame being read, in its own pixels: the camera's guide box at the video's resolution, or the pad
 function frameCanvas() {
-  if (!stream) return pad;
-  const [sx, sy, sw, sh] = guideRect();
+  return stream ? regionCanvas(video, guideRect()) : pad;
+}
+
+// A region [x, y, width, height] of a source (the video, a canvas) as a canvas of its own, pixel for pixel
+function regionCanvas(source, [x, y, w, h]) {
   const canvas = document.createElement("canvas");
-  canvas.width = Math.round(sw);
-  canvas.height = Math.round(sh);
-  canvas.getContext("2d").drawImage(video, sx, sy, sw, sh, 0, 0, canvas.width, canvas.height);
+  canvas.width = Math.round(w);
+  canvas.height = Math.round(h);
+  canvas.getContext("2d").drawImage(source, x, y, w, h, 0, 0, canvas.width, canvas.height);
   return canvas;
 }
 
@@ -310,11 +317,8 @@ function findDigits(frame) {
   }
 }
 
-function png(frame, [x, y, w, h]) {
-  const canvas = document.createElement("canvas");
-  canvas.width = w;
-  canvas.height = h;
-  canvas.getContext("2d").drawImage(frame, x, y, w, h, 0, 0, w, h);
+function png(frame, rect) {
+  const canvas = regionCanvas(frame, rect);
   return new Promise((done) => canvas.toBlob(async (blob) => done(new Uint8Array(await blob.arrayBuffer())), "image/png"));
 }
 

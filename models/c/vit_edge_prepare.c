@@ -161,9 +161,12 @@ static void count_levels(const bytes *g) {
     for (long i = 0; i < (long)g->w * g->h; i++) levels[g->a[i]]++;
 }
 
+/* The side of the blocks a w x h frame is pooled in to fit WS (1: none; Python's pool_factor) */
+static int pool_factor(int w, int h) { return (imax(w, h) + WS - 1) / WS; }
+
 /* The working image's grey levels: the frame itself, or pooled toward the ink in blocks */
 static int to_grey(const unsigned char *g, int w, int h, int stride, bytes *out) {
-    int factor = (imax(w, h) + WS - 1) / WS;
+    const int factor = pool_factor(w, h);
     out->w = (w + factor - 1) / factor, out->h = (h + factor - 1) / factor;
     if (!(out->a = take_bytes((size_t)out->w * out->h))) return 0;
     if (factor == 1) { /* the common case (a pad, a screen-sized picture): a copy */
@@ -1533,7 +1536,7 @@ int vit_edge_digit_box(int k, int box[4]) {
     if (boxes < 2) ink_box(&last, b);
     else memcpy(b, input_box[k], sizeof b);
     /* the working image's pixels to the frame's: blocks of `factor` pixels (to_grey) */
-    const int factor = (imax(frame_w, frame_h) + WS - 1) / WS, limit[4] = {frame_h, frame_h, frame_w, frame_w};
+    const int factor = pool_factor(frame_w, frame_h), limit[4] = {frame_h, frame_h, frame_w, frame_w};
     for (int i = 0; i < 4; i++) box[i] = imin(b[i] * factor, limit[i]);
     return 0;
 }

@@ -218,6 +218,11 @@ def pool_toward_ink(grey: np.ndarray, factor: int, dark_on_light: bool) -> np.nd
     return blocks.min(axis=(1, 3)) if dark_on_light else blocks.max(axis=(1, 3))
 
 
+def pool_factor(img: Image.Image) -> int:
+    """The side of the blocks to_grey pools an image in (1: none), to fit WORK_SIDE."""
+    return math.ceil(max(img.size) / WORK_SIDE)
+
+
 def to_grey(img: Image.Image) -> np.ndarray:
     """Float32 grey levels in [0, 1] (1 = white), longer side at most WORK_SIDE px.
 
@@ -225,7 +230,7 @@ def to_grey(img: Image.Image) -> np.ndarray:
     it ever exists: a 6000x6000 PNG needs its decoded pixels and a few MB more.
     """
     top, paper = _full_scale(img), _alpha_paper(img)
-    factor = math.ceil(max(img.size) / WORK_SIDE)
+    factor = pool_factor(img)
     if factor == 1:
         return _integer_grey(img, top, paper).astype(np.float32) / np.float32(top)
     boxes = _strips(img, factor * 32)
@@ -271,6 +276,11 @@ class InkMap:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
         self.groups = _digit_groups(boxes[kept])
 
+    def ink_box(self) -> tuple[int, int, int, int]:
+        """The box around every kept piece: top, bottom, left, right (C's ink_box)."""
+        b = self.boxes[self.kept]
+        return int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max())
+
     def crop(self, box: tuple[int, int, int, int] | None = None, cut: bool = False) -> np.ndarray:
         """The ink inside a box (default: around every kept piece), specks and other pieces removed.
 
@@ -278,8 +288,7 @@ class InkMap:
         piece, as touching digits split apart, or a digit's box sharing a few columns with a
         slanted neighbour's)."""
         if box is None:
-            b = self.boxes[self.kept]
-            box = (int(b[:, 0].min()), int(b[:, 1].max()), int(b[:, 2].min()), int(b[:, 3].max()))
+            box = self.ink_box()
         top, bottom, left, right = box
         ink = self.ink[top:bottom, left:right].copy()
         labels = self.labels[top:bottom, left:right]
@@ -892,30 +901,28 @@ def read(path: str | Path) -> Reading:
 def read_image(img: Image.Image) -> Reading:
     ink = find_ink(to_grey(img))
     pixels = mnist_style(ink.crop())
-    factor = math.ceil(max(img.size) / WORK_SIDE)  # to_grey's blocks: the map's pixels to the image's
+    factor = pool_factor(img)  # the map's pixels to the image's
     h, w = img.height, img.width
 
     def in_image(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         return tuple(min(int(v) * factor, limit) for v, limit in zip(box, (h, h, w, w), strict=True))
 
-    boxes: list[tuple[tuple[int, int, int, int], bool]] = []
+    boxes: list[tuple[int, int, int, int]] = []
     touching = unsplit = 0
     for box in ink.groups:
         top, bottom, left, right = box
         if right - left < TOUCHING_WIDTH * (bottom - top):
-            boxes.append((box, False))
+            boxes.append(box)
             continue
         touching += 1
         parts = split_touching(ink, box)
         unsplit += parts is None
-        boxes += [(box, False)] if parts is None else [(p, True) for p in parts]
+        boxes += [box] if parts is None else parts
     if len(boxes) < 2:
-        b = ink.boxes[ink.kept]
-        whole = (b[:, 0].min(), b[:, 1].max(), b[:, 2].min(), b[:, 3].max())
-        return Reading(pixels, [pixels], touching, unsplit, [in_image(whole)])
+        return Reading(pixels, [pixels], touching, unsplit, [in_image(ink.ink_box())])
     # a digit's box may share a few columns with a slanted neighbour's: its ink there stays, as in C
-    digits = [mnist_style(ink.crop(b, cut=True)) for b, _ in boxes]
-    return Reading(pixels, digits, touching, unsplit, [in_image(b) for b, _ in boxes])
+    digits = [mnist_style(ink.crop(b, cut=True)) for b in boxes]
+    return Reading(pixels, digits, touching, unsplit, [in_image(b) for b in boxes])
 
 
 def split_touching(ink: InkMap, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]] | None:
