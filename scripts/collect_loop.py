@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
 import sevenseg  # noqa: E402
-from browser import CHROMIUM  # noqa: E402
-from test_camera import y4m  # noqa: E402
+from test_camera import camera_page, y4m  # noqa: E402
 
 from vit_edge.device import webpage  # noqa: E402
 
@@ -114,18 +113,11 @@ def serve(**kwargs):
 
 
 def open_page(playwright, url: str, clip: Path):
-    args = [
-        *webpage.CHROMIUM_ARGS,
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={clip}",
-    ]
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-    page = browser.new_context(permissions=["camera"], accept_downloads=True).new_page()
-    page.goto(url)
-    page.evaluate("window.vitEdge.ready")
-    page.click("#camera-button")
-    page.wait_for_function("window.vitEdge.camera.answers > 0", timeout=30_000)
-    return browser, page
+    """Chromium with the clip as its camera, the page loaded and its camera reading."""
+    browser, page = camera_page(playwright, url, clip)
+    page.page.click("#camera-button")
+    page.page.wait_for_function("window.vitEdge.camera.answers > 0", timeout=30_000)
+    return browser, page.page
 
 
 def each_display(page, count: int, seconds: float, tries: int = 1):

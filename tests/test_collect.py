@@ -1,7 +1,7 @@
 """The page's Collect mode and `vit-edge web --collect DIR`: readings typed over camera frames and
 drawings kept as one image per digit in the frame's own pixels, a count, undo, the mismatch
 message, a zip in `train --data`'s layout that trains, and a server that writes only the page's
-images, only into DIR, never over a file. Also the camera paths the reading tests leave out."""
+images, only into DIR, never over a file."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import CHROMIUM, DRAW, ONE, Page, why_no_browser
+from browser import DRAW, ONE, Page, why_no_browser
 from PIL import Image
+from test_camera import camera_page, y4m
 
 from vit_edge.device import collect, preprocess, runtime, webpage
 
@@ -170,8 +171,6 @@ def frame(digits: list[np.ndarray], seed: int, height: int = 110) -> Image.Image
 
 
 def number_clip(folder: Path, name: str, digits: list[np.ndarray]) -> Path:
-    from test_camera import y4m
-
     return y4m(folder / f"{name}.y4m", [frame(digits, seed) for seed in range(FRAMES)])
 
 
@@ -182,18 +181,6 @@ def written(shared_mnist: Path):
 
     images, labels = load_split("test", shared_mnist, allow_download=False)
     return {d: images[int(np.flatnonzero(labels == d)[0])] for d in range(10)}
-
-
-def open_camera(playwright, url: str, video: Path | None, init_script: str | None = None):
-    from test_camera import camera_page
-
-    if init_script is None:
-        return camera_page(playwright, url, video)
-    args = [*webpage.CHROMIUM_ARGS, "--use-fake-device-for-media-stream"]
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-    context = browser.new_context()
-    context.add_init_script(init_script)
-    return browser, Page(context, url)
 
 
 def keep(page: Page, typed: str) -> str:
@@ -223,7 +210,7 @@ def test_collect_from_the_camera_downloads_a_folder_that_trains(
     kept_names = []
     with sync_playwright() as p:
         for number, digits in clips.items():
-            browser, page = open_camera(p, url, number_clip(tmp_path, number, digits))
+            browser, page = camera_page(p, url, number_clip(tmp_path, number, digits))
             try:
                 page.page.click("#camera-button")
                 page.page.wait_for_function("window.vitEdge.camera.answers > 0", timeout=20_000)
@@ -285,7 +272,7 @@ def test_collect_keeps_drawings_from_the_pad(collecting):
 
     port, folder = collecting
     with sync_playwright() as p:
-        browser, page = open_camera(p, f"http://127.0.0.1:{port}/", None)
+        browser, page = camera_page(p, f"http://127.0.0.1:{port}/", None)
         try:
             assert page.js(DRAW, [ONE, 15]) == 1
             page.page.click("#collect-button")

@@ -78,17 +78,14 @@ def pages(mnist, stage: str) -> list[tuple[Image.Image, str]]:
 
 
 def read_sure(session, img: Image.Image) -> str | None:
-    """The digits predict --number reads, when it is sure of every one (else None)."""
+    """The number predict --number reads, when it is sure of it (else None): runtime's own rule."""
     try:
         reading = pp.read_image(img)
     except pp.ImageError:
         return None
-    inputs = np.stack(reading.digits)[:, None]
-    p = np.exp(runtime.run_logits(session, inputs))
-    p /= p.sum(axis=1, keepdims=True)
-    if reading.count != len(reading.digits) or p.max(axis=1).min() < runtime.model_min_confidence(session):
-        return None
-    return "".join(str(int(k)) for k in p.argmax(axis=1))
+    threshold = runtime.model_min_confidence(session)
+    result = runtime._result(session, "", reading, 1, threshold, number=True)
+    return None if result.get("uncertain", True) else result["number"]
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
