@@ -853,17 +853,46 @@ static int next_run(const unsigned char *row, const unsigned char *below, int w,
     return 1;
 }
 
-/* Python's _level_lines: printed lines within LINE_ANGLE of level in an h x w mask, into found;
-   returns how many, or -1 when out of memory */
 /* the flags plane's bits (find_ink) */
-#define VE_FAINT 1 /* above the faint marks' contrast: where printed lines are looked for */
-#define VE_LEVEL 2 /* a level printed line, found on the faint marks */
-#define VE_PLUMB 4 /* a plumb one */
-#define VE_LINE 8  /* any printed line's pixel */
-#define VE_FOUND 16
+#define VE_FAINT 1   /* above the faint marks' contrast: where printed lines are looked for */
+#define VE_LEVEL 2   /* a level candidate line, found on the faint marks (first pass) */
+#define VE_PLUMB 4   /* a plumb one */
+#define VE_LINE 8    /* a printed line's pixel */
+#define VE_FOUND 16  /* a pass's candidates; then a mask to label */
+#define VE_SURE 32   /* a comb's tooth */
+#define VE_LEVELS 64 /* a level candidate of either pass */
+#define VE_PLUMBS 128
 
-/* Python's _level_lines: printed lines within LINE_ANGLE of level in the view's mask, into `bit`
-   (at the mask's pixels: a line's pixels are its own); returns how many, or -1 when out of memory */
+/* Python's _teeth: the sheared rows of straight bars (length[r] > 0, of thickness bar[r]) that
+   stand three or more in a row at one pitch, of one length (within LINE_GAP px) and thickness
+   (within a pixel), into tooth. A bar's rows within 2 of each other are one bar, at its first row,
+   of its first longest run. group, at, size: H ints; thick: H doubles; picked: H bytes. */
+static void teeth(const int *length, const double *bar, int H, unsigned char *tooth, int *group, int *at, int *size,
+                  double *thick, unsigned char *picked) {
+    int groups = 0;
+    for (int r = 0, last = -3; r < H; r++) {
+        if (!length[r]) continue;
+        if (!groups || r - last > 2) at[groups] = r, size[groups] = 0, picked[groups] = 0, groups++;
+        const int g = groups - 1;
+        if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r];
+        group[r] = g, last = r;
+    }
+#define ALIKE(i, j) (imax(size[i] - size[j], size[j] - size[i]) <= VE_PP_LINE_GAP && fabs(thick[i] - thick[j]) <= 1)
+    for (int i = 0; i < groups; i++)
+        for (int j = i + 1; j < groups; j++) {
+            if (!ALIKE(i, j)) continue;
+            const int pitch = at[j] - at[i], slack = imax(8 * VE_PP_LINE_GAP, pitch); /* eighths of a pixel */
+            for (int k = j + 1; k < groups && 8 * (at[k] - at[j] - pitch) <= slack; k++)
+                if (8 * (at[j] + pitch - at[k]) <= slack && ALIKE(i, k) && ALIKE(j, k))
+                    picked[i] = picked[j] = picked[k] = 1;
+        }
+#undef ALIKE
+    for (int r = 0; r < H; r++) tooth[r] = length[r] && picked[group[r]];
+}
+
+/* Python's _level_lines: candidate printed lines within LINE_ANGLE of level in the view's mask,
+   into `bit` (at the mask's pixels: a line's pixels are its own), and a comb's teeth among the
+   straight bars also into VE_SURE; 0, or -1 when out of memory */
 static int level_lines(const view *m, unsigned char bit) {
     const size_t mark = used;
     const int h = m->h, w = m->w;
@@ -882,10 +911,13 @@ static int level_lines(const view *m, unsigned char bit) {
     /* the sheared mask, each ink pixel holding the height of its column's run of ink (0: no ink),
        up to 255: a line is at most thick_max < 127 rows thick (checked below), so a longer run
        decides as 255 does (a median over one is over 128 either way) */
-    unsigned char *sh = take_bytes((size_t)H * w);
+    unsigned char *sh = take_bytes((size_t)H * w), *tooth = take_bytes((size_t)H), *picked = take_bytes((size_t)H);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
-    double *lines = (double *)take((size_t)2 * H);
-    if (!sh || !extent || !scratch || !lines) return -1;
+    /* per sheared row: a candidate line's thickness (-1: none), a straight bar's thickness and length
+       (0: none); then, per bar, its group's first row, length and thickness */
+    double *lines = (double *)take((size_t)2 * H), *bar = (double *)take((size_t)2 * H), *thick = (double *)take((size_t)2 * H);
+    int *length = (int *)take((size_t)H), *group = (int *)take((size_t)H), *at = (int *)take((size_t)H), *size = (int *)take((size_t)H);
+    if (!sh || !tooth || !picked || !extent || !scratch || !lines || !bar || !thick || !length || !group || !at || !size) return -1;
     memset(sh, 0, (size_t)H * w);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
@@ -898,22 +930,27 @@ static int level_lines(const view *m, unsigned char bit) {
         }
     const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
     if (thick_max >= 127) return -1; /* (sides over 15,000 px) */
-    /* whole numbers against double bounds, as integers once (doubles are library calls on
-       single-precision FPUs): n < L is n < ceil(L), e <= t is e <= floor(t) */
-    const int min_run = (int)ceil(VE_PP_LINE_LENGTH * w);
-    for (int r = 0; r < H; r++) lines[r] = -1.0; /* the line's thickness on a sheared row; -1: none */
-    for (int pass = 0; pass < 2; pass++)
+    for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) { /* a comb's teeth are candidate lines too */
+            teeth(length, bar, H, tooth, group, at, size, thick, picked);
+            for (int r = 0; r < H; r++)
+                if (tooth[r]) lines[r] = bar[r];
+        }
         for (int r = 0; r < H - 1; r++) {
             int x = 0, x0, x1;
             while (next_run(sh + (long)r * w, sh + (long)(r + 1) * w, w, &x, &x0, &x1)) {
                 double thickness = 0;
+                int line = r;
                 const int n = x1 - x0 + 1;
-                if (pass == 0 && n < min_run) continue;
+                if (pass == 0 && n < VE_PP_TOOTH_ASPECT) continue; /* (a bar is at least a pixel thick) */
                 if (pass == 1) {
-                    thickness = lines[r] >= 0 ? lines[r] : (r && lines[r - 1] >= 0 ? lines[r - 1] : lines[r + 1]);
+                    line = lines[r] >= 0 ? r : (r && lines[r - 1] >= 0 ? r - 1 : r + 1);
+                    thickness = lines[line];
                     if (thickness < 0 || n < 2 * thickness) continue;
                 }
                 const int widest = pass ? (int)floor(thickness + 2) : 0;
+                const unsigned char bits = (unsigned char)(bit | (pass && tooth[line] ? VE_SURE : 0));
                 int k = 0;
                 for (int c = x0; c <= x1; c++) { /* the run's ink, on row r or r + 1 */
                     const int row = sh[r * w + c] ? r : r + 1, i = row * w + c;
@@ -923,38 +960,122 @@ static int level_lines(const view *m, unsigned char bit) {
                     else if (e <= widest) { /* no wider than the line: no stroke crosses it here */
                         int top = row;
                         while (top > 0 && sh[(top - 1) * w + c]) top--;
-                        for (int j = 0; j < e; j++) m->f[(top + j - offset[c]) * m->sy + c * m->sx] |= bit;
+                        for (int j = 0; j < e; j++) m->f[(top + j - offset[c]) * m->sy + c * m->sx] |= bits;
                     }
                 }
-                if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_LINE_ASPECT * thickness)
-                    lines[r] = thickness;
+                if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_TOOTH_ASPECT * thickness) {
+                    bar[r] = thickness, length[r] = n;
+                    if (n >= VE_PP_LINE_ASPECT * thickness) lines[r] = thickness;
+                }
             }
         }
-    int count = 0;
-    for (int r = 0, last = -3; r < H; r++)
-        if (lines[r] >= 0) count += r - last > 2 || !count, last = r;
+    }
     used = mark;
-    return count;
+    return 0;
 }
 
-/* Python's printed_lines: the pixels of ruled lines, a margin, a grid or a box's frame among the
-   flags' faint marks (VE_FAINT), into VE_LINE; level and plumb lines found twice, each the second
-   time without the other's */
+/* Python's _writing_height: the height of the tallest piece of the faint marks that are no
+   candidate line (flags VE_FOUND), no speck beside the largest; -1 when out of memory. The pieces'
+   table holds, in turn, each one's area, whether it is big, its first row + 1 (a pass down the
+   page) and 0 once its last row is met (a pass up): no more memory than the labels. */
+static int writing_height(unsigned char *f, int w, int h) {
+    const size_t mark = used;
+    const label_t big = (label_t)~(label_t)0; /* (no row + 1 reaches it: rows fit a label) */
+    pieces p;
+    if (!find_pieces(f, VE_FOUND, w, h, &p)) return -1;
+    int largest = 0, tallest = 0;
+    for (int l = 1; l <= p.n; l++) largest = imax(largest, p.area[l]);
+    for (int l = 1; l <= p.n; l++) p.area[l] = p.area[l] >= VE_PP_SPECK_FRACTION * largest ? big : 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const int l = p.labels[y * w + x];
+            if (p.area[l] == big) p.area[l] = (label_t)(y + 1);
+        }
+    for (int y = h - 1; y >= 0; y--)
+        for (int x = 0; x < w; x++) {
+            const int l = p.labels[y * w + x];
+            if (l && p.area[l]) tallest = imax(tallest, y + 2 - p.area[l]), p.area[l] = 0;
+        }
+    used = mark;
+    return tallest;
+}
+
+/* Python's _structure: the candidates (VE_LEVELS, VE_PLUMBS) that are printed, judged against the
+   writing's height, into VE_LINE with the teeth (VE_SURE); 0, or -1 when out of memory */
+static int structure(unsigned char *f, int w, int h) {
+    const long n = (long)w * h;
+    for (long i = 0; i < n; i++)
+        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | ((f[i] & VE_FAINT) && !(f[i] & (VE_LEVELS | VE_PLUMBS)) ? VE_FOUND : 0));
+    long candidates = 0;
+    for (long i = 0; i < n; i++) candidates += (f[i] & (VE_LEVELS | VE_PLUMBS)) != 0;
+    if (!candidates) return 0; /* (nothing to judge) */
+    const int height = writing_height(f, w, h);
+    if (height < 0) return -1;
+    int any_level = 0;
+    for (long i = 0; i < n; i++) {
+        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | (f[i] & (VE_LEVELS | VE_PLUMBS) ? VE_FOUND : 0));
+        any_level |= (f[i] & VE_LEVELS) != 0;
+    }
+    const size_t mark = used;
+    pieces p;
+    if (!find_pieces(f, VE_FOUND, w, h, &p)) return -1;
+    /* a structure of fewer pixels than FRAME heights of the writing spans too little to be printed
+       (see below): only the others get a record, numbered in the pieces' table (0: none); with no
+       writing, all or none are printed (Python's rule) */
+    int records = 0;
+    const int all = p.n >= VE_PP_MIN_LINES || any_level;
+    for (int l = 1; l <= p.n; l++) p.area[l] = (label_t)(height && p.area[l] >= VE_PP_FRAME * height ? ++records : 0);
+    p.area[0] = 0;
+    /* per record: its level pixels' first and last row, first and last column, then its plumb
+       pixels' (first > last: none), in labels, which hold any coordinate; then whether its level
+       lines are printed (1) and its plumb ones (2) */
+    label_t (*span)[8] = (label_t (*)[8])take(((size_t)records + 1) * 8 * sizeof(label_t) / 4 + 1);
+    unsigned char *printed = take_bytes((size_t)records + 1);
+    if (!span || !printed) return -1;
+    for (int r = 0; r <= records; r++)
+        for (int k = 0; k < 8; k += 2) span[r][k] = (label_t)imax(w, h), span[r][k + 1] = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const long i = (long)y * w + x;
+            const int r = p.area[p.labels[i]];
+            for (int k = 0; k < 2 && r; k++)
+                if (f[i] & (k ? VE_PLUMBS : VE_LEVELS)) {
+                    label_t *s = span[r] + 4 * k;
+                    s[0] = (label_t)imin(s[0], y), s[1] = (label_t)imax(s[1], y);
+                    s[2] = (label_t)imin(s[2], x), s[3] = (label_t)imax(s[3], x);
+                }
+        }
+    printed[0] = 0;
+    for (int r = 1; r <= records; r++) {
+        int d[4]; /* level rows, level columns, plumb rows, plumb columns spanned */
+        for (int k = 0; k < 4; k++) d[k] = imax(span[r][2 * k + 1] - span[r][2 * k], 0);
+        const int frame = d[0] >= VE_PP_FRAME * height && d[3] >= VE_PP_FRAME * height;
+        printed[r] = (unsigned char)((frame || d[1] >= VE_PP_LINE_SPAN * height) | (frame || d[2] >= VE_PP_LINE_SPAN * height) << 1);
+    }
+    for (long i = 0; i < n; i++) {
+        const int r = p.area[p.labels[i]], kind = height ? printed[r] : 3 * all;
+        const int line = (f[i] & VE_SURE) || ((f[i] & VE_LEVELS) && (kind & 1)) || ((f[i] & VE_PLUMBS) && (kind & 2));
+        f[i] = (unsigned char)((f[i] & ~VE_LINE) | (line ? VE_LINE : 0));
+    }
+    used = mark;
+    return 0;
+}
+
+/* Python's printed_lines: the pixels of printed structure (ruling, a margin, a grid, a box, a comb,
+   a fill-in line) among the flags' faint marks (VE_FAINT), into VE_LINE; level and plumb candidates
+   found twice, each the second time without the other's; 1, or 0 when out of memory */
 static int printed_lines(unsigned char *f, int h, int w) {
     view level = {f, w, 1, h, w, VE_FAINT, 0}, plumb = {f, 1, w, w, h, VE_FAINT, 0};
-    const int n_level = level_lines(&level, VE_LEVEL), n_plumb = level_lines(&plumb, VE_PLUMB);
     const long n = (long)w * h;
-    if (n_level < 0 || n_plumb < 0) return 0;
-    if (n_level + n_plumb < VE_PP_MIN_LINES) return 1;
+    for (long i = 0; i < n; i++) f[i] &= VE_FAINT;
+    if (level_lines(&level, VE_LEVEL) < 0 || level_lines(&plumb, VE_PLUMB) < 0) return 0;
     level.out = VE_PLUMB, plumb.out = VE_LEVEL;
     for (int k = 0; k < 2; k++) {
         if (level_lines(k ? &plumb : &level, VE_FOUND) < 0) return 0;
         for (long i = 0; i < n; i++)
-            if (f[i] & VE_FOUND) f[i] |= VE_LINE;
+            if (f[i] & (VE_FOUND | (k ? VE_PLUMB : VE_LEVEL))) f[i] |= k ? VE_PLUMBS : VE_LEVELS;
     }
-    for (long i = 0; i < n; i++)
-        if (f[i] & (VE_LEVEL | VE_PLUMB)) f[i] |= VE_LINE;
-    return 1;
+    return structure(f, w, h) == 0;
 }
 
 

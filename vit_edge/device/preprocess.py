@@ -79,16 +79,21 @@ BOX, SIDE, CENTRE = 20, 28, 14.0  # MNIST: digit box, canvas, centre of mass (me
 MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
 FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
-# Printed lines (ruling, grids, form boxes) are paper, not ink. A printed line is straight to a pixel
-# within LINE_ANGLE degrees of level or plumb, runs at least LINE_LENGTH of the page's side and
+# Printed structure (ruling, grids, boxes, combs, fill-in lines) is paper, not ink (printed_lines).
+# A candidate line is straight to a pixel within LINE_ANGLE degrees of level or plumb, runs at least
 # LINE_ASPECT times its own thickness, and is at most LINE_THICK of the shorter side thick (3 px at
-# least); breaks up to LINE_GAP px are bridged. Lines come in company (ruling, grids, boxes): fewer
-# than MIN_LINES is a straight stroke of a digit, and stays.
+# least); breaks up to LINE_GAP px are bridged. It is printed when judged against the writing's
+# height: lines LINE_SPAN of it long, lines FRAME of it apart both ways (a box or a comb around the
+# writing). Three or more straight bars at least TOOTH_ASPECT times as long as thick, of one length
+# and thickness and at one pitch, are a comb's dividers or teeth. With no writing beside them,
+# candidates are printed in company (MIN_LINES) or when level.
 LINE_ANGLE = 6.0
-LINE_LENGTH = 0.2
 LINE_ASPECT = 20
 LINE_THICK = 1 / 120
 LINE_GAP = 3
+LINE_SPAN = 1.5
+FRAME = 0.9
+TOOTH_ASPECT = 5
 MIN_LINES = 2
 # A page lying on a table: when the brightest large region (Otsu's split of the grey levels, on a grid
 # of PAGE_GRID cells across) stands PAGE_CONTRAST above the rest, fills PAGE_MIN to PAGE_MAX of the
@@ -107,10 +112,10 @@ SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
-    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_LENGTH", "LINE_ASPECT", "LINE_THICK", "LINE_GAP",
-    "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX", "PAGE_SOLID", "PAGE_MARGIN",
-    "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH", "VALLEY", "PART_PIECES",
-    "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
+    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_ASPECT", "LINE_THICK", "LINE_GAP", "LINE_SPAN",
+    "FRAME", "TOOTH_ASPECT", "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
+    "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
+    "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
 )  # fmt: skip
 
 
@@ -465,20 +470,70 @@ def _fill_outward(g: np.ndarray) -> np.ndarray:
 
 
 def printed_lines(mask: np.ndarray) -> np.ndarray:
-    """The pixels of printed lines in an ink mask: ruled lines, a margin, a grid, a box's frame.
+    """The pixels of printed structure in an ink mask: ruling, a margin, a grid, a box, a comb, a
+    fill-in line. Told from strokes by shape alone, never by colour, and judged against the writing.
 
-    Told from strokes by shape alone (straight to a pixel, long, thin), never by colour. Where a
-    stroke crosses a line (the ink runs on across it) the line's pixels stay, so the stroke is whole.
-    Level and plumb lines are found twice: the second time each without the other's pixels, so
-    where two printed lines cross neither counts as a stroke crossing the other.
+    1. Candidates: straight runs (to a pixel, within LINE_ANGLE of level or plumb) at least
+       LINE_ASPECT times as long as they are thick. Where a stroke crosses one (the ink runs on
+       across it) its pixels stay, so the stroke is whole. Level and plumb runs are found twice:
+       the second time each without the other's pixels, so where two cross neither counts as a
+       stroke crossing the other.
+    2. The writing's height: the tallest piece of ink left without the candidates (_writing_height).
+    3. Candidates that touch make one structure (8-connected). Its level lines are printed when
+       they run LINE_SPAN of the writing's height or more (a fill-in line, ruling), and so are its
+       plumb ones; both are when level lines lie FRAME of the writing's height apart and plumb ones
+       as far (a box or a comb around the writing, whatever its margin). A digit's own straight
+       strokes are shorter than that, also where they touch a line: the line goes, the stroke stays.
+    4. Straight bars (TOOTH_ASPECT times as long as thick) that stand three or more at one pitch, of
+       one length and thickness, are printed whatever their length: a comb's dividers or teeth,
+       which are as tall as a digit, or short.
+    With no writing beside the candidates, they are printed when they come in company (MIN_LINES)
+    or lie level (no digit is one level bar): a straight 1 alone stays.
     """
-    level, n_level = _level_lines(mask)
-    plumb, n_plumb = _level_lines(mask.T)
-    if n_level + n_plumb < MIN_LINES:
-        return np.zeros(mask.shape, bool)
-    level2, _ = _level_lines(mask & ~plumb.T)
-    plumb2, _ = _level_lines((mask & ~level).T)
-    return level | level2 | plumb2.T | plumb.T
+    level, sure_level = _level_lines(mask)
+    plumb, sure_plumb = _level_lines(mask.T)
+    level2, sure_level2 = _level_lines(mask & ~plumb.T)
+    plumb2, sure_plumb2 = _level_lines((mask & ~level).T)
+    levels, plumbs = level | level2, (plumb | plumb2).T
+    sure = sure_level | sure_level2 | (sure_plumb | sure_plumb2).T
+    return sure | _structure(mask, levels, plumbs)
+
+
+def _writing_height(rest: np.ndarray) -> int:
+    """The height of the tallest piece of ink that is no speck beside the largest (SPECK_FRACTION)."""
+    _, areas, boxes = label_pieces(rest)
+    if not areas.size:
+        return 0
+    big = areas >= SPECK_FRACTION * areas.max()
+    return int((boxes[big, 1] - boxes[big, 0]).max())
+
+
+def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray) -> np.ndarray:
+    """The candidates (step 3 of printed_lines) that are printed, judged against the writing."""
+    lines = levels | plumbs
+    height = _writing_height(mask & ~lines)
+    labels, _, boxes = label_pieces(lines)
+    n = len(boxes)
+    if n == 0:
+        return lines
+    spans = []  # per structure: the level pixels' and the plumb pixels' (rows, columns) spans
+    for part in (levels, plumbs):
+        ys, xs = np.nonzero(part)
+        k = labels[ys, xs]
+        lo_y, hi_y, lo_x, hi_x = (np.full(n + 1, v, np.int64) for v in (1 << 30, -1, 1 << 30, -1))
+        np.minimum.at(lo_y, k, ys), np.maximum.at(hi_y, k, ys)
+        np.minimum.at(lo_x, k, xs), np.maximum.at(hi_x, k, xs)
+        spans.append((np.maximum(hi_y - lo_y, 0), np.maximum(hi_x - lo_x, 0)))
+    (level_rows, level_cols), (plumb_rows, plumb_cols) = spans
+    if height == 0:
+        printed = np.full(n + 1, n >= MIN_LINES or bool(levels.any()))
+        level_printed = plumb_printed = printed
+    else:
+        frame = (level_rows >= FRAME * height) & (plumb_cols >= FRAME * height)
+        level_printed = frame | (level_cols >= LINE_SPAN * height)
+        plumb_printed = frame | (plumb_rows >= LINE_SPAN * height)
+    level_printed[0] = plumb_printed[0] = False
+    return (levels & level_printed[labels]) | (plumbs & plumb_printed[labels])
 
 
 def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
@@ -497,18 +552,20 @@ def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
     return math.radians(best)
 
 
-def _level_lines(m: np.ndarray) -> tuple[np.ndarray, int]:
-    """Printed lines within LINE_ANGLE of level in a mask, and how many.
+def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate printed lines within LINE_ANGLE of level in a mask, and a comb's teeth among the
+    straight bars (see printed_lines).
 
     The mask is sheared level at the ink's skew, so a line is one row (one row of slack for bends).
-    A run long and thin enough is a line; then shorter thin runs on a line's row (a line broken by
-    a margin, or faint) are that line too.
+    A run long and thin enough is a candidate; then shorter thin runs on a candidate's row (a line
+    broken by a margin, or faint) are that line too.
     """
     h, w = m.shape
     ys, xs = np.nonzero(m)
     found = np.zeros((h, w), bool)
+    sure = np.zeros((h, w), bool)
     if ys.size == 0:
-        return found, 0
+        return found, sure
     offset = np.round(-np.arange(w) * math.tan(_skew(ys, xs))).astype(np.int64)
     offset -= offset.min()  # sheared row = y + offset[x]: a line at the skew becomes one row
     sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
@@ -519,28 +576,63 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, int]:
     rows, first, last = _row_runs(slack, LINE_GAP)
     length = last - first + 1
     thick_max = max(3.0, LINE_THICK * min(h, w))
-    lines: dict[int, float] = {}  # sheared row -> the line's thickness
-    for r, x0, x1 in zip(rows.tolist(), first.tolist(), last.tolist(), strict=True):
-        if x1 - x0 + 1 < LINE_LENGTH * w:
+    lines: dict[int, float] = {}  # sheared row -> the candidate line's thickness
+    bars: dict[int, tuple[int, float]] = {}  # sheared row -> a straight bar's length and thickness
+    for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
+        if n < TOOTH_ASPECT:  # (a bar is at least a pixel thick)
             continue
         cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
         thickness = float(np.median(extent))
-        if thickness <= thick_max and x1 - x0 + 1 >= LINE_ASPECT * thickness:
-            lines[r] = thickness
+        if thickness <= thick_max and n >= TOOTH_ASPECT * thickness:
+            bars[r] = n, thickness
+            if n >= LINE_ASPECT * thickness:
+                lines[r] = thickness
+    teeth = _teeth(bars)
+    lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
-        thickness = lines.get(r, lines.get(r - 1, lines.get(r + 1)))
-        if thickness is None or n < 2 * thickness:
+        line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
+        if line is None or n < 2 * lines[line]:
             continue
         cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
-        alone = extent <= thickness + 2  # wider than the line: a stroke crosses it there, keep it
+        alone = extent <= lines[line] + 2  # wider than the line: a stroke crosses it there, keep it
         cols, row, extent = cols[alone], row[alone], extent[alone]
         top = row - up[row, cols] + 1
         for k in range(int(extent.max(initial=0))):
             inside = k < extent
             found[top[inside] + k - offset[cols[inside]], cols[inside]] = True
-    rows_found = np.array(sorted(lines))
-    count = int(np.count_nonzero(np.diff(rows_found) > 2)) + 1 if rows_found.size else 0
-    return found & m, count
+            if line in teeth:
+                sure[top[inside] + k - offset[cols[inside]], cols[inside]] = True
+    return found & m, sure & m
+
+
+def _teeth(bars: dict[int, tuple[int, float]]) -> set[int]:
+    """The rows of straight bars that stand three or more in a row at one pitch, of one length
+    (within LINE_GAP px) and thickness (within a pixel): a comb's dividers or teeth, long or short.
+    A bar's rows within 2 of each other are one bar, at its first row, of its longest run."""
+    groups: list[list[int]] = []
+    for r in sorted(bars):
+        if groups and r - groups[-1][-1] <= 2:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    at = [g[0] for g in groups]
+    size = [bars[max(g, key=lambda r: bars[r][0])] for g in groups]  # (the first longest run's)
+
+    def alike(i: int, j: int) -> bool:
+        return abs(size[i][0] - size[j][0]) <= LINE_GAP and abs(size[i][1] - size[j][1]) <= 1
+
+    teeth: set[int] = set()
+    for i, j in itertools.combinations(range(len(groups)), 2):
+        if not alike(i, j):
+            continue
+        pitch = at[j] - at[i]
+        slack = max(8 * LINE_GAP, pitch)  # in eighths of a pixel: LINE_GAP px, or an eighth of the pitch
+        for k in range(j + 1, len(groups)):  # the third at one more pitch
+            if 8 * (at[k] - at[j] - pitch) > slack:
+                break
+            if 8 * (at[j] + pitch - at[k]) <= slack and alike(i, k) and alike(j, k):
+                teeth.update(groups[i] + groups[j] + groups[k])
+    return teeth
 
 
 def _run_pixels(sheared, up, down, r: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
