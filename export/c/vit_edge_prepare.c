@@ -863,21 +863,24 @@ static int next_run(const unsigned char *row, const unsigned char *below, int w,
 #define VE_LEVELS 64 /* a level candidate of either pass */
 #define VE_PLUMBS 128
 
-/* Python's _teeth: the sheared rows of straight bars (length[r] > 0, of thickness bar[r]) that
-   stand three or more in a row at one pitch, of one length (within LINE_GAP px) and thickness
-   (within a pixel), into tooth. A bar's rows within 2 of each other are one bar, at its first row,
-   of its first longest run. group, at, size: H ints; thick: H doubles; picked: H bytes. */
-static void teeth(const int *length, const double *bar, int H, unsigned char *tooth, int *group, int *at, int *size,
-                  double *thick, unsigned char *picked) {
+/* Python's _teeth: the sheared rows of straight bars (length[r] > 0 from column start[r], of
+   thickness bar[r]) that stand three or more in a row at one pitch, side by side, of one length
+   (within LINE_GAP px) and thickness (within a pixel), into tooth. A bar's rows within 2 of each
+   other are one bar, at its first row, of its first longest run. group, at, size, from: H ints;
+   thick: H doubles; picked: H bytes. */
+static void teeth(const int *length, const int *start, const double *bar, int H, unsigned char *tooth, int *group,
+                  int *at, int *size, int *from, double *thick, unsigned char *picked) {
     int groups = 0;
     for (int r = 0, last = -3; r < H; r++) {
         if (!length[r]) continue;
         if (!groups || r - last > 2) at[groups] = r, size[groups] = 0, picked[groups] = 0, groups++;
         const int g = groups - 1;
-        if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r];
+        if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r], from[g] = start[r];
         group[r] = g, last = r;
     }
-#define ALIKE(i, j) (imax(size[i] - size[j], size[j] - size[i]) <= VE_PP_LINE_GAP && fabs(thick[i] - thick[j]) <= 1)
+#define ALIKE(i, j)                                                                                  \
+    (imax(size[i] - size[j], size[j] - size[i]) <= VE_PP_LINE_GAP && fabs(thick[i] - thick[j]) <= 1 && \
+     imin(from[i] + size[i], from[j] + size[j]) > imax(from[i], from[j]))
     for (int i = 0; i < groups; i++)
         for (int j = i + 1; j < groups; j++) {
             if (!ALIKE(i, j)) continue;
@@ -916,8 +919,11 @@ static int level_lines(const view *m, unsigned char bit) {
     /* per sheared row: a candidate line's thickness (-1: none), a straight bar's thickness and length
        (0: none); then, per bar, its group's first row, length and thickness */
     double *lines = (double *)take((size_t)2 * H), *bar = (double *)take((size_t)2 * H), *thick = (double *)take((size_t)2 * H);
-    int *length = (int *)take((size_t)H), *group = (int *)take((size_t)H), *at = (int *)take((size_t)H), *size = (int *)take((size_t)H);
-    if (!sh || !tooth || !picked || !extent || !scratch || !lines || !bar || !thick || !length || !group || !at || !size) return -1;
+    int *length = (int *)take((size_t)H), *start = (int *)take((size_t)H), *group = (int *)take((size_t)H);
+    int *at = (int *)take((size_t)H), *size = (int *)take((size_t)H), *from = (int *)take((size_t)H);
+    if (!sh || !tooth || !picked || !extent || !scratch || !lines || !bar || !thick || !length || !start || !group || !at ||
+        !size || !from)
+        return -1;
     memset(sh, 0, (size_t)H * w);
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
@@ -928,12 +934,11 @@ static int level_lines(const view *m, unsigned char bit) {
             for (int k = top; k < r; k++) sh[k * w + x] = (unsigned char)imin(r - top, 255);
             top = r + 1;
         }
-    const double thick_max = fmax(3.0, VE_PP_LINE_THICK * imin(h, w));
-    if (thick_max >= 127) return -1; /* (sides over 15,000 px) */
+    const double thick_max = VE_PP_MAX_THICK; /* (below 127: see sh) */
     for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* a comb's teeth are candidate lines too */
-            teeth(length, bar, H, tooth, group, at, size, thick, picked);
+            teeth(length, start, bar, H, tooth, group, at, size, from, thick, picked);
             for (int r = 0; r < H; r++)
                 if (tooth[r]) lines[r] = bar[r];
         }
@@ -964,7 +969,7 @@ static int level_lines(const view *m, unsigned char bit) {
                     }
                 }
                 if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_TOOTH_ASPECT * thickness) {
-                    bar[r] = thickness, length[r] = n;
+                    bar[r] = thickness, length[r] = n, start[r] = x0;
                     if (n >= VE_PP_LINE_ASPECT * thickness) lines[r] = thickness;
                 }
             }
@@ -1011,21 +1016,24 @@ static int structure(unsigned char *f, int w, int h) {
     if (!candidates) return 0; /* (nothing to judge) */
     const int height = writing_height(f, w, h);
     if (height < 0) return -1;
-    int any_level = 0;
-    for (long i = 0; i < n; i++) {
+    for (long i = 0; i < n; i++)
         f[i] = (unsigned char)((f[i] & ~VE_FOUND) | (f[i] & (VE_LEVELS | VE_PLUMBS) ? VE_FOUND : 0));
-        any_level |= (f[i] & VE_LEVELS) != 0;
-    }
     const size_t mark = used;
     pieces p;
     if (!find_pieces(f, VE_FOUND, w, h, &p)) return -1;
     /* a structure of fewer pixels than FRAME heights of the writing spans too little to be printed
-       (see below): only the others get a record, numbered in the pieces' table (0: none); with no
-       writing, all or none are printed (Python's rule) */
+       (see below): only the others get a record, numbered in the pieces' table (0: none) */
     int records = 0;
-    const int all = p.n >= VE_PP_MIN_LINES || any_level;
     for (int l = 1; l <= p.n; l++) p.area[l] = (label_t)(height && p.area[l] >= VE_PP_FRAME * height ? ++records : 0);
     p.area[0] = 0;
+    if (!height) { /* no writing to judge against: a structure with a level line is printed */
+        for (long i = 0; i < n; i++)
+            if (f[i] & VE_LEVELS) p.area[p.labels[i]] = 1;
+        for (long i = 0; i < n; i++)
+            if ((f[i] & VE_SURE) || p.area[p.labels[i]]) f[i] |= VE_LINE;
+        used = mark;
+        return 0;
+    }
     /* per record: its level pixels' first and last row, first and last column, then its plumb
        pixels' (first > last: none), in labels, which hold any coordinate; then whether its level
        lines are printed (1) and its plumb ones (2) */
@@ -1053,7 +1061,7 @@ static int structure(unsigned char *f, int w, int h) {
         printed[r] = (unsigned char)((frame || d[1] >= VE_PP_LINE_SPAN * height) | (frame || d[2] >= VE_PP_LINE_SPAN * height) << 1);
     }
     for (long i = 0; i < n; i++) {
-        const int r = p.area[p.labels[i]], kind = height ? printed[r] : 3 * all;
+        const int r = p.area[p.labels[i]], kind = printed[r];
         const int line = (f[i] & VE_SURE) || ((f[i] & VE_LEVELS) && (kind & 1)) || ((f[i] & VE_PLUMBS) && (kind & 2));
         f[i] = (unsigned char)((f[i] & ~VE_LINE) | (line ? VE_LINE : 0));
     }

@@ -80,21 +80,20 @@ MNIST_STROKE = 2.50
 MNIST_THIN = 1.79
 FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an output pixel a step
 # Printed structure (ruling, grids, boxes, combs, fill-in lines) is paper, not ink (printed_lines).
-# A candidate line is straight to a pixel within LINE_ANGLE degrees of level or plumb, runs at least
-# LINE_ASPECT times its own thickness, and is at most LINE_THICK of the shorter side thick (3 px at
-# least); breaks up to LINE_GAP px are bridged. It is printed when judged against the writing's
+# A candidate line is straight to a pixel within LINE_ANGLE degrees of level or plumb and runs at
+# least LINE_ASPECT times its own thickness (at most MAX_THICK px: C counts a run's height in a
+# byte); breaks up to LINE_GAP px are bridged. It is printed when judged against the writing's
 # height: lines LINE_SPAN of it long, lines FRAME of it apart both ways (a box or a comb around the
 # writing). Three or more straight bars at least TOOTH_ASPECT times as long as thick, of one length
-# and thickness and at one pitch, are a comb's dividers or teeth. With no writing beside them,
-# candidates are printed in company (MIN_LINES) or when level.
+# and thickness and at one pitch, are a comb's dividers or teeth. With no writing beside them, a
+# structure with a level line is printed.
 LINE_ANGLE = 6.0
 LINE_ASPECT = 20
-LINE_THICK = 1 / 120
+MAX_THICK = 126
 LINE_GAP = 3
 LINE_SPAN = 1.5
 FRAME = 0.9
 TOOTH_ASPECT = 5
-MIN_LINES = 2
 # A page lying on a table: when the brightest large region (Otsu's split of the grey levels, on a grid
 # of PAGE_GRID cells across) stands PAGE_CONTRAST above the rest, fills PAGE_MIN to PAGE_MAX of the
 # frame, is PAGE_SOLID of its bounding box and the darker rest covers most of the frame's border,
@@ -112,8 +111,8 @@ SHARED_CONSTANTS = (
     "WORK_SIDE", "INK_THRESHOLD", "MIN_CONTRAST", "NOISE_SIGMAS", "FLOOR_SIGMAS", "MIN_INK_PIXELS",
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
-    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_ASPECT", "LINE_THICK", "LINE_GAP", "LINE_SPAN",
-    "FRAME", "TOOTH_ASPECT", "MIN_LINES", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
+    "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_ASPECT", "MAX_THICK", "LINE_GAP", "LINE_SPAN",
+    "FRAME", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
 )  # fmt: skip
@@ -487,8 +486,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     4. Straight bars (TOOTH_ASPECT times as long as thick) that stand three or more at one pitch, of
        one length and thickness, are printed whatever their length: a comb's dividers or teeth,
        which are as tall as a digit, or short.
-    With no writing beside the candidates, they are printed when they come in company (MIN_LINES)
-    or lie level (no digit is one level bar): a straight 1 alone stays.
+    With no writing beside the candidates, a structure is printed when it holds a level line (no
+    digit is level bars alone): plumb strokes alone (a straight 1, or 11) stay.
     """
     level, sure_level = _level_lines(mask)
     plumb, sure_plumb = _level_lines(mask.T)
@@ -525,9 +524,10 @@ def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray) -> np.n
         np.minimum.at(lo_x, k, xs), np.maximum.at(hi_x, k, xs)
         spans.append((np.maximum(hi_y - lo_y, 0), np.maximum(hi_x - lo_x, 0)))
     (level_rows, level_cols), (plumb_rows, plumb_cols) = spans
-    if height == 0:
-        printed = np.full(n + 1, n >= MIN_LINES or bool(levels.any()))
-        level_printed = plumb_printed = printed
+    if height == 0:  # no writing to judge against: a structure with a level line is printed
+        level_printed = np.zeros(n + 1, bool)
+        level_printed[labels[levels]] = True
+        plumb_printed = level_printed
     else:
         frame = (level_rows >= FRAME * height) & (plumb_cols >= FRAME * height)
         level_printed = frame | (level_cols >= LINE_SPAN * height)
@@ -575,16 +575,15 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     slack[:-1] |= sheared[1:]
     rows, first, last = _row_runs(slack, LINE_GAP)
     length = last - first + 1
-    thick_max = max(3.0, LINE_THICK * min(h, w))
     lines: dict[int, float] = {}  # sheared row -> the candidate line's thickness
-    bars: dict[int, tuple[int, float]] = {}  # sheared row -> a straight bar's length and thickness
+    bars: dict[int, tuple[int, float, int]] = {}  # sheared row -> a straight bar's length, thickness, start
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         if n < TOOTH_ASPECT:  # (a bar is at least a pixel thick)
             continue
         cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
         thickness = float(np.median(extent))
-        if thickness <= thick_max and n >= TOOTH_ASPECT * thickness:
-            bars[r] = n, thickness
+        if thickness <= MAX_THICK and n >= TOOTH_ASPECT * thickness:
+            bars[r] = n, thickness, x0
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
     teeth = _teeth(bars)
@@ -605,10 +604,11 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return found & m, sure & m
 
 
-def _teeth(bars: dict[int, tuple[int, float]]) -> set[int]:
-    """The rows of straight bars that stand three or more in a row at one pitch, of one length
-    (within LINE_GAP px) and thickness (within a pixel): a comb's dividers or teeth, long or short.
-    A bar's rows within 2 of each other are one bar, at its first row, of its longest run."""
+def _teeth(bars: dict[int, tuple[int, float, int]]) -> set[int]:
+    """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
+    beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
+    thickness (within a pixel): a comb's dividers or teeth, long or short. A bar's rows within 2 of
+    each other are one bar, at its first row, of its first longest run."""
     groups: list[list[int]] = []
     for r in sorted(bars):
         if groups and r - groups[-1][-1] <= 2:
@@ -619,7 +619,9 @@ def _teeth(bars: dict[int, tuple[int, float]]) -> set[int]:
     size = [bars[max(g, key=lambda r: bars[r][0])] for g in groups]  # (the first longest run's)
 
     def alike(i: int, j: int) -> bool:
-        return abs(size[i][0] - size[j][0]) <= LINE_GAP and abs(size[i][1] - size[j][1]) <= 1
+        (n, thick, x0), (m, thick_j, x0_j) = size[i], size[j]
+        beside = min(x0 + n, x0_j + m) > max(x0, x0_j)
+        return abs(n - m) <= LINE_GAP and abs(thick - thick_j) <= 1 and beside
 
     teeth: set[int] = set()
     for i, j in itertools.combinations(range(len(groups)), 2):
