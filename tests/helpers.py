@@ -127,15 +127,25 @@ def shared_images(mnist: np.ndarray) -> dict[str, Image.Image]:
     return images
 
 
-def sevenseg():
-    """scripts/sevenseg.py, the seven-segment display generator, as a module."""
+def script(name: str):
+    """scripts/NAME.py as a module."""
     import importlib.util
     import sys
 
-    if "sevenseg" not in sys.modules:
-        path = Path(__file__).resolve().parent.parent / "scripts" / "sevenseg.py"
-        spec = importlib.util.spec_from_file_location("sevenseg", path)
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules["sevenseg"] = module  # its dataclasses look their module up
+        sys.modules[name] = module  # its dataclasses look their module up
         spec.loader.exec_module(module)
-    return sys.modules["sevenseg"]
+    return sys.modules[name]
+
+
+def sevenseg():
+    """scripts/sevenseg.py, the seven-segment display generator, as a module."""
+    return script("sevenseg")
+
+
+def forms():
+    """scripts/forms.py, the printed forms generator, as a module."""
+    return script("forms")

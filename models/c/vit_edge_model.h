@@ -51,6 +51,7 @@
 #define VE_PP_LINE_GAP 3
 #define VE_PP_LINE_SPAN 1.5
 #define VE_PP_FRAME 0.9
+#define VE_PP_FRAME_WIDTH 0.1
 #define VE_PP_TOOTH_ASPECT 5
 #define VE_PP_PAGE_GRID 96
 #define VE_PP_PAGE_CONTRAST 0.2

@@ -857,7 +857,8 @@ static int next_run(const unsigned char *row, const unsigned char *below, int w,
 #define VE_FAINT 1   /* above the faint marks' contrast: where printed lines are looked for */
 #define VE_LEVEL 2   /* a level candidate line, found on the faint marks (first pass) */
 #define VE_PLUMB 4   /* a plumb one */
-#define VE_LINE 8    /* a printed line's pixel */
+#define VE_LINE 8    /* a printed line's pixel (at the end; VE_ACROSS before) */
+#define VE_ACROSS 8  /* a stroke's pixel where it crosses a candidate, on the candidate's row */
 #define VE_FOUND 16  /* a pass's candidates; then a mask to label */
 #define VE_SURE 32   /* a comb's tooth */
 #define VE_LEVELS 64 /* a level candidate of either pass */
@@ -966,7 +967,8 @@ static int level_lines(const view *m, unsigned char bit) {
                         int top = row;
                         while (top > 0 && sh[(top - 1) * w + c]) top--;
                         for (int j = 0; j < e; j++) m->f[(top + j - offset[c]) * m->sy + c * m->sx] |= bits;
-                    }
+                    } else /* a stroke crosses the line: its pixel on the line's row keeps the line one */
+                        m->f[(row - offset[c]) * m->sy + c * m->sx] |= VE_ACROSS;
                 }
                 if (pass == 0 && (thickness = median32(extent, k, scratch)) <= thick_max && n >= VE_PP_TOOTH_ASPECT * thickness) {
                     bar[r] = thickness, length[r] = n, start[r] = x0;
@@ -1013,11 +1015,14 @@ static int structure(unsigned char *f, int w, int h) {
         f[i] = (unsigned char)((f[i] & ~VE_FOUND) | ((f[i] & VE_FAINT) && !(f[i] & (VE_LEVELS | VE_PLUMBS)) ? VE_FOUND : 0));
     long candidates = 0;
     for (long i = 0; i < n; i++) candidates += (f[i] & (VE_LEVELS | VE_PLUMBS)) != 0;
-    if (!candidates) return 0; /* (nothing to judge) */
+    if (!candidates) { /* (nothing to judge) */
+        for (long i = 0; i < n; i++) f[i] &= (unsigned char)~VE_LINE;
+        return 0;
+    }
     const int height = writing_height(f, w, h);
     if (height < 0) return -1;
     for (long i = 0; i < n; i++)
-        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | (f[i] & (VE_LEVELS | VE_PLUMBS) ? VE_FOUND : 0));
+        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | (f[i] & (VE_LEVELS | VE_PLUMBS | VE_ACROSS) ? VE_FOUND : 0));
     const size_t mark = used;
     pieces p;
     if (!find_pieces(f, VE_FOUND, w, h, &p)) return -1;
@@ -1029,8 +1034,10 @@ static int structure(unsigned char *f, int w, int h) {
     if (!height) { /* no writing to judge against: a structure with a level line is printed */
         for (long i = 0; i < n; i++)
             if (f[i] & VE_LEVELS) p.area[p.labels[i]] = 1;
-        for (long i = 0; i < n; i++)
-            if ((f[i] & VE_SURE) || p.area[p.labels[i]]) f[i] |= VE_LINE;
+        for (long i = 0; i < n; i++) {
+            const int line = (f[i] & VE_SURE) || ((f[i] & (VE_LEVELS | VE_PLUMBS)) && p.area[p.labels[i]]);
+            f[i] = (unsigned char)((f[i] & ~VE_LINE) | (line ? VE_LINE : 0));
+        }
         used = mark;
         return 0;
     }
@@ -1057,7 +1064,7 @@ static int structure(unsigned char *f, int w, int h) {
     for (int r = 1; r <= records; r++) {
         int d[4]; /* level rows, level columns, plumb rows, plumb columns spanned */
         for (int k = 0; k < 4; k++) d[k] = imax(span[r][2 * k + 1] - span[r][2 * k], 0);
-        const int frame = d[0] >= VE_PP_FRAME * height && d[3] >= VE_PP_FRAME * height;
+        const int frame = d[0] >= VE_PP_FRAME * height && d[3] >= VE_PP_FRAME_WIDTH * height;
         printed[r] = (unsigned char)((frame || d[1] >= VE_PP_LINE_SPAN * height) | (frame || d[2] >= VE_PP_LINE_SPAN * height) << 1);
     }
     for (long i = 0; i < n; i++) {

@@ -83,16 +83,17 @@ FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an
 # A candidate line is straight to a pixel within LINE_ANGLE degrees of level or plumb and runs at
 # least LINE_ASPECT times its own thickness (at most MAX_THICK px: C counts a run's height in a
 # byte); breaks up to LINE_GAP px are bridged. It is printed when judged against the writing's
-# height: lines LINE_SPAN of it long, lines FRAME of it apart both ways (a box or a comb around the
-# writing). Three or more straight bars at least TOOTH_ASPECT times as long as thick, of one length
-# and thickness and at one pitch, are a comb's dividers or teeth. With no writing beside them, a
-# structure with a level line is printed.
+# height: lines LINE_SPAN of it long; level lines FRAME of it apart and plumb ones FRAME_WIDTH of it
+# (a box or a comb around the writing: a box round a 1 is narrow). Three or more straight bars at
+# least TOOTH_ASPECT times as long as thick, of one length and thickness and at one pitch, are a
+# comb's dividers or teeth. With no writing beside them, a structure with a level line is printed.
 LINE_ANGLE = 6.0
 LINE_ASPECT = 20
 MAX_THICK = 126
 LINE_GAP = 3
 LINE_SPAN = 1.5
 FRAME = 0.9
+FRAME_WIDTH = 0.1
 TOOTH_ASPECT = 5
 # A page lying on a table: when the brightest large region (Otsu's split of the grey levels, on a grid
 # of PAGE_GRID cells across) stands PAGE_CONTRAST above the rest, fills PAGE_MIN to PAGE_MAX of the
@@ -112,7 +113,7 @@ SHARED_CONSTANTS = (
     "LIGHT_CELLS", "LIGHT_RADIUS", "NOISE_CELLS", "NOISE_CELL", "SMOOTH_NOISE", "MAX_SMOOTH",
     "SPECK_FRACTION", "SPECK_EXTENT", "DIGIT_HEIGHT", "BOX", "SIDE", "CENTRE", "MNIST_STROKE",
     "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_ASPECT", "MAX_THICK", "LINE_GAP", "LINE_SPAN",
-    "FRAME", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
+    "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
 )  # fmt: skip
@@ -481,7 +482,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     3. Candidates that touch make one structure (8-connected). Its level lines are printed when
        they run LINE_SPAN of the writing's height or more (a fill-in line, ruling), and so are its
        plumb ones; both are when level lines lie FRAME of the writing's height apart and plumb ones
-       as far (a box or a comb around the writing, whatever its margin). A digit's own straight
+       FRAME_WIDTH of it (a box or a comb around the writing, whatever its margin). A line that
+       digits stand on stays one structure through the strokes that cross it. A digit's own straight
        strokes are shorter than that, also where they touch a line: the line goes, the stroke stays.
     4. Straight bars (TOOTH_ASPECT times as long as thick) that stand three or more at one pitch, of
        one length and thickness, are printed whatever their length: a comb's dividers or teeth,
@@ -489,13 +491,14 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     With no writing beside the candidates, a structure is printed when it holds a level line (no
     digit is level bars alone): plumb strokes alone (a straight 1, or 11) stay.
     """
-    level, sure_level = _level_lines(mask)
-    plumb, sure_plumb = _level_lines(mask.T)
-    level2, sure_level2 = _level_lines(mask & ~plumb.T)
-    plumb2, sure_plumb2 = _level_lines((mask & ~level).T)
+    level, sure_level, across_level = _level_lines(mask)
+    plumb, sure_plumb, across_plumb = _level_lines(mask.T)
+    level2, sure_level2, across_level2 = _level_lines(mask & ~plumb.T)
+    plumb2, sure_plumb2, across_plumb2 = _level_lines((mask & ~level).T)
     levels, plumbs = level | level2, (plumb | plumb2).T
     sure = sure_level | sure_level2 | (sure_plumb | sure_plumb2).T
-    return sure | _structure(mask, levels, plumbs)
+    across = across_level | across_level2 | (across_plumb | across_plumb2).T
+    return sure | _structure(mask, levels, plumbs, across)
 
 
 def _writing_height(rest: np.ndarray) -> int:
@@ -507,11 +510,13 @@ def _writing_height(rest: np.ndarray) -> int:
     return int((boxes[big, 1] - boxes[big, 0]).max())
 
 
-def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray) -> np.ndarray:
-    """The candidates (step 3 of printed_lines) that are printed, judged against the writing."""
+def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray, across: np.ndarray) -> np.ndarray:
+    """The candidates (step 3 of printed_lines) that are printed, judged against the writing. across:
+    the strokes' pixels on a candidate's own rows where they cross it, which keep a line that
+    digits stand on one structure."""
     lines = levels | plumbs
     height = _writing_height(mask & ~lines)
-    labels, _, boxes = label_pieces(lines)
+    labels, _, boxes = label_pieces(lines | across)
     n = len(boxes)
     if n == 0:
         return lines
@@ -529,7 +534,7 @@ def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray) -> np.n
         level_printed[labels[levels]] = True
         plumb_printed = level_printed
     else:
-        frame = (level_rows >= FRAME * height) & (plumb_cols >= FRAME * height)
+        frame = (level_rows >= FRAME * height) & (plumb_cols >= FRAME_WIDTH * height)
         level_printed = frame | (level_cols >= LINE_SPAN * height)
         plumb_printed = frame | (plumb_rows >= LINE_SPAN * height)
     level_printed[0] = plumb_printed[0] = False
@@ -552,9 +557,9 @@ def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
     return math.radians(best)
 
 
-def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate printed lines within LINE_ANGLE of level in a mask, and a comb's teeth among the
-    straight bars (see printed_lines).
+def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate printed lines within LINE_ANGLE of level in a mask, a comb's teeth among the
+    straight bars (see printed_lines), and the pixels where strokes cross a candidate on its rows.
 
     The mask is sheared level at the ink's skew, so a line is one row (one row of slack for bends).
     A run long and thin enough is a candidate; then shorter thin runs on a candidate's row (a line
@@ -564,8 +569,9 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ys, xs = np.nonzero(m)
     found = np.zeros((h, w), bool)
     sure = np.zeros((h, w), bool)
+    across = np.zeros((h, w), bool)
     if ys.size == 0:
-        return found, sure
+        return found, sure, across
     offset = np.round(-np.arange(w) * math.tan(_skew(ys, xs))).astype(np.int64)
     offset -= offset.min()  # sheared row = y + offset[x]: a line at the skew becomes one row
     sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
@@ -594,6 +600,7 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             continue
         cols, row, extent = _run_pixels(sheared, up, down, r, x0, x1)
         alone = extent <= lines[line] + 2  # wider than the line: a stroke crosses it there, keep it
+        across[row[~alone] - offset[cols[~alone]], cols[~alone]] = True
         cols, row, extent = cols[alone], row[alone], extent[alone]
         top = row - up[row, cols] + 1
         for k in range(int(extent.max(initial=0))):
@@ -601,7 +608,7 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             found[top[inside] + k - offset[cols[inside]], cols[inside]] = True
             if line in teeth:
                 sure[top[inside] + k - offset[cols[inside]], cols[inside]] = True
-    return found & m, sure & m
+    return found & m, sure & m, across
 
 
 def _teeth(bars: dict[int, tuple[int, float, int]]) -> set[int]:
