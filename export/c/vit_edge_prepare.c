@@ -897,7 +897,7 @@ static void teeth(const int *length, const int *start, const double *bar, int H,
 /* Python's _level_lines: candidate printed lines within LINE_ANGLE of level in the view's mask,
    into `bit` (at the mask's pixels: a line's pixels are its own), and a comb's teeth among the
    straight bars also into VE_SURE; 0, or -1 when out of memory */
-static int level_lines(const view *m, unsigned char bit) {
+static int level_lines(const view *m, unsigned char bit, double *angle) {
     const size_t mark = used;
     const int h = m->h, w = m->w;
     long total = 0;
@@ -905,7 +905,8 @@ static int level_lines(const view *m, unsigned char bit) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) total += on(m, y, x);
     if (!total) return 0;
-    const double t = tan(skew(m, total));
+    if (*angle != *angle) *angle = skew(m, total); /* (NaN: the ink's own) */
+    const double t = tan(*angle);
     used = mark; /* the skew's columns go */
     int *offset = (int *)take((size_t)w), low = 0, high = 0;
     if (t != t || !offset) return -1;
@@ -1083,10 +1084,14 @@ static int printed_lines(unsigned char *f, int h, int w) {
     view level = {f, w, 1, h, w, VE_FAINT, 0}, plumb = {f, 1, w, w, h, VE_FAINT, 0};
     const long n = (long)w * h;
     for (long i = 0; i < n; i++) f[i] &= VE_FAINT;
-    if (level_lines(&level, VE_LEVEL) < 0 || level_lines(&plumb, VE_PLUMB) < 0) return 0;
+    double tilt = NAN, lean = NAN, any;
+    if (level_lines(&level, VE_LEVEL, &tilt) < 0 || level_lines(&plumb, VE_PLUMB, &lean) < 0) return 0;
     level.out = VE_PLUMB, plumb.out = VE_LEVEL;
-    for (int k = 0; k < 2; k++) {
-        if (level_lines(k ? &plumb : &level, VE_FOUND) < 0) return 0;
+    /* the second passes, and one for plumb lines at right angles to the level skew (a form is square) */
+    for (int k = 0; k < 3; k++) {
+        if (k == 2 && (tilt != tilt || lean == -tilt)) break;
+        any = k == 2 ? -tilt : NAN;
+        if (level_lines(k ? &plumb : &level, VE_FOUND, &any) < 0) return 0;
         for (long i = 0; i < n; i++)
             if (f[i] & (VE_FOUND | (k ? VE_PLUMB : VE_LEVEL))) f[i] |= k ? VE_PLUMBS : VE_LEVELS;
     }

@@ -473,7 +473,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     """The pixels of printed structure in an ink mask: ruling, a margin, a grid, a box, a comb, a
     fill-in line. Told from strokes by shape alone, never by colour, and judged against the writing.
 
-    1. Candidates: straight runs (to a pixel, within LINE_ANGLE of level or plumb) at least
+    1. Candidates: straight runs (to a pixel, within LINE_ANGLE of level or plumb, at the ink's
+       skew; plumb ones also at right angles to the level skew, as a form is square) at least
        LINE_ASPECT times as long as they are thick. Where a stroke crosses one (the ink runs on
        across it) its pixels stay, so the stroke is whole. Level and plumb runs are found twice:
        the second time each without the other's pixels, so where two cross neither counts as a
@@ -491,10 +492,17 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     With no writing beside the candidates, a structure is printed when it holds a level line (no
     digit is level bars alone): plumb strokes alone (a straight 1, or 11) stay.
     """
-    level, sure_level, across_level = _level_lines(mask)
-    plumb, sure_plumb, across_plumb = _level_lines(mask.T)
-    level2, sure_level2, across_level2 = _level_lines(mask & ~plumb.T)
-    plumb2, sure_plumb2, across_plumb2 = _level_lines((mask & ~level).T)
+    level, sure_level, across_level, tilt = _level_lines(mask)
+    plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
+    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T)
+    plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T)
+    if tilt is not None and lean != -tilt:  # a form is square: its plumb lines stand at right angles
+        square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt)  # to its level ones
+        plumb2, sure_plumb2, across_plumb2 = (
+            plumb2 | square,
+            sure_plumb2 | sure_square,
+            across_plumb2 | across_square,
+        )
     levels, plumbs = level | level2, (plumb | plumb2).T
     sure = sure_level | sure_level2 | (sure_plumb | sure_plumb2).T
     across = across_level | across_level2 | (across_plumb | across_plumb2).T
@@ -557,11 +565,15 @@ def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
     return math.radians(best)
 
 
-def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _level_lines(
+    m: np.ndarray, skew: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
     """Candidate printed lines within LINE_ANGLE of level in a mask, a comb's teeth among the
-    straight bars (see printed_lines), and the pixels where strokes cross a candidate on its rows.
+    straight bars (see printed_lines), the pixels where strokes cross a candidate on its rows, and
+    the skew searched at (radians; None for an empty mask).
 
-    The mask is sheared level at the ink's skew, so a line is one row (one row of slack for bends).
+    The mask is sheared level at the skew (by default the ink's), so a line is one row (one row of
+    slack for bends).
     A run long and thin enough is a candidate; then shorter thin runs on a candidate's row (a line
     broken by a margin, or faint) are that line too.
     """
@@ -571,8 +583,10 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sure = np.zeros((h, w), bool)
     across = np.zeros((h, w), bool)
     if ys.size == 0:
-        return found, sure, across
-    offset = np.round(-np.arange(w) * math.tan(_skew(ys, xs))).astype(np.int64)
+        return found, sure, across, None
+    if skew is None:
+        skew = _skew(ys, xs)
+    offset = np.round(-np.arange(w) * math.tan(skew)).astype(np.int64)
     offset -= offset.min()  # sheared row = y + offset[x]: a line at the skew becomes one row
     sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
     sheared[ys + offset[xs], xs] = True
@@ -608,7 +622,7 @@ def _level_lines(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             found[top[inside] + k - offset[cols[inside]], cols[inside]] = True
             if line in teeth:
                 sure[top[inside] + k - offset[cols[inside]], cols[inside]] = True
-    return found & m, sure & m, across
+    return found & m, sure & m, across, skew
 
 
 def _teeth(bars: dict[int, tuple[int, float, int]]) -> set[int]:
