@@ -982,18 +982,24 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
     return 0;
 }
 
-/* Python's _writing_height: the height of the tallest piece of the faint marks that are no
-   candidate line (flags VE_FOUND), no speck beside the largest; -1 when out of memory. The pieces'
-   table holds, in turn, each one's area, whether it is big, its first row + 1 (a pass down the
-   page) and 0 once its last row is met (a pass up): no more memory than the labels. */
-static int writing_height(unsigned char *f, int w, int h) {
+/* The height of the tallest piece of the pixels holding `bit` that is no speck beside the
+   heaviest; weighed: a piece's weight is how many more of its pixels are no candidate line
+   (VE_LEVELS, VE_PLUMBS) than are, else its area. -1 when out of memory. The pieces' table holds,
+   in turn, each one's area, its weight (2 taken away for each candidate pixel, down to 0: positive
+   exactly when Python's is), whether it is big, its first row + 1 (a pass down the page) and 0
+   once its last row is met (a pass up): no more memory than the labels. */
+static int tallest_piece(unsigned char *f, unsigned char bit, int weighed, int w, int h) {
     const size_t mark = used;
     const label_t big = (label_t)~(label_t)0; /* (no row + 1 reaches it: rows fit a label) */
     pieces p;
-    if (!find_pieces(f, VE_FOUND, w, h, &p)) return -1;
-    int largest = 0, tallest = 0;
-    for (int l = 1; l <= p.n; l++) largest = imax(largest, p.area[l]);
-    for (int l = 1; l <= p.n; l++) p.area[l] = p.area[l] >= VE_PP_SPECK_FRACTION * largest ? big : 0;
+    if (!find_pieces(f, bit, w, h, &p)) return -1;
+    int heaviest = 0, tallest = 0;
+    for (long i = 0; weighed && i < (long)w * h; i++) {
+        label_t *a = p.area + p.labels[i];
+        if (f[i] & (VE_LEVELS | VE_PLUMBS)) *a = (label_t)(*a > 2 ? *a - 2 : 0);
+    }
+    for (int l = 1; l <= p.n; l++) heaviest = imax(heaviest, p.area[l]);
+    for (int l = 1; l <= p.n; l++) p.area[l] = p.area[l] && p.area[l] >= VE_PP_SPECK_FRACTION * heaviest ? big : 0;
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             const int l = p.labels[y * w + x];
@@ -1008,12 +1014,21 @@ static int writing_height(unsigned char *f, int w, int h) {
     return tallest;
 }
 
+/* Python's _writing_height: the taller of the tallest piece of the faint marks without the
+   candidate lines and the tallest piece of them all fewer than half of whose pixels are candidates;
+   -1 when out of memory */
+static int writing_height(unsigned char *f, int w, int h) {
+    for (long i = 0; i < (long)w * h; i++)
+        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | ((f[i] & VE_FAINT) && !(f[i] & (VE_LEVELS | VE_PLUMBS)) ? VE_FOUND : 0));
+    const int rest = tallest_piece(f, VE_FOUND, 0, w, h);
+    const int all = rest < 0 ? -1 : tallest_piece(f, VE_FAINT, 1, w, h);
+    return all < 0 ? -1 : imax(rest, all);
+}
+
 /* Python's _structure: the candidates (VE_LEVELS, VE_PLUMBS) that are printed, judged against the
    writing's height, into VE_LINE with the teeth (VE_SURE); 0, or -1 when out of memory */
 static int structure(unsigned char *f, int w, int h) {
     const long n = (long)w * h;
-    for (long i = 0; i < n; i++)
-        f[i] = (unsigned char)((f[i] & ~VE_FOUND) | ((f[i] & VE_FAINT) && !(f[i] & (VE_LEVELS | VE_PLUMBS)) ? VE_FOUND : 0));
     long candidates = 0;
     for (long i = 0; i < n; i++) candidates += (f[i] & (VE_LEVELS | VE_PLUMBS)) != 0;
     if (!candidates) { /* (nothing to judge) */
@@ -1087,9 +1102,12 @@ static int printed_lines(unsigned char *f, int h, int w) {
     double tilt = NAN, lean = NAN, any;
     if (level_lines(&level, VE_LEVEL, &tilt) < 0 || level_lines(&plumb, VE_PLUMB, &lean) < 0) return 0;
     level.out = VE_PLUMB, plumb.out = VE_LEVEL;
-    /* the second passes, and one for plumb lines at right angles to the level skew (a form is square) */
+    int level_found = 0;
+    for (long i = 0; i < n && !level_found; i++) level_found = (f[i] & VE_LEVEL) != 0;
+    /* the second passes, and, where there are level lines, one for plumb lines at right angles to
+       their skew (a form is square) */
     for (int k = 0; k < 3; k++) {
-        if (k == 2 && (tilt != tilt || lean == -tilt)) break;
+        if (k == 2 && (!level_found || lean == -tilt)) break;
         any = k == 2 ? -tilt : NAN;
         if (level_lines(k ? &plumb : &level, VE_FOUND, &any) < 0) return 0;
         for (long i = 0; i < n; i++)

@@ -479,7 +479,7 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
        across it) its pixels stay, so the stroke is whole. Level and plumb runs are found twice:
        the second time each without the other's pixels, so where two cross neither counts as a
        stroke crossing the other.
-    2. The writing's height: the tallest piece of ink left without the candidates (_writing_height).
+    2. The writing's height: the tallest piece of ink made mostly of no candidate (_writing_height).
     3. Candidates that touch make one structure (8-connected). Its level lines are printed when
        they run LINE_SPAN of the writing's height or more (a fill-in line, ruling), and so are its
        plumb ones; both are when level lines lie FRAME of the writing's height apart and plumb ones
@@ -496,8 +496,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
     level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T)
     plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T)
-    if tilt is not None and lean != -tilt:  # a form is square: its plumb lines stand at right angles
-        square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt)  # to its level ones
+    if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to
+        square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt)  # its level ones
         plumb2, sure_plumb2, across_plumb2 = (
             plumb2 | square,
             sure_plumb2 | sure_square,
@@ -509,13 +509,26 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     return sure | _structure(mask, levels, plumbs, across)
 
 
-def _writing_height(rest: np.ndarray) -> int:
-    """The height of the tallest piece of ink that is no speck beside the largest (SPECK_FRACTION)."""
-    _, areas, boxes = label_pieces(rest)
-    if not areas.size:
-        return 0
-    big = areas >= SPECK_FRACTION * areas.max()
-    return int((boxes[big, 1] - boxes[big, 0]).max())
+def _writing_height(mask: np.ndarray, lines: np.ndarray) -> int:
+    """The writing's height: the taller of the tallest piece of ink left without the candidate
+    lines, and the tallest piece of ink fewer than half of whose pixels are candidates (a thin
+    pen's digit may be mostly straight strokes); each no speck beside the largest (SPECK_FRACTION;
+    a piece's weight, for the second: how many more of its pixels are no candidate)."""
+    height = 0
+    for boxes, weight in _pieces_weighed(mask, lines):
+        big = (weight > 0) & (weight >= SPECK_FRACTION * weight.max(initial=0))
+        if big.any():
+            height = max(height, int((boxes[big, 1] - boxes[big, 0]).max()))
+    return height
+
+
+def _pieces_weighed(mask: np.ndarray, lines: np.ndarray):
+    """The boxes of the pieces of the ink without the candidates, weighed by their areas, then those
+    of the pieces of all the ink, weighed by how many more of their pixels are no candidate."""
+    _, areas, boxes = label_pieces(mask & ~lines)
+    yield boxes, areas
+    labels, areas, boxes = label_pieces(mask)
+    yield boxes, areas - 2 * np.bincount(labels[lines], minlength=areas.size + 1)[1:]
 
 
 def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray, across: np.ndarray) -> np.ndarray:
@@ -523,7 +536,7 @@ def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray, across:
     the strokes' pixels on a candidate's own rows where they cross it, which keep a line that
     digits stand on one structure."""
     lines = levels | plumbs
-    height = _writing_height(mask & ~lines)
+    height = _writing_height(mask, lines)
     labels, _, boxes = label_pieces(lines | across)
     n = len(boxes)
     if n == 0:
