@@ -89,6 +89,20 @@ def digit_width(crop: np.ndarray, height: float) -> float:
     return crop.shape[1] * height / crop.shape[0]
 
 
+def number_layout(
+    rng: np.random.Generator, crops: list[np.ndarray], dh: float, room: float
+) -> tuple[float, list[float], list[float], float]:
+    """Digit heights around dh and the gaps between them, shrunk to fit `room` px when wider:
+    (dh, sizes, gaps, width)."""
+    sizes = [dh * rng.uniform(0.92, 1.08) for _ in crops]
+    gaps = [dh * rng.uniform(0.06, 0.35) for _ in crops[1:]]
+    width = sum(digit_width(c, s) for c, s in zip(crops, sizes, strict=True)) + sum(gaps)
+    if width > room:
+        f = room / width
+        dh, sizes, gaps, width = dh * f, [s * f for s in sizes], [g * f for g in gaps], width * f
+    return dh, sizes, gaps, width
+
+
 # --------------------------------------------------------------------------- drawing helpers
 
 
@@ -285,12 +299,7 @@ def make_fill_line(rng: np.random.Generator, digits: Digits, write: bool) -> tup
     label = random_number(rng, 2, 4) if write else ""
     dh = h * rng.uniform(0.12, 0.3)
     crops = [digits.sample(int(ch), rng) for ch in label]
-    sizes = [dh * rng.uniform(0.92, 1.08) for _ in crops]
-    gaps = [dh * rng.uniform(0.06, 0.35) for _ in crops[1:]]
-    width = sum(digit_width(c, s) for c, s in zip(crops, sizes, strict=True)) + sum(gaps)
-    if width > 0.75 * w:
-        f = 0.75 * w / width
-        dh, sizes, gaps, width = dh * f, [s * f for s in sizes], [g * f for g in gaps], width * f
+    dh, sizes, gaps, width = number_layout(rng, crops, dh, 0.75 * w)
     if not write:
         width = dh * rng.uniform(1.5, 3.5)
     room = w - width
@@ -418,13 +427,7 @@ def make_angle(rng: np.random.Generator, digits: Digits, write: bool) -> tuple[n
     sheet[:] = np.clip(paper_colour(rng) + 5, 0, 255)
     ink = Layer(sw, sh)
     crops = [digits.sample(int(ch), rng) for ch in label]
-    dh = sh * rng.uniform(0.12, 0.3)
-    sizes = [dh * rng.uniform(0.92, 1.08) for _ in crops]
-    gaps = [dh * rng.uniform(0.06, 0.35) for _ in crops[1:]]
-    width = sum(digit_width(c, z) for c, z in zip(crops, sizes, strict=True)) + sum(gaps)
-    if width > 0.7 * sw:
-        f = 0.7 * sw / width
-        dh, sizes, gaps, width = dh * f, [z * f for z in sizes], [g * f for g in gaps], width * f
+    dh, sizes, gaps, width = number_layout(rng, crops, sh * rng.uniform(0.12, 0.3), 0.7 * sw)
     x = rng.uniform(0.15 * sw, 0.85 * sw - width)
     cy = rng.uniform(0.3, 0.7) * sh
     for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):

@@ -149,3 +149,18 @@ def sevenseg():
 def forms():
     """scripts/forms.py, the printed forms generator, as a module."""
     return script("forms")
+
+
+def read_sure(session, img: Image.Image) -> str | None:
+    """The number predict --number reads in an image, when it is sure of it (else None): runtime's
+    own rule, through preprocess's functions as they stand (a test may switch one off)."""
+    from vit_edge.device import preprocess as pp
+    from vit_edge.device import runtime
+
+    try:
+        reading = pp.read_image(img)
+    except pp.ImageError:
+        return None
+    threshold = runtime.model_min_confidence(session)
+    result = runtime._result(session, "", reading, 1, threshold, number=True)
+    return None if result.get("uncertain", True) else result["number"]

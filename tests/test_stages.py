@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import c_build
+from helpers import c_build, read_sure
 from PIL import Image
 
 from vit_edge.device import dress, runtime
@@ -75,17 +75,6 @@ def pages(mnist, stage: str) -> list[tuple[Image.Image, str]]:
     two = stage.startswith("digits side by side")
     return [(make(images, i), f"{labels[i]}{labels[i + 1]}" if two else str(labels[i]))
             for i in range(FIRST, FIRST + CASES)]  # fmt: skip
-
-
-def read_sure(session, img: Image.Image) -> str | None:
-    """The number predict --number reads, when it is sure of it (else None): runtime's own rule."""
-    try:
-        reading = pp.read_image(img)
-    except pp.ImageError:
-        return None
-    threshold = runtime.model_min_confidence(session)
-    result = runtime._result(session, "", reading, 1, threshold, number=True)
-    return None if result.get("uncertain", True) else result["number"]
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import forms
+from helpers import forms, read_sure
 
 from vit_edge.device import preprocess as pp
 from vit_edge.device import runtime
@@ -116,17 +116,6 @@ def mnist(shared_mnist: Path):
 @pytest.fixture(scope="module")
 def session():
     return runtime.make_session(ROOT / "models" / "vit-edge.onnx")
-
-
-def read_sure(session, img) -> str | None:
-    """The number predict --number reads, when it is sure of it (else None): runtime's own rule."""
-    try:
-        reading = pp.read_image(img)
-    except pp.ImageError:
-        return None
-    threshold = runtime.model_min_confidence(session)
-    result = runtime._result(session, "", reading, 1, threshold, number=True)
-    return None if result.get("uncertain", True) else result["number"]
 
 
 def form_reads(

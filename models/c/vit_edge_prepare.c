@@ -853,6 +853,9 @@ static int next_run(const unsigned char *row, const unsigned char *below, int w,
     return 1;
 }
 
+/* a run's height is kept in a byte (level_lines' sh): a median over 127 would not be exact */
+typedef char ve_max_thick_fits[VE_PP_MAX_THICK < 127 ? 1 : -1];
+
 /* the flags plane's bits (find_ink) */
 #define VE_FAINT 1   /* above the faint marks' contrast: where printed lines are looked for */
 #define VE_LEVEL 2   /* a level candidate line, found on the faint marks (first pass) */
@@ -914,7 +917,7 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
     for (int x = 0; x < w; x++) offset[x] -= low, high = imax(high, offset[x]);
     const int H = h + high + 1; /* sheared row = y + offset[x]: a line at the skew becomes one row */
     /* the sheared mask, each ink pixel holding the height of its column's run of ink (0: no ink),
-       up to 255: a line is at most thick_max < 127 rows thick (checked below), so a longer run
+       up to 255: a line is at most MAX_THICK < 127 rows thick (ve_max_thick_fits), so a longer run
        decides as 255 does (a median over one is over 128 either way) */
     unsigned char *sh = take_bytes((size_t)H * w), *tooth = take_bytes((size_t)H), *picked = take_bytes((size_t)H);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
@@ -936,7 +939,7 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
             for (int k = top; k < r; k++) sh[k * w + x] = (unsigned char)imin(r - top, 255);
             top = r + 1;
         }
-    const double thick_max = VE_PP_MAX_THICK; /* (below 127: see sh) */
+    const double thick_max = VE_PP_MAX_THICK;
     for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* a comb's teeth are candidate lines too */

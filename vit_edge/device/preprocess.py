@@ -479,7 +479,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
        across it) its pixels stay, so the stroke is whole. Level and plumb runs are found twice:
        the second time each without the other's pixels, so where two cross neither counts as a
        stroke crossing the other.
-    2. The writing's height: the tallest piece of ink made mostly of no candidate (_writing_height).
+    2. The writing's height: the tallest piece of ink without the candidates, or of ink mostly not
+       candidates, whichever is taller (_writing_height).
     3. Candidates that touch make one structure (8-connected). Its level lines are printed when
        they run LINE_SPAN of the writing's height or more (a fill-in line, ruling), and so are its
        plumb ones; both are when level lines lie FRAME of the writing's height apart and plumb ones
@@ -541,25 +542,28 @@ def _structure(mask: np.ndarray, levels: np.ndarray, plumbs: np.ndarray, across:
     n = len(boxes)
     if n == 0:
         return lines
-    spans = []  # per structure: the level pixels' and the plumb pixels' (rows, columns) spans
-    for part in (levels, plumbs):
-        ys, xs = np.nonzero(part)
-        k = labels[ys, xs]
-        lo_y, hi_y, lo_x, hi_x = (np.full(n + 1, v, np.int64) for v in (1 << 30, -1, 1 << 30, -1))
-        np.minimum.at(lo_y, k, ys), np.maximum.at(hi_y, k, ys)
-        np.minimum.at(lo_x, k, xs), np.maximum.at(hi_x, k, xs)
-        spans.append((np.maximum(hi_y - lo_y, 0), np.maximum(hi_x - lo_x, 0)))
-    (level_rows, level_cols), (plumb_rows, plumb_cols) = spans
     if height == 0:  # no writing to judge against: a structure with a level line is printed
         level_printed = np.zeros(n + 1, bool)
         level_printed[labels[levels]] = True
         plumb_printed = level_printed
     else:
+        level_rows, level_cols = _spans(labels, n, levels)
+        plumb_rows, plumb_cols = _spans(labels, n, plumbs)
         frame = (level_rows >= FRAME * height) & (plumb_cols >= FRAME_WIDTH * height)
         level_printed = frame | (level_cols >= LINE_SPAN * height)
         plumb_printed = frame | (plumb_rows >= LINE_SPAN * height)
     level_printed[0] = plumb_printed[0] = False
     return (levels & level_printed[labels]) | (plumbs & plumb_printed[labels])
+
+
+def _spans(labels: np.ndarray, n: int, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many rows and columns a part's pixels span in each of the n labelled structures (0: none)."""
+    ys, xs = np.nonzero(part)
+    k = labels[ys, xs]
+    lo_y, hi_y, lo_x, hi_x = (np.full(n + 1, v, np.int64) for v in (1 << 30, -1, 1 << 30, -1))
+    np.minimum.at(lo_y, k, ys), np.maximum.at(hi_y, k, ys)
+    np.minimum.at(lo_x, k, xs), np.maximum.at(hi_x, k, xs)
+    return np.maximum(hi_y - lo_y, 0), np.maximum(hi_x - lo_x, 0)
 
 
 def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
@@ -630,11 +634,12 @@ def _level_lines(
         across[row[~alone] - offset[cols[~alone]], cols[~alone]] = True
         cols, row, extent = cols[alone], row[alone], extent[alone]
         top = row - up[row, cols] + 1
+        marks = (found, sure) if line in teeth else (found,)
         for k in range(int(extent.max(initial=0))):
             inside = k < extent
-            found[top[inside] + k - offset[cols[inside]], cols[inside]] = True
-            if line in teeth:
-                sure[top[inside] + k - offset[cols[inside]], cols[inside]] = True
+            at = top[inside] + k - offset[cols[inside]], cols[inside]
+            for mark in marks:
+                mark[at] = True
     return found & m, sure & m, across, skew
 
 
