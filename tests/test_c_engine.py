@@ -267,7 +267,8 @@ PREPARE_MAX_DIFF = 1e-4  # vit_edge_prepare against preprocess.py, per pixel (me
 
 def prepare_cases(shared_mnist: Path) -> dict:
     """Pages of every kind for vit_edge_prepare: the examples, pen drawings, dressed digits, phone
-    photos, ruled, squared, boxed and comb paper, a page on a table, touching digits, blank pages."""
+    photos, ruled, squared, boxed and comb paper, a page on a table, touching digits, blank pages,
+    printed forms."""
     from helpers import shared_images
 
     images, _ = load_split("test", shared_mnist, allow_download=False)
@@ -284,6 +285,12 @@ def prepare_cases(shared_mnist: Path) -> dict:
     for k in range(3):  # touching digits: split (counted as two) or kept whole (counted as two too)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)
+    forms = helpers.forms()  # printed forms of every kind, from both parts' ranges: structure in C too
+    for k, kind in enumerate(forms.KINDS):
+        part = forms.PARTS[k % 2]
+        count = forms.DIGIT_COUNTS.get(kind, (0, 3))[1 if kind == "comb" else 0]
+        digits = list(images[90 + 5 * k : 90 + 5 * k + count])
+        cases[f"form-{kind}-{part}"] = forms.form_page(kind, digits, k, part)
     return cases
 
 

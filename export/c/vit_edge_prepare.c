@@ -867,13 +867,99 @@ typedef char ve_max_thick_fits[VE_PP_MAX_THICK < 127 ? 1 : -1];
 #define VE_LEVELS 64 /* a level candidate of either pass */
 #define VE_PLUMBS 128
 
+/* A comb's bars, by group (a bar's rows within 2 of each other): first row, length, start,
+   thickness; picked: 1 a tooth, 2 in a comb's cells; the sheared mask they were found in (H x w,
+   nonzero: ink) */
+typedef struct {
+    const int *at, *size, *from;
+    const double *thick;
+    unsigned char *picked;
+    int groups;
+    const unsigned char *sh;
+    int H, w;
+} bars;
+
+/* Python's _alike: bars i and j of one length and thickness, side by side */
+static int alike(const bars *b, int i, int j) {
+    return imax(b->size[i] - b->size[j], b->size[j] - b->size[i]) <= VE_PP_LINE_GAP &&
+           fabs(b->thick[i] - b->thick[j]) <= 1 &&
+           imin(b->from[i] + b->size[i], b->from[j] + b->size[j]) > imax(b->from[i], b->from[j]);
+}
+
+/* Python's _across: bar j is bar i lengthened by writing that touches its ends */
+static int across(const bars *b, int i, int j) {
+    return fabs(b->thick[i] - b->thick[j]) <= 1 && b->from[j] <= b->from[i] + VE_PP_LINE_GAP &&
+           b->from[j] + b->size[j] >= b->from[i] + b->size[i] - VE_PP_LINE_GAP && 4 * b->size[j] <= 5 * b->size[i];
+}
+
+/* ink in the sheared mask's row r, a row and the next as one */
+static int ink_at(const bars *b, int r, int x) {
+    return b->sh[r * b->w + x] || (r + 1 < b->H && b->sh[(r + 1) * b->w + x]);
+}
+
+/* Python's _merged: whether a tooth like bar g stands within `reach` of row `at`, merged with
+   writing: a row's run of ink through the bar's middle column, along its length (a pixel short at
+   most) and no further than LINE_GAP px past either end of it */
+static int merged(const bars *b, int at, int reach, int g) {
+    const int x0 = b->from[g], n = b->size[g], mid = x0 + n / 2;
+    for (int r = imax(0, at - reach); r <= at + reach && r < b->H; r++) {
+        if (mid >= b->w || !ink_at(b, r, mid)) continue;
+        int first = mid, end = mid + 1;
+        while (first > 0 && ink_at(b, r, first - 1)) first--;
+        while (end < b->w && ink_at(b, r, end)) end++;
+        if (end - first >= n - 1 && first >= x0 - VE_PP_LINE_GAP && end <= x0 + n + VE_PP_LINE_GAP) return 1;
+    }
+    return 0;
+}
+
+/* Python's _chain: how many bars stand at one pitch with bars i and j, and into *one how many of
+   them are alike both; with mark, they are picked and the bars in their cells set apart */
+static int chain(const bars *b, int i, int j, int *one, int mark) {
+    const int pitch = b->at[j] - b->at[i], slack = imax(8 * VE_PP_LINE_GAP, pitch); /* eighths of a pixel */
+    int n = 2, skipped = 0, first = b->at[i], last_at = b->at[j];
+    *one = 2;
+    int lo = imin(b->from[i], b->from[j]), hi = imax(b->from[i] + b->size[i], b->from[j] + b->size[j]);
+    if (mark) b->picked[i] = b->picked[j] = 1;
+    for (int step = 1; step >= -1; step -= 2) {
+        int last = step > 0 ? j : i, ref = last, skip = 1;
+        while (skip == 1 || (skip == 2 && !skipped)) {
+            const int want = b->at[last] + step * skip * pitch;
+            int k = last + step, found = -1;
+            while (k >= 0 && k < b->groups && step * 8 * (want - b->at[k]) > slack) k += step;
+            for (; k >= 0 && k < b->groups && step * 8 * (b->at[k] - want) <= slack; k += step)
+                if (!b->picked[k] && ((alike(b, i, k) && alike(b, j, k)) || across(b, ref, k))) {
+                    found = k;
+                    break;
+                }
+            if (found < 0) {
+                skip++;
+                continue;
+            }
+            if (skip == 2 && !merged(b, b->at[last] + step * pitch, slack / 8, ref)) break; /* the tooth passed over */
+            if (alike(b, i, found) && alike(b, j, found)) ref = found, ++*one;
+            n++, skipped |= skip == 2, last = found, skip = 1;
+            first = imin(first, b->at[found]), last_at = imax(last_at, b->at[found]);
+            lo = imin(lo, b->from[found]), hi = imax(hi, b->from[found] + b->size[found]);
+            if (mark) b->picked[found] = 1;
+        }
+    }
+    if (mark)
+        for (int g = 0; g < b->groups; g++)
+            if (!b->picked[g] && first < b->at[g] && b->at[g] < last_at &&
+                imin(b->from[g] + b->size[g], hi) > imax(b->from[g], lo))
+                b->picked[g] = 2;
+    return n;
+}
+
 /* Python's _teeth: the sheared rows of straight bars (length[r] > 0 from column start[r], of
    thickness bar[r]) that stand three or more in a row at one pitch, side by side, of one length
-   (within LINE_GAP px) and thickness (within a pixel), into tooth. A bar's rows within 2 of each
-   other are one bar, at its first row, of its first longest run. group, at, size, from: H ints;
-   thick: H doubles; picked: H bytes. */
-static void teeth(const int *length, const int *start, const double *bar, int H, unsigned char *tooth, int *group,
-                  int *at, int *size, int *from, double *thick, unsigned char *picked) {
+   (within LINE_GAP px) and thickness (within a pixel), into tooth: chains of three alike and the
+   teeth that writing lengthens, taken longest first, of two alike the one at the wider pitch, a
+   bar in one chain only and none in a chain's cells. A
+   bar's rows within 2 of each other are one bar, at its first row, of its first longest run.
+   sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles; picked: H bytes. */
+static void teeth(const int *length, const int *start, const double *bar, const unsigned char *sh, int H, int w,
+                  unsigned char *tooth, int *group, int *at, int *size, int *from, double *thick, unsigned char *picked) {
     int groups = 0;
     for (int r = 0, last = -3; r < H; r++) {
         if (!length[r]) continue;
@@ -882,19 +968,22 @@ static void teeth(const int *length, const int *start, const double *bar, int H,
         if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r], from[g] = start[r];
         group[r] = g, last = r;
     }
-#define ALIKE(i, j)                                                                                  \
-    (imax(size[i] - size[j], size[j] - size[i]) <= VE_PP_LINE_GAP && fabs(thick[i] - thick[j]) <= 1 && \
-     imin(from[i] + size[i], from[j] + size[j]) > imax(from[i], from[j]))
-    for (int i = 0; i < groups; i++)
-        for (int j = i + 1; j < groups; j++) {
-            if (!ALIKE(i, j)) continue;
-            const int pitch = at[j] - at[i], slack = imax(8 * VE_PP_LINE_GAP, pitch); /* eighths of a pixel */
-            for (int k = j + 1; k < groups && 8 * (at[k] - at[j] - pitch) <= slack; k++)
-                if (8 * (at[j] + pitch - at[k]) <= slack && ALIKE(i, k) && ALIKE(j, k))
-                    picked[i] = picked[j] = picked[k] = 1;
-        }
-#undef ALIKE
-    for (int r = 0; r < H; r++) tooth[r] = length[r] && picked[group[r]];
+    const bars b = {at, size, from, thick, picked, groups, sh, H, w};
+    for (;;) {
+        int best = 0, best_pitch = 0, bi = -1, bj = -1;
+        for (int i = 0; i < groups; i++)
+            for (int j = i + 1; j < groups; j++) {
+                if (picked[i] || picked[j] || !alike(&b, i, j)) continue;
+                int one;
+                const int n = chain(&b, i, j, &one, 0), pitch = at[j] - at[i];
+                if (one >= 3 && (bi < 0 || n > best || (n == best && pitch > best_pitch)))
+                    best = n, best_pitch = pitch, bi = i, bj = j;
+            }
+        if (bi < 0) break;
+        int one;
+        chain(&b, bi, bj, &one, 1);
+    }
+    for (int r = 0; r < H; r++) tooth[r] = length[r] && picked[group[r]] == 1;
 }
 
 /* Python's _level_lines: candidate printed lines within LINE_ANGLE of level in the view's mask,
@@ -943,7 +1032,7 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
     for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* a comb's teeth are candidate lines too */
-            teeth(length, start, bar, H, tooth, group, at, size, from, thick, picked);
+            teeth(length, start, bar, sh, H, w, tooth, group, at, size, from, thick, picked);
             for (int r = 0; r < H; r++)
                 if (tooth[r]) lines[r] = bar[r];
         }

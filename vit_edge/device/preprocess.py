@@ -623,7 +623,7 @@ def _level_lines(
             bars[r] = n, thickness, x0
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
-    teeth = _teeth(bars)
+    teeth = _teeth(bars, slack)
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
@@ -643,11 +643,19 @@ def _level_lines(
     return found & m, sure & m, across, skew
 
 
-def _teeth(bars: dict[int, tuple[int, float, int]]) -> set[int]:
+def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[int]:
     """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
     beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
     thickness (within a pixel): a comb's dividers or teeth, long or short. A bar's rows within 2 of
-    each other are one bar, at its first row, of its first longest run."""
+    each other are one bar, at its first row, of its first longest run. sheared: the mask the bars
+    were found in, a row and the next as one.
+
+    A row of them is a chain (_chain): three alike, and teeth that writing lengthens. Chains are
+    taken longest first, of two alike the one at the wider pitch (a digit's stem half way between
+    two dividers, as long as they are where it touches both lines, makes a chain at half the
+    pitch). A bar goes into one chain only, and bars between a chain's first and last, beside
+    them, are in its cells: writing (the stems of digits written one a cell stand at the comb's
+    pitch too)."""
     groups: list[list[int]] = []
     for r in sorted(bars):
         if groups and r - groups[-1][-1] <= 2:
@@ -656,24 +664,92 @@ def _teeth(bars: dict[int, tuple[int, float, int]]) -> set[int]:
             groups.append([r])
     at = [g[0] for g in groups]
     size = [bars[max(g, key=lambda r: bars[r][0])] for g in groups]  # (the first longest run's)
+    taken = [0] * len(groups)  # 1: a tooth, 2: in a comb's cells
+    while True:
+        best: tuple[int, int, int, int] | None = None  # (chain's bars, pitch, first pair)
+        for i, j in itertools.combinations(range(len(groups)), 2):
+            if not taken[i] and not taken[j] and _alike(size[i], size[j]):
+                members, alike = _chain(at, size, taken, i, j, sheared)
+                n = len(members)
+                if alike >= 3 and (best is None or (n, at[j] - at[i]) > best[:2]):
+                    best = n, at[j] - at[i], i, j
+        if best is None:
+            return {r for g, group in enumerate(groups) if taken[g] == 1 for r in group}
+        chain = _chain(at, size, taken, best[2], best[3], sheared)[0]
+        first, last = min(at[g] for g in chain), max(at[g] for g in chain)
+        lo, hi = min(size[g][2] for g in chain), max(size[g][2] + size[g][0] for g in chain)
+        for g, (n, _, x0) in enumerate(size):
+            if not taken[g] and first < at[g] < last and min(x0 + n, hi) > max(x0, lo):
+                taken[g] = 2
+        for g in chain:
+            taken[g] = 1
 
-    def alike(i: int, j: int) -> bool:
-        (n, thick, x0), (m, thick_j, x0_j) = size[i], size[j]
-        beside = min(x0 + n, x0_j + m) > max(x0, x0_j)
-        return abs(n - m) <= LINE_GAP and abs(thick - thick_j) <= 1 and beside
 
-    teeth: set[int] = set()
-    for i, j in itertools.combinations(range(len(groups)), 2):
-        if not alike(i, j):
-            continue
-        pitch = at[j] - at[i]
-        slack = max(8 * LINE_GAP, pitch)  # in eighths of a pixel: LINE_GAP px, or an eighth of the pitch
-        for k in range(j + 1, len(groups)):  # the third at one more pitch
-            if 8 * (at[k] - at[j] - pitch) > slack:
+def _alike(a: tuple[int, float, int], b: tuple[int, float, int]) -> bool:
+    """Two bars (length, thickness, start) of one length and thickness, side by side."""
+    (n, thick, x0), (m, thick_b, x0_b) = a, b
+    return abs(n - m) <= LINE_GAP and abs(thick - thick_b) <= 1 and min(x0 + n, x0_b + m) > max(x0, x0_b)
+
+
+def _across(a: tuple[int, float, int], b: tuple[int, float, int]) -> bool:
+    """Bar b is bar a lengthened by writing that touches its ends: of a's thickness, across a's whole
+    length (within LINE_GAP px at either end), and at most a quarter longer."""
+    (n, thick, x0), (m, thick_b, x0_b) = a, b
+    ends = x0_b <= x0 + LINE_GAP and x0_b + m >= x0 + n - LINE_GAP
+    return abs(thick - thick_b) <= 1 and ends and 4 * m <= 5 * n
+
+
+def _chain(
+    at: list[int], size: list, taken: list[int], i: int, j: int, sheared: np.ndarray
+) -> tuple[list[int], int]:
+    """The bars at one pitch with bars i and j (i before j, alike), on from j and back from i, and
+    how many of them are alike both i and j. Each is one more pitch on (within LINE_GAP px, or an
+    eighth of the pitch), not taken, and alike both, or the last bar alike both lengthened
+    (_across); or two pitches on, once a chain, past a tooth that writing has merged into
+    (_merged)."""
+    pitch = at[j] - at[i]
+    slack = max(8 * LINE_GAP, pitch)  # in eighths of a pixel
+    members, alike, skipped = [i, j], 2, False
+    for step, last in ((1, j), (-1, i)):
+        ref, skip = last, 1
+        while skip == 1 or (skip == 2 and not skipped):
+            want = at[last] + step * skip * pitch
+            k = last + step
+            while 0 <= k < len(at) and step * 8 * (want - at[k]) > slack:
+                k += step
+            while 0 <= k < len(at) and step * 8 * (at[k] - want) <= slack:
+                one = _alike(size[i], size[k]) and _alike(size[j], size[k])
+                if not taken[k] and (one or _across(size[ref], size[k])):
+                    break
+                k += step
+            else:
+                skip += 1
+                continue
+            if skip == 2 and not _merged(sheared, at[last] + step * pitch, slack // 8, size[ref]):
                 break
-            if 8 * (at[j] + pitch - at[k]) <= slack and alike(i, k) and alike(j, k):
-                teeth.update(groups[i] + groups[j] + groups[k])
-    return teeth
+            if _alike(size[i], size[k]) and _alike(size[j], size[k]):
+                ref, alike = k, alike + 1
+            members.append(k)
+            skipped |= skip == 2
+            last, skip = k, 1
+    return members, alike
+
+
+def _merged(sheared: np.ndarray, at: int, reach: int, bar: tuple[int, float, int]) -> bool:
+    """Whether a tooth like the bar stands within reach of row at, merged with writing, so no bar
+    itself: a row's run of ink through the bar's middle column, along the bar's length (a pixel
+    short at most) and no further than LINE_GAP px past either end of it."""
+    n, _, x0 = bar
+    mid = x0 + n // 2
+    for row in sheared[max(0, at - reach) : at + reach + 1]:
+        if mid >= row.size or not row[mid]:
+            continue
+        gaps = np.flatnonzero(~row)
+        first = gaps[gaps < mid].max(initial=-1) + 1
+        end = gaps[gaps > mid].min(initial=row.size)
+        if end - first >= n - 1 and first >= x0 - LINE_GAP and end <= x0 + n + LINE_GAP:
+            return True
+    return False
 
 
 def _run_pixels(sheared, up, down, r: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
