@@ -94,6 +94,21 @@ def test_a_box_of_any_margin_goes(margin: float):
     assert lines[frame].mean() > 0.95 and not lines[t + 2 : b, l_ + 2 : r].any()
 
 
+def test_a_one_beside_a_grid_line_stays():
+    """Squared paper's plumb lines are a comb's teeth too (alike, at one pitch). A 1 written
+    right beside one, its columns within 2 of the line's, stays: a tooth's rows are those of its
+    thickness (with the 1 taken into the line's tooth, a squared page's 1 read "2", unsure)."""
+    m = np.zeros((400, 600), bool)
+    for x in range(25, 600, 50):
+        bar(m, 0, 400, x, x + 2)
+    for y in range(25, 400, 50):
+        bar(m, y, y + 2, 0, 600)
+    bar(m, 140, 230, 269, 274)  # a 1, 5 px thick (the line: 2), a pixel apart from the line at 275
+    lines = pp.printed_lines(m)
+    assert lines[:, 275:277].mean() > 0.9 and lines[125:127].mean() > 0.9
+    assert not lines[140:230, 269:274].any()
+
+
 def test_a_one_standing_on_a_ruled_line_stays():
     """A straight 1 touching a ruled line is one structure with it: the line is long, so it goes; the
     1 is not (its plumb part is a digit's height), so it stays."""

@@ -956,8 +956,8 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
    (within LINE_GAP px) and thickness (within a pixel), into tooth: chains of three alike and the
    teeth that writing lengthens, taken longest first, of two alike the one at the wider pitch, a
    bar in one chain only and none in a chain's cells. A
-   bar's rows within 2 of each other are one bar, at its first row, of its first longest run.
-   sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles; picked: H bytes. */
+   bar's rows within 2 of each other are one bar, at its first row, of its first longest run; a
+   tooth's rows are those of its thickness, within a pixel. sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles; picked: H bytes. */
 static void teeth(const int *length, const int *start, const double *bar, const unsigned char *sh, int H, int w,
                   unsigned char *tooth, int *group, int *at, int *size, int *from, double *thick, unsigned char *picked) {
     int groups = 0;
@@ -983,7 +983,8 @@ static void teeth(const int *length, const int *start, const double *bar, const 
         int one;
         chain(&b, bi, bj, &one, 1);
     }
-    for (int r = 0; r < H; r++) tooth[r] = length[r] && picked[group[r]] == 1;
+    for (int r = 0; r < H; r++) /* a tooth's rows of its thickness: a thick stroke beside it is none */
+        tooth[r] = length[r] && picked[group[r]] == 1 && fabs(bar[r] - thick[group[r]]) <= 1;
 }
 
 /* Python's _level_lines: candidate printed lines within LINE_ANGLE of level in the view's mask,

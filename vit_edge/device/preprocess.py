@@ -647,8 +647,9 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[
     """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
     beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
     thickness (within a pixel): a comb's dividers or teeth, long or short. A bar's rows within 2 of
-    each other are one bar, at its first row, of its first longest run. sheared: the mask the bars
-    were found in, a row and the next as one.
+    each other are one bar, at its first row, of its first longest run; a tooth's rows are those of
+    its thickness (within a pixel: a thick stroke right beside a tooth is none). sheared: the mask
+    the bars were found in, a row and the next as one.
 
     A row of them is a chain (_chain): three alike, and teeth that writing lengthens. Chains are
     taken longest first, of two alike the one at the wider pitch (a digit's stem half way between
@@ -674,7 +675,13 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[
                 if alike >= 3 and (best is None or (n, at[j] - at[i]) > best[:2]):
                     best = n, at[j] - at[i], i, j
         if best is None:
-            return {r for g, group in enumerate(groups) if taken[g] == 1 for r in group}
+            return {
+                r
+                for g, group in enumerate(groups)
+                if taken[g] == 1
+                for r in group
+                if abs(bars[r][1] - size[g][1]) <= 1  # (not a thick stroke beside the tooth)
+            }
         chain = _chain(at, size, taken, best[2], best[3], sheared)[0]
         first, last = min(at[g] for g in chain), max(at[g] for g in chain)
         lo, hi = min(size[g][2] for g in chain), max(size[g][2] + size[g][0] for g in chain)
