@@ -48,6 +48,22 @@ def shared_mnist() -> Path:
     return SHARED_MNIST
 
 
+@pytest.fixture(scope="session")
+def mnist(shared_mnist: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's test images and labels."""
+    from vit_edge.data import load_split
+
+    return load_split("test", shared_mnist, allow_download=False)
+
+
+@pytest.fixture(scope="session")
+def session():
+    """An ONNX Runtime session of the packaged FP32 model."""
+    from vit_edge.device import runtime
+
+    return runtime.make_session(runtime.default_model_path())
+
+
 @pytest.fixture
 def run_cli(capsys):
     """Run `vit-edge ARGS` in-process; return (exit code, stdout, stderr)."""

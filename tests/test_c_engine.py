@@ -282,7 +282,7 @@ def prepare_cases(shared_mnist: Path) -> dict:
     rng = np.random.default_rng(3)
     for k, kind in enumerate(seven.KINDS):
         cases[f"display-{kind}"] = seven.draw_reading(f"{70 + 3 * k}.{k}1", rng, kind)
-    for k in range(3):  # touching digits: split (counted as two) or kept whole (counted as two too)
+    for k in range(3):  # touching digits: split, or kept whole (one digit, or a group marked as touching)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)
     forms = helpers.forms()  # printed forms of every kind, from both parts' ranges: structure in C too

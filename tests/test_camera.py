@@ -43,13 +43,6 @@ def clip(folder: Path, name: str, digits: list[np.ndarray]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def mnist(shared_mnist: Path):
-    from vit_edge.data import load_split
-
-    return load_split("test", shared_mnist, allow_download=False)
-
-
-@pytest.fixture(scope="module")
 def server():
     server = webpage.make_server(None, 0, "wasm")
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -14,6 +14,12 @@ from vit_edge import outliers
 from vit_edge.config import OUTLIER_KINDS
 
 
+def test_fragments_are_cut_from_every_digit_but_the_ones():
+    images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    labels = np.arange(10) % 3
+    assert np.array_equal(outliers.fragment_digits(images, labels), images[[0, 2, 3, 5, 6, 8, 9]])
+
+
 def test_bank_is_seeded_uint8_marks_and_never_a_one():
     a = outliers.make_bank(60, seed=3)
     assert a.shape == (60, 28, 28) and a.dtype == np.uint8
@@ -52,9 +58,16 @@ def test_outlier_kinds_is_checked_up_front(run_cli, tmp_path: Path):
     assert not list(tmp_path.iterdir())
 
 
-def test_training_with_outliers_and_init_records_both(run_cli, tiny_mnist: Path, tmp_path: Path):
+def test_training_with_outliers_and_init_records_both(run_cli, tiny_mnist: Path, tmp_path: Path, monkeypatch):
     """--init starts from a checkpoint's weights (its sha256 in the metrics); --outliers draws the
-    bank (its size in the metrics) and makes the marks less certain than without it."""
+    bank (its size in the metrics), its fragments from every training digit but the 1s, and makes
+    the marks less certain than without it."""
+    from vit_edge.data import load_split
+
+    sources = []
+    real = outliers.make_bank
+    monkeypatch.setattr(outliers, "make_bank", lambda n, seed, digits=None, kinds="all": (
+        sources.append(digits), real(n, seed, digits, kinds))[1])  # fmt: skip
     base = tmp_path / "base.pt"
     args = ["--data-dir", tiny_mnist, "--val-size", 100, "--batch-size", 32, "--lr", "3e-3", *SMALL_ARGS,
             "--degrees", 0, "--translate", 0, "--scale", 0, "--elastic", 0]  # fmt: skip
@@ -69,6 +82,11 @@ def test_training_with_outliers_and_init_records_both(run_cli, tiny_mnist: Path,
         assert metrics["init"]["path"] == str(base) and len(metrics["init"]["sha256"]) == 64
         assert metrics.get("outlier_bank") == (500 if weight else None)
         tuned[weight] = torch.load(out, weights_only=True)
+    images, labels = load_split("train", tiny_mnist, allow_download=False)
+    train = {img.tobytes(): label for img, label in zip(images, labels, strict=True)}
+    assert len(sources) == 1  # the bank of the --outliers 1 run
+    got = [train.get(d.tobytes()) for d in sources[0]]
+    assert len(got) >= 100 and None not in got and 1 not in got, sorted(set(got))
     from vit_edge.model import ViT, ViTConfig
 
     marks = torch.from_numpy(outliers.make_bank(200, seed=99)).float().div(255).unsqueeze(1)

@@ -15,21 +15,9 @@ import pytest
 from conftest import ROOT
 from PIL import Image
 
-from vit_edge.data import load_split
 from vit_edge.device import dress, runtime
 from vit_edge.device import preprocess as pp
 from vit_edge.errors import ImageError
-
-
-@pytest.fixture(scope="module")
-def mnist(shared_mnist: Path) -> tuple[np.ndarray, np.ndarray]:
-    images, labels = load_split("test", shared_mnist, allow_download=False)
-    return images[:400], labels[:400]
-
-
-@pytest.fixture(scope="module")
-def session():
-    return runtime.make_session(runtime.default_model_path())
 
 
 def _answer(session, img: Image.Image) -> int:
@@ -96,6 +84,24 @@ def test_number_reads_42_and_one_digit_answers_are_marked(run_cli, mnist, tmp_pa
     assert row["confidence"] == pytest.approx(np.prod([d["confidence"] for d in row["digits"]]))
     code, out, _ = run_cli("predict", path, "--number")
     assert code == 0 and out.split("\t")[1] == "42"
+
+
+def test_number_reads_most_touching_pairs_and_marks_the_rest(session, mnist, tmp_path: Path):
+    """Two digits written into each other (half a digit apart, every light and noise) through
+    `--number`: split and read, or marked unsure. Measured on these 20 pairs: 13 read right, 11 of
+    them sure; one read confidently as one digit ("25" as "3": they overlap like one wide digit),
+    on 60 pairs from there, 41 right and 2 confidently wrong."""
+    images, labels = mnist
+    paths, truth = [], []
+    for k in range(20):
+        i = 1000 + 2 * k
+        img = dress.photo(list(images[i : i + 2]), *dress.photo_conditions(k), seed=k, pitch=0.5)
+        paths.append(dress.save(img, tmp_path, f"t{k}"))
+        truth.append(f"{labels[i]}{labels[i + 1]}")
+    answers = list(runtime.predict_files(session, paths, number=True))
+    read = [(t, a["number"], a["uncertain"]) for a, t in zip(answers, truth, strict=True)]
+    assert sum(got == t for t, got, _ in read) >= 12 and sum(got == t and not u for t, got, u in read) >= 10
+    assert sum(got != t and not u for t, got, u in read) <= 1, read
 
 
 def test_a_digit_drawn_in_two_strokes_stays_one_digit():

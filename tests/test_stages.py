@@ -16,7 +16,7 @@ import pytest
 from helpers import c_build, read_sure
 from PIL import Image
 
-from vit_edge.device import dress, runtime
+from vit_edge.device import dress
 from vit_edge.device import preprocess as pp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,19 +54,6 @@ STAGES: dict[str, tuple[Callable, dict]] = {
         {"_digit_groups": one_box, "split_touching": lambda ink, box: None},
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def mnist(shared_mnist: Path):
-    from vit_edge.data import load_split
-
-    images, labels = load_split("test", shared_mnist, allow_download=False)
-    return images, labels
-
-
-@pytest.fixture(scope="module")
-def session():
-    return runtime.make_session(ROOT / "models" / "vit-edge.onnx")
 
 
 def pages(mnist, stage: str) -> list[tuple[Image.Image, str]]:

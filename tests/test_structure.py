@@ -13,7 +13,6 @@ import pytest
 from helpers import forms, read_sure
 
 from vit_edge.device import preprocess as pp
-from vit_edge.device import runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,18 +118,6 @@ def test_a_one_standing_on_a_ruled_line_stays():
     ring(m, 140, 400, 110, 80)
     lines = pp.printed_lines(m)
     assert lines[250:252].mean() > 0.95 and not lines[140:250, 300:304].any()
-
-
-@pytest.fixture(scope="module")
-def mnist(shared_mnist: Path):
-    from vit_edge.data import load_split
-
-    return load_split("test", shared_mnist, allow_download=False)
-
-
-@pytest.fixture(scope="module")
-def session():
-    return runtime.make_session(ROOT / "models" / "vit-edge.onnx")
 
 
 def form_reads(

@@ -109,13 +109,6 @@ READ = """([b64, w, h]) => window.vitEdge.read(Uint8Array.from(atob(b64), (c) =>
 
 
 @pytest.fixture(scope="module")
-def mnist(shared_mnist: Path):
-    from vit_edge.data import load_split
-
-    return load_split("test", shared_mnist, allow_download=False)
-
-
-@pytest.fixture(scope="module")
 def host_c(tmp_path_factory) -> Path:
     """The C engine of the packaged model (models/c/) built for this CPU."""
     return c_build(ROOT / "models" / "c", tmp_path_factory.mktemp("c") / "int8")

@@ -207,11 +207,16 @@ def _one_like(mark: np.ndarray) -> bool:
     return np.ptp(cols) + 1 < 0.4 * (np.ptp(rows) + 1)
 
 
+def fragment_digits(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The training digits fragments may be cut from: all but the 1s (half a 1 is still a 1)."""
+    return images[labels != 1]
+
+
 def make_bank(n: int, seed: int, digits: np.ndarray | None = None, kinds: str = "all") -> np.ndarray:
     """n outlier marks as uint8 (n, 28, 28), white on black, the same for the same seed and fonts.
 
-    digits: training digits (uint8, (m, 28, 28)) for the fragments; without them, none are drawn.
-    Labels 1 are left out of the fragments: half a 1 is still a 1.
+    digits: training digits (uint8, (m, 28, 28)) for the fragments, as fragment_digits chooses
+    them; without them, none are drawn.
     kinds: "all", or a comma-separated choice of OUTLIER_KINDS (the bank of the first release's
     fine-tune was "glyph,strokes,shape,noise,fragment").
     """

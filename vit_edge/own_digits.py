@@ -86,10 +86,10 @@ def load_tensors(
     outliers = None
     own_outliers = own.images[~val & ~digits]
     if cfg.outliers:
-        from .outliers import make_bank
+        from .outliers import fragment_digits, make_bank
 
-        not_ones = None if mix is None else mix[0][mix[1] != 1][:20_000]
-        bank = make_bank(cfg.outlier_bank, cfg.seed, not_ones, cfg.outlier_kinds)
+        sources = None if mix is None else fragment_digits(*mix)[:20_000]
+        bank = make_bank(cfg.outlier_bank, cfg.seed, sources, cfg.outlier_kinds)
         if len(own_outliers):
             copies = int(np.ceil(OWN_OUTLIER_SHARE / (1 - OWN_OUTLIER_SHARE) * len(bank) / len(own_outliers)))
             bank = np.concatenate([bank, np.tile(own_outliers, (copies, 1, 1))])

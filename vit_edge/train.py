@@ -143,10 +143,10 @@ def load_tensors(cfg: TrainConfig, data_dir: str | None, allow_download: bool, d
 
     outliers = None
     if cfg.outliers:
-        from .outliers import make_bank
+        from .outliers import fragment_digits, make_bank
 
-        not_ones = split.train_images[:n][split.train_labels[:n] != 1]  # half a 1 is still a 1
-        outliers = tensor(make_bank(cfg.outlier_bank, cfg.seed, not_ones, cfg.outlier_kinds)).unsqueeze(1)
+        sources = fragment_digits(split.train_images[:n], split.train_labels[:n])
+        outliers = tensor(make_bank(cfg.outlier_bank, cfg.seed, sources, cfg.outlier_kinds)).unsqueeze(1)
     return Tensors(
         tensor(split.train_images[:n]).unsqueeze(1),
         tensor(split.train_labels[:n].astype("int64")),
