@@ -7,7 +7,7 @@
 # From a clean checkout: builds the project's wheel, unpacks an arm64 Debian bookworm root with
 # Python 3.11 once (mmdebstrap, no emulation; cached in $VIT_EDGE_ARM64_CACHE or
 # ~/.cache/vit-edge/arm64), installs the torch-free runtime for aarch64 into it from the package
-# index, makes a few hundred dressed and drawn digits with vit_edge.device.dress, and runs
+# index, makes a few hundred dressed and drawn digits with scripts/dress.py, and runs
 # `predict --json` on them under qemu-aarch64-static (user-mode emulation) for each core and natively.
 # Same digit on every image, and every probability within ARM64_TOLERANCE, or it fails: predict's
 # default is the FP32 file, whose answers do not depend on the CPU's INT8 kernels. What INT8 would
@@ -62,14 +62,14 @@ echo "arm64 check: set up in $(elapsed) (root cached in $CACHE)"
 # The images: the examples, and MNIST test digits dressed as users' images and redrawn as pen drawings.
 mkdir -p "$WORK/images"
 cp "$REPO"/examples/*.png "$REPO"/examples/*.jpg "$WORK/images/"
-PYTHONPATH="$WORK/x86" "$PYTHON" - "$MNIST" "$N_DIGITS" "$WORK/images" <<'PY'
+PYTHONPATH="$WORK/x86:$REPO/scripts" "$PYTHON" - "$MNIST" "$N_DIGITS" "$WORK/images" <<'PY'
 import sys
 from pathlib import Path
 
 from PIL import Image
 
 from vit_edge.data import load_split  # torch-free: the IDX reader
-from vit_edge.device import dress
+import dress
 
 mnist, n, out = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 if not (mnist / "t10k-images-idx3-ubyte.gz").exists():

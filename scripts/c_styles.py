@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def groups(digits: np.ndarray, labels: np.ndarray, n: int) -> dict[str, tuple[list, np.ndarray]]:
-    from vit_edge.device import dress
+    import dress
 
     made: dict[str, list] = {"dressed": [], "drawn": [], "photo": [], "paper": []}
     styles, drawings = list(dress.STYLES.values()), list(dress.DRAWING_STYLES.values())

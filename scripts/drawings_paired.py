@@ -17,8 +17,10 @@ import json
 import tempfile
 from pathlib import Path
 
+import dress
+
 from vit_edge.data import load_split
-from vit_edge.device import dress, runtime
+from vit_edge.device import runtime
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python scripts/dressed_accuracy.py --data-dir ../shared/mnist [--n 1000] [--model PATH.onnx]
 
-Each of the first N test digits is saved as a file in every style of vit_edge.device.dress and predicted
+Each of the first N test digits is saved as a file in every style of scripts/dress.py and predicted
 through the same torch-free path as the CLI (file -> preprocess -> ONNX Runtime):
 - dressed: inverted, off-centre on a big canvas, tinted RGB paper, JPEG, transparent PNG, palette,
   16-bit, and the 28x28 original as it is;
@@ -38,11 +38,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import dress
 import numpy as np
 from PIL import Image
 
 from vit_edge.data import load_split
-from vit_edge.device import dress, runtime
+from vit_edge.device import runtime
 
 
 def canvas(i: int) -> int:

@@ -49,11 +49,11 @@ import sys
 import time
 from pathlib import Path
 
+import dress
 import numpy as np
 from PIL import Image
 
 from vit_edge.data import load_split
-from vit_edge.device import dress
 
 PARTS = ("tune", "report")
 KINDS = ("box", "comb", "line", "dotted", "dashed", "perspective", "blank_box", "blank_comb", "blank_line")

@@ -13,9 +13,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import dress
+
 from vit_edge import plots
 from vit_edge.data import load_split
-from vit_edge.device import dress
 
 ROOT = Path(__file__).resolve().parent.parent
 

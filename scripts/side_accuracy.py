@@ -28,11 +28,12 @@ def main() -> int:
     parser.add_argument("--sides", default="48,96,1024")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "scripts"))
+    import dress
     from c_styles import groups
 
     from vit_edge.data import load_split
-    from vit_edge.device import dress, runtime
     from vit_edge.device import preprocess as pp
+    from vit_edge.device import runtime
 
     digits, labels = load_split("test", args.data_dir, allow_download=False)
     session = runtime.make_session(REPO / "models" / "vit-edge.int8.onnx")

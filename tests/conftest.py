@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from vit_edge.data import write_idx
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))  # the measurement tools the tests share: dress.py
 SHARED_MNIST = Path(os.environ.get("VIT_EDGE_TEST_MNIST", ROOT.parent / "shared" / "mnist"))
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import dress
 import numpy as np
 import torch
 from PIL import Image
 
 from vit_edge import checkpoint
 from vit_edge.config import ViTConfig
-from vit_edge.device import dress
 from vit_edge.device.preprocess import WORK_SIDE
 from vit_edge.export import c_export
 from vit_edge.model import ViT

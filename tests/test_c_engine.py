@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dress
 import helpers
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from helpers import HOST_SIDE, SANITIZE, STRICT, c_build, c_logits, md5s, random
 
 from vit_edge.config import ViTConfig
 from vit_edge.data import load_split
-from vit_edge.device import dress, runtime
+from vit_edge.device import runtime
 from vit_edge.export import c_export
 
 SHIPPED = ROOT / "models" / "c"
@@ -565,6 +566,7 @@ def test_engine_under_the_sanitizers(shared_mnist: Path, tmp_path: Path):
         assert run.stdout.strip(), name
 
 
+@pytest.mark.slow  # 8 s: the quick tier stays under 2 minutes
 def test_example_makefile_builds_for_the_host_and_boards(tmp_path: Path):
     """The README's commands: `make` (host) reads a grey image; `make cortex-m7` links for a board,
     and `make rv32imac` for a RISC-V core without an FPU, with the integer-only pass."""

@@ -10,12 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import dress
 import numpy as np
 import pytest
 from browser import CHROMIUM, DRAW, ONE, Page, why_no_browser
 from PIL import Image
 
-from vit_edge.device import dress, webpage
+from vit_edge.device import webpage
 
 NO_BROWSER = pytest.mark.skipif(why_no_browser() is not None, reason=str(why_no_browser()))
 

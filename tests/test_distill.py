@@ -119,6 +119,7 @@ def test_teacher_trains_saves_weights_only_and_loads(tiny_mnist: Path, tmp_path:
     assert metrics["test_accuracy"] == pytest.approx((answers == labels).mean(), abs=1 / len(labels))
 
 
+@pytest.mark.slow  # 3 s: the quick tier stays under 2 minutes
 def test_train_with_a_teacher_then_resume(run_cli, tiny_mnist: Path, tmp_path: Path):
     teacher = tmp_path / "teacher.pt"
     assert (

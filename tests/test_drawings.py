@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from dress import DRAWING_STYLES, drawing_params, skeleton
 from helpers import random_model, save_checkpoint
 from PIL import Image, ImageDraw
 
 from vit_edge.device import preprocess as pp
 from vit_edge.device.calibration import expected_calibration_error, fit_temperature, softmax
-from vit_edge.device.dress import DRAWING_STYLES, drawing_params, skeleton
 from vit_edge.errors import ImageError
 from vit_edge.export import pipeline
 
@@ -122,6 +122,7 @@ def test_blank_pages_are_refused(name: str):
         pp.preprocess_image(_blank_pages()[name])
 
 
+@pytest.mark.slow  # 3 s: the quick tier stays under 2 minutes
 def test_large_image_is_pooled_and_gives_the_full_decode_input(monkeypatch):
     """The memory path (pooled toward the ink while decoding) against the full-resolution float path:
     mean |difference| <= 0.015 (measured 0.009), centre of mass within 0.5 px, ink mass within 10%."""
@@ -134,6 +135,7 @@ def test_large_image_is_pooled_and_gives_the_full_decode_input(monkeypatch):
     assert abs(pooled.sum() / full.sum() - 1) <= 0.1
 
 
+@pytest.mark.slow  # 2.5 s: the quick tier stays under 2 minutes
 def test_large_jpeg_is_decoded_reduced(tmp_path: Path, monkeypatch):
     path = tmp_path / "big.jpg"
     two(9, (4000, 3000), 2.5).convert("RGB").save(path, quality=90)

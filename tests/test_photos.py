@@ -10,13 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dress
 import numpy as np
 import pytest
 from conftest import ROOT
 from PIL import Image
 
-from vit_edge.device import dress, runtime
 from vit_edge.device import preprocess as pp
+from vit_edge.device import runtime
 from vit_edge.errors import ImageError
 
 
@@ -25,6 +26,7 @@ def _answer(session, img: Image.Image) -> int:
     return int(runtime.run_logits(session, x[None, None], 1)[0].argmax())
 
 
+@pytest.mark.slow  # 12 s for the four: the quick tier stays under 2 minutes
 @pytest.mark.parametrize("light", dress.LIGHTS)
 def test_photos_under_uneven_light_and_noise_read_as_in_flat_light(light, mnist, session):
     """12 digits a light, at noise 0 and 16 (of 255), 400x300 JPEGs. Before the light was estimated,

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dress import STYLES, save
 from PIL import Image
 
 from vit_edge.data import load_split
-from vit_edge.device.dress import STYLES, save
 from vit_edge.device.preprocess import MAX_PIXELS, ImageError, preprocess, preprocess_image
 
 

@@ -11,12 +11,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import dress
 import numpy as np
 import pytest
 from helpers import c_build, read_sure
 from PIL import Image
 
-from vit_edge.device import dress
 from vit_edge.device import preprocess as pp
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from browser import DRAW, ONE, Page, chromium, static_server, why_no_browser
 from conftest import ROOT
+from dress import STYLES, save
 
 from vit_edge.data import load_split
-from vit_edge.device.dress import STYLES, save
 
 pytestmark = pytest.mark.slow  # builds a fresh torch-free environment
 
@@ -55,6 +55,9 @@ def dressed(shared_mnist: Path, tmp_path_factory) -> tuple[Path, dict[str, int]]
 def test_no_torch_in_the_runtime_install(runtime_bin: Path, tmp_path: Path):
     result = run(runtime_bin, "python", "-c", "import torch", cwd=tmp_path)
     assert result.returncode != 0 and "No module named 'torch'" in result.stderr
+    # the measurement tool that dresses digits up stays in scripts/: the device gets the reader only
+    result = run(runtime_bin, "python", "-c", "import vit_edge.device.dress", cwd=tmp_path)
+    assert result.returncode != 0 and "No module named 'vit_edge.device.dress'" in result.stderr
 
 
 def test_predict_with_packaged_model_from_any_directory(runtime_bin, dressed, tmp_path: Path):

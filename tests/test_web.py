@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+import dress
 import numpy as np
 import pytest
 from browser import DRAW, ONE, Page, chromium, static_server, why_no_browser
@@ -20,7 +21,7 @@ from conftest import ROOT
 from helpers import c_build, c_logits, shared_images
 from PIL import Image
 
-from vit_edge.device import dress, preprocess, runtime, webpage
+from vit_edge.device import preprocess, runtime, webpage
 
 RELEASED_MIN = 0.94  # the packaged model's --min-confidence (models/metrics.json)
 

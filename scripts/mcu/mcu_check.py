@@ -34,6 +34,7 @@ import numpy as np
 from vit_edge.export import c_export
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))  # dress.py, the images it makes
 HERE = Path(__file__).resolve().parent
 # The engine's arithmetic is the same on every core (int8 sums exact, its own exp and erf); only
 # libm's tanhf and expf (the head and the final softmax) may differ by float32 ulps from glibc's.
@@ -87,10 +88,11 @@ def images(n_digits: int, data_dir: Path, folder: Path | None = None) -> tuple[n
     buffers of dressed, drawn and photographed digits for vit_edge_prepare on the board. With a
     folder (--images: your own, as `train --data` reads them), its first n_digits images instead,
     the first 24 of them also as grey buffers, and the first as the camera's frame."""
+    import dress
     from PIL import Image
 
     from vit_edge.data import load_split
-    from vit_edge.device import dress, preprocess
+    from vit_edge.device import preprocess
 
     if folder is not None:
         extensions = Image.registered_extensions()

@@ -1,6 +1,8 @@
 """Dress MNIST digits up as users' images: the ways people really hand us a digit.
 
-numpy and Pillow only (device side). Used by the tests, scripts/dressed_accuracy.py and the ARM check.
+numpy and Pillow only. A measurement tool, not part of the installed package: used by the tests,
+scripts/dressed_accuracy.py and the other scripts, and the ARM check (`import dress` with scripts/ on
+the path).
 """
 
 from __future__ import annotations
