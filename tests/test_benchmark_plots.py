@@ -76,6 +76,7 @@ def test_pictures(tmp_path: Path):
     assert _is_png(plots.mistakes_grid(images, labels, predictions, tmp_path / "mistakes.png"))
 
 
+@pytest.mark.slow  # 2.5 s: the quick tier stays under 2 minutes
 @pytest.mark.skipif(not plots.available(), reason="matplotlib (the plots extra) is not installed")
 def test_train_and_evaluate_draw_pictures(run_cli, tiny_mnist: Path, tmp_path: Path):
     out = tmp_path / "m.pt"

@@ -454,6 +454,7 @@ def test_prepare_matches_predicts_preprocessing(programs, shared_mnist: Path, tm
     print(f"\nvit_edge_prepare vs preprocess.py: max |d| {worst:.1e} on {len(cases)} images")
 
 
+@pytest.mark.slow  # about 3 s: the quick tier stays under 2 minutes
 def test_example_reports_blank_and_reads_a_stroke(programs, tmp_path: Path):
     run = subprocess.run(
         [str(programs["int8"]), "--gray", "40", "30"], input=bytes([200]) * 1200, capture_output=True

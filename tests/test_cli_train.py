@@ -7,6 +7,7 @@ from helpers import SMALL_ARGS as SHAPE
 from helpers import one_line_error
 
 
+@pytest.mark.slow  # about 3 s: the quick tier stays under 2 minutes
 def test_train_subset_then_evaluate_json(run_cli, shared_mnist: Path, tmp_path: Path):
     out = tmp_path / "smoke.pt"
     code, _, err = run_cli(

@@ -58,6 +58,7 @@ def test_outlier_kinds_is_checked_up_front(run_cli, tmp_path: Path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow  # about 3 s: the quick tier stays under 2 minutes
 def test_training_with_outliers_and_init_records_both(run_cli, tiny_mnist: Path, tmp_path: Path, monkeypatch):
     """--init starts from a checkpoint's weights (its sha256 in the metrics); --outliers draws the
     bank (its size in the metrics), its fragments from every training digit but the 1s, and makes

@@ -124,6 +124,7 @@ def test_inputs_are_predicts_own_and_cached(own_set, tmp_path, monkeypatch):
     )
 
 
+@pytest.mark.slow  # about 3 s: the quick tier stays under 2 minutes
 def test_a_damaged_cache_is_made_again(own_set, tmp_path, private_cache):
     folder.load(own_set, lambda _: None)
     (cache_file,) = private_cache.iterdir()

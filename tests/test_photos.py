@@ -88,6 +88,7 @@ def test_number_reads_42_and_one_digit_answers_are_marked(run_cli, mnist, tmp_pa
     assert code == 0 and out.split("\t")[1] == "42"
 
 
+@pytest.mark.slow  # 2 s: the quick tier stays under 2 minutes
 def test_number_reads_most_touching_pairs_and_marks_the_rest(session, mnist, tmp_path: Path):
     """Two digits written into each other (half a digit apart, every light and noise) through
     `--number`: split and read, or marked unsure. Measured on these 20 pairs: 13 read right, 11 of

@@ -65,6 +65,7 @@ def test_save_load_gives_identical_logits(tiny_mnist: Path, tmp_path: Path):
     assert model(x).abs().max() > 0
 
 
+@pytest.mark.slow  # about 3 s: the quick tier stays under 2 minutes
 def test_same_seed_gives_same_metrics(tiny_mnist: Path, tmp_path: Path):
     a = tiny_run(tiny_mnist, tmp_path / "a.pt", epochs=2)
     b = tiny_run(tiny_mnist, tmp_path / "b.pt", epochs=2)

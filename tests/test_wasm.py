@@ -26,6 +26,7 @@ SHIPPED = ROOT / "web" / "vit_edge.wasm"
 NO_COMPILER = wasm.why_no_compiler()
 
 
+@pytest.mark.slow  # 2.5 s: the quick tier stays under 2 minutes
 @pytest.mark.skipif(NO_COMPILER is not None, reason=str(NO_COMPILER))
 def test_shipped_engine_is_rebuilt_byte_for_byte(tmp_path: Path):
     """web/vit_edge.wasm is what vit_edge/export/wasm.py makes of models/c/ (scripts/release.py),

@@ -734,7 +734,7 @@ def _chain(
                 continue
             if skip == 2 and not _merged(sheared, at[last] + step * pitch, slack // 8, size[ref]):
                 break
-            if _alike(size[i], size[k]) and _alike(size[j], size[k]):
+            if one:  # (k's)
                 ref, alike = k, alike + 1
             members.append(k)
             skipped |= skip == 2
