@@ -67,8 +67,12 @@ def test_training_with_outliers_and_init_records_both(run_cli, tiny_mnist: Path,
 
     sources = []
     real = outliers.make_bank
-    monkeypatch.setattr(outliers, "make_bank", lambda n, seed, digits=None, kinds="all": (
-        sources.append(digits), real(n, seed, digits, kinds))[1])  # fmt: skip
+
+    def recording(n: int, seed: int, digits=None, kinds: str = "all") -> np.ndarray:
+        sources.append(digits)  # what the bank's fragments are cut from
+        return real(n, seed, digits, kinds)
+
+    monkeypatch.setattr(outliers, "make_bank", recording)
     base = tmp_path / "base.pt"
     args = ["--data-dir", tiny_mnist, "--val-size", 100, "--batch-size", 32, "--lr", "3e-3", *SMALL_ARGS,
             "--degrees", 0, "--translate", 0, "--scale", 0, "--elastic", 0]  # fmt: skip

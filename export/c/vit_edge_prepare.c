@@ -903,7 +903,7 @@ static int ink_at(const bars *b, int r, int x) {
 static int merged(const bars *b, int at, int reach, int g) {
     const int x0 = b->from[g], n = b->size[g], mid = x0 + n / 2;
     for (int r = imax(0, at - reach); r <= at + reach && r < b->H; r++) {
-        if (mid >= b->w || !ink_at(b, r, mid)) continue;
+        if (!ink_at(b, r, mid)) continue; /* (mid < x0 + n <= w) */
         int first = mid, end = mid + 1;
         while (first > 0 && ink_at(b, r, first - 1)) first--;
         while (end < b->w && ink_at(b, r, end)) end++;
@@ -924,19 +924,21 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
         int last = step > 0 ? j : i, ref = last, skip = 1;
         while (skip == 1 || (skip == 2 && !skipped)) {
             const int want = b->at[last] + step * skip * pitch;
-            int k = last + step, found = -1;
+            int k = last + step, found = -1, both = 0;
             while (k >= 0 && k < b->groups && step * 8 * (want - b->at[k]) > slack) k += step;
-            for (; k >= 0 && k < b->groups && step * 8 * (b->at[k] - want) <= slack; k += step)
-                if (!b->picked[k] && ((alike(b, i, k) && alike(b, j, k)) || across(b, ref, k))) {
+            for (; k >= 0 && k < b->groups && step * 8 * (b->at[k] - want) <= slack; k += step) {
+                both = alike(b, i, k) && alike(b, j, k);
+                if (!b->picked[k] && (both || across(b, ref, k))) {
                     found = k;
                     break;
                 }
+            }
             if (found < 0) {
                 skip++;
                 continue;
             }
             if (skip == 2 && !merged(b, b->at[last] + step * pitch, slack / 8, ref)) break; /* the tooth passed over */
-            if (alike(b, i, found) && alike(b, j, found)) ref = found, ++*one;
+            if (both) ref = found, ++*one;
             n++, skipped |= skip == 2, last = found, skip = 1;
             first = imin(first, b->at[found]), last_at = imax(last_at, b->at[found]);
             lo = imin(lo, b->from[found]), hi = imax(hi, b->from[found] + b->size[found]);
@@ -955,9 +957,10 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
    thickness bar[r]) that stand three or more in a row at one pitch, side by side, of one length
    (within LINE_GAP px) and thickness (within a pixel), into tooth: chains of three alike and the
    teeth that writing lengthens, taken longest first, of two alike the one at the wider pitch, a
-   bar in one chain only and none in a chain's cells. A
-   bar's rows within 2 of each other are one bar, at its first row, of its first longest run; a
-   tooth's rows are those of its thickness, within a pixel. sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles; picked: H bytes. */
+   bar in one chain only and none in a chain's cells. A bar's rows within 2 of each other are one
+   bar, at its first row, of its first longest run; a tooth's rows are those of its thickness,
+   within a pixel. sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles;
+   picked: H bytes. */
 static void teeth(const int *length, const int *start, const double *bar, const unsigned char *sh, int H, int w,
                   unsigned char *tooth, int *group, int *at, int *size, int *from, double *thick, unsigned char *picked) {
     int groups = 0;

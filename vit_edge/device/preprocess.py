@@ -487,9 +487,9 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
        FRAME_WIDTH of it (a box or a comb around the writing, whatever its margin). A line that
        digits stand on stays one structure through the strokes that cross it. A digit's own straight
        strokes are shorter than that, also where they touch a line: the line goes, the stroke stays.
-    4. Straight bars (TOOTH_ASPECT times as long as thick) that stand three or more at one pitch, of
-       one length and thickness, are printed whatever their length: a comb's dividers or teeth,
-       which are as tall as a digit, or short.
+    4. Straight bars (TOOTH_ASPECT times as long as thick) in a chain at one pitch, three or more of
+       one length and thickness and the teeth writing lengthens or merges with (_teeth), are
+       printed whatever their length: a comb's dividers or teeth, as tall as a digit, or short.
     With no writing beside the candidates, a structure is printed when it holds a level line (no
     digit is level bars alone): plumb strokes alone (a straight 1, or 11) stay.
     """
@@ -749,7 +749,7 @@ def _merged(sheared: np.ndarray, at: int, reach: int, bar: tuple[int, float, int
     n, _, x0 = bar
     mid = x0 + n // 2
     for row in sheared[max(0, at - reach) : at + reach + 1]:
-        if mid >= row.size or not row[mid]:
+        if not row[mid]:  # (mid < x0 + n <= the row's length)
             continue
         gaps = np.flatnonzero(~row)
         first = gaps[gaps < mid].max(initial=-1) + 1
