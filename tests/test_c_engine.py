@@ -283,6 +283,9 @@ def prepare_cases(shared_mnist: Path) -> dict:
     rng = np.random.default_rng(3)
     for k, kind in enumerate(seven.KINDS):
         cases[f"display-{kind}"] = seven.draw_reading(f"{70 + 3 * k}.{k}1", rng, kind)
+    for reading, kind, seed in (("8888", "lcd", 0), ("0734", "lcd", 4), ("0734", "printed", 10)):
+        # segments at one pitch that no spine joins (a comb's teeth without it): writing in C too
+        cases[f"display-{reading}-{kind}"] = seven.draw_reading(reading, np.random.default_rng(seed), kind)
     for k in range(3):  # touching digits: split, or kept whole (one digit, or a group marked as touching)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)

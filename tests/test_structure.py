@@ -49,6 +49,39 @@ def test_comb_teeth_go_and_a_written_one_stays():
     )
 
 
+def segments(mask: np.ndarray, top: int, left: int, height: int, width: int, lit: str, pen: int = 8) -> None:
+    """A seven-segment digit: the lit segments (of "abcdefg") as separate bars, 2 px apart."""
+    half, r, b = top + height // 2, left + width, top + height
+    boxes = {
+        "a": (top, top + pen, left + pen + 2, r - pen - 2),
+        "b": (top + pen + 2, half - 2, r - pen, r),
+        "c": (half + 2, b - pen - 2, r - pen, r),
+        "d": (b - pen, b, left + pen + 2, r - pen - 2),
+        "e": (half + 2, b - pen - 2, left, left + pen),
+        "f": (top + pen + 2, half - 2, left, left + pen),
+        "g": (half - pen // 2, half + pen // 2, left + pen + 2, r - pen - 2),
+    }
+    for s in lit:
+        bar(mask, *boxes[s])
+
+
+def test_bars_at_one_pitch_that_nothing_joins_stay():
+    """A row of seven-segment digits is straight bars at one pitch, of one length and thickness, as
+    a comb's teeth are; but no spine joins them (_spine), so they are writing. The comb's own teeth
+    without their bottom line stay for the same reason; with it they go."""
+    m = np.zeros((200, 500), bool)
+    for k, lit in enumerate(("abcdefg", "abcdfg", "abcdefg", "abcdef")):  # 8 9 8 0
+        segments(m, 40, 40 + 110 * k, 120, 70, lit)
+    assert not pp.printed_lines(m).any()
+    teeth = np.zeros((300, 700), bool)
+    for x in range(40, 661, 124):
+        bar(teeth, 210, 250, x, x + 2)
+    ring(teeth, 110, 180, 130, 90)
+    assert not pp.printed_lines(teeth).any()
+    bar(teeth, 250, 252, 40, 662)
+    assert pp.printed_lines(teeth)[210:250, 40:42].all()
+
+
 def test_a_fill_in_line_goes_under_digits_standing_on_it():
     """One line, no company: printed because it is long beside the writing (LINE_SPAN of its height).
     Where a digit stands on it, the stroke keeps its pixels there."""

@@ -869,7 +869,8 @@ typedef char ve_max_thick_fits[VE_PP_MAX_THICK < 127 ? 1 : -1];
 
 /* A comb's bars, by group (a bar's rows within 2 of each other): first row, length, start,
    thickness; picked: 1 a tooth, 2 in a comb's cells; the sheared mask they were found in (H x w,
-   nonzero: ink) */
+   nonzero: ink); the view they were sheared from and its columns' offsets (sheared row = y +
+   offset[x]), whose faint marks a comb's spine is looked for in */
 typedef struct {
     const int *at, *size, *from;
     const double *thick;
@@ -877,6 +878,8 @@ typedef struct {
     int groups;
     const unsigned char *sh;
     int H, w;
+    const view *m;
+    const int *offset;
 } bars;
 
 /* Python's _alike: bars i and j of one length and thickness, side by side */
@@ -912,6 +915,35 @@ static int merged(const bars *b, int at, int reach, int g) {
     return 0;
 }
 
+/* a faint mark in the sheared view's row r (Python's joined), a row and the next as one */
+static int mark_at(const bars *b, int r, int x) {
+    const int y = r - b->offset[x];
+    return (y >= 0 && y < b->m->h && (b->m->f[y * b->m->sy + x * b->m->sx] & VE_FAINT)) ||
+           (y + 1 >= 0 && y + 1 < b->m->h && (b->m->f[(y + 1) * b->m->sy + x * b->m->sx] & VE_FAINT));
+}
+
+/* Python's _spine: whether a line of faint marks runs across the bars through column x of row `row`
+   (a bar's end), unbroken from row top to row bottom, a column aside a row where it slants: a comb's
+   spine */
+static int spine(const bars *b, int row, int top, int bottom, int x) {
+    int start = -1;
+    for (int d = 0; d <= VE_PP_LINE_GAP && start < 0; d++) /* the nearest mark, left first */
+        for (int c = x - d; c <= x + d; c += imax(1, 2 * d))
+            if (start < 0 && c >= 0 && c < b->w && mark_at(b, row, c)) start = c;
+    if (start < 0) return 0;
+    for (int step = -1; step <= 1; step += 2) {
+        const int end = step < 0 ? top : bottom;
+        for (int r = row, c = start; r != end;) {
+            r += step;
+            if (mark_at(b, r, c)) continue;
+            if (c > 0 && mark_at(b, r, c - 1)) c--;
+            else if (c + 1 < b->w && mark_at(b, r, c + 1)) c++;
+            else return 0;
+        }
+    }
+    return 1;
+}
+
 /* Python's _chain: how many bars stand at one pitch with bars i and j, and into *one how many of
    them are alike both; with mark, they are picked and the bars in their cells set apart */
 static int chain(const bars *b, int i, int j, int *one, int mark) {
@@ -945,6 +977,9 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
             if (mark) b->picked[found] = 1;
         }
     }
+    /* a spine joins them: it reaches the last tooth, and the first one's group of rows */
+    const int top = imin(first + 2, b->at[i]), end = b->from[i] + b->size[i] - 1;
+    if (!spine(b, b->at[i], top, last_at, b->from[i]) && !spine(b, b->at[i], top, last_at, end)) *one = 0;
     if (mark)
         for (int g = 0; g < b->groups; g++)
             if (!b->picked[g] && first < b->at[g] && b->at[g] < last_at &&
@@ -959,10 +994,12 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
    teeth that writing lengthens, taken longest first, of two alike the one at the wider pitch, a
    bar in one chain only and none in a chain's cells. A bar's rows within 2 of each other are one
    bar, at its first row, of its first longest run; a tooth's rows are those of its thickness,
-   within a pixel. sh: the sheared mask (H x w); group, at, size, from: H ints; thick: H doubles;
+   within a pixel; a chain counts only where a spine joins it (spine). sh: the sheared mask (H x w);
+   m, offset: the view it was sheared from and its offsets; group, at, size, from: H ints; thick: H doubles;
    picked: H bytes. */
 static void teeth(const int *length, const int *start, const double *bar, const unsigned char *sh, int H, int w,
-                  unsigned char *tooth, int *group, int *at, int *size, int *from, double *thick, unsigned char *picked) {
+                  const view *m, const int *offset, unsigned char *tooth, int *group, int *at, int *size, int *from,
+                  double *thick, unsigned char *picked) {
     int groups = 0;
     for (int r = 0, last = -3; r < H; r++) {
         if (!length[r]) continue;
@@ -971,7 +1008,7 @@ static void teeth(const int *length, const int *start, const double *bar, const 
         if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r], from[g] = start[r];
         group[r] = g, last = r;
     }
-    const bars b = {at, size, from, thick, picked, groups, sh, H, w};
+    const bars b = {at, size, from, thick, picked, groups, sh, H, w, m, offset};
     for (;;) {
         int best = 0, best_pitch = 0, bi = -1, bj = -1;
         for (int i = 0; i < groups; i++)
@@ -1036,7 +1073,7 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
     for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* a comb's teeth are candidate lines too */
-            teeth(length, start, bar, sh, H, w, tooth, group, at, size, from, thick, picked);
+            teeth(length, start, bar, sh, H, w, m, offset, tooth, group, at, size, from, thick, picked);
             for (int r = 0; r < H; r++)
                 if (tooth[r]) lines[r] = bar[r];
         }

@@ -495,10 +495,11 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     """
     level, sure_level, across_level, tilt = _level_lines(mask)
     plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
-    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T)
-    plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T)
-    if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to
-        square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt)  # its level ones
+    # (a comb's spine is looked for in all the marks: the second passes' masks lack it)
+    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, whole=mask)
+    plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T, whole=mask.T)
+    if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to its
+        square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt, mask.T)  # level ones
         plumb2, sure_plumb2, across_plumb2 = (
             plumb2 | square,
             sure_plumb2 | sure_square,
@@ -583,7 +584,7 @@ def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
 
 
 def _level_lines(
-    m: np.ndarray, skew: float | None = None
+    m: np.ndarray, skew: float | None = None, whole: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
     """Candidate printed lines within LINE_ANGLE of level in a mask, a comb's teeth among the
     straight bars (see printed_lines), the pixels where strokes cross a candidate on its rows, and
@@ -592,7 +593,8 @@ def _level_lines(
     The mask is sheared level at the skew (by default the ink's), so a line is one row (one row of
     slack for bends).
     A run long and thin enough is a candidate; then shorter thin runs on a candidate's row (a line
-    broken by a margin, or faint) are that line too.
+    broken by a margin, or faint) are that line too. whole: the mask a comb's spine is looked for
+    in (default m), sheared alike.
     """
     h, w = m.shape
     ys, xs = np.nonzero(m)
@@ -623,7 +625,13 @@ def _level_lines(
             bars[r] = n, thickness, x0
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
-    teeth = _teeth(bars, slack)
+    joined = slack
+    if whole is not None:
+        ys, xs = np.nonzero(whole)
+        joined = np.zeros_like(sheared)
+        joined[ys + offset[xs], xs] = True
+        joined[:-1] |= joined[1:].copy()
+    teeth = _teeth(bars, slack, joined)
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
@@ -643,13 +651,14 @@ def _level_lines(
     return found & m, sure & m, across, skew
 
 
-def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[int]:
+def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined: np.ndarray) -> set[int]:
     """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
     beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
     thickness (within a pixel): a comb's dividers or teeth, long or short. A bar's rows within 2 of
     each other are one bar, at its first row, of its first longest run; a tooth's rows are those of
     its thickness (within a pixel: a thick stroke right beside a tooth is none). sheared: the mask
-    the bars were found in, a row and the next as one.
+    the bars were found in, a row and the next as one; joined: the mask a spine that joins a
+    chain's teeth is looked for in (_spine), alike.
 
     A row of them is a chain (_chain): three alike, and teeth that writing lengthens. Chains are
     taken longest first, of two alike the one at the wider pitch (a digit's stem half way between
@@ -670,7 +679,7 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[
         best: tuple[int, int, int, int] | None = None  # (chain's bars, pitch, first pair)
         for i, j in itertools.combinations(range(len(groups)), 2):
             if not taken[i] and not taken[j] and _alike(size[i], size[j]):
-                members, alike = _chain(at, size, taken, i, j, sheared)
+                members, alike = _chain(at, size, taken, i, j, sheared, joined)
                 n = len(members)
                 if alike >= 3 and (best is None or (n, at[j] - at[i]) > best[:2]):
                     best = n, at[j] - at[i], i, j
@@ -682,7 +691,7 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray) -> set[
                 for r in group
                 if abs(bars[r][1] - size[g][1]) <= 1  # (not a thick stroke beside the tooth)
             }
-        chain = _chain(at, size, taken, best[2], best[3], sheared)[0]
+        chain = _chain(at, size, taken, best[2], best[3], sheared, joined)[0]
         first, last = min(at[g] for g in chain), max(at[g] for g in chain)
         lo, hi = min(size[g][2] for g in chain), max(size[g][2] + size[g][0] for g in chain)
         for g, (n, _, x0) in enumerate(size):
@@ -707,13 +716,13 @@ def _across(a: tuple[int, float, int], b: tuple[int, float, int]) -> bool:
 
 
 def _chain(
-    at: list[int], size: list, taken: list[int], i: int, j: int, sheared: np.ndarray
+    at: list[int], size: list, taken: list[int], i: int, j: int, sheared: np.ndarray, joined: np.ndarray
 ) -> tuple[list[int], int]:
     """The bars at one pitch with bars i and j (i before j, alike), on from j and back from i, and
     how many of them are alike both i and j. Each is one more pitch on (within LINE_GAP px, or an
     eighth of the pitch), not taken, and alike both, or the last bar alike both lengthened
     (_across); or two pitches on, once a chain, past a tooth that writing has merged into
-    (_merged)."""
+    (_merged). None alike (0) unless a spine joins them at one end of bar i (_spine, in joined)."""
     pitch = at[j] - at[i]
     slack = max(8 * LINE_GAP, pitch)  # in eighths of a pixel
     members, alike, skipped = [i, j], 2, False
@@ -739,7 +748,34 @@ def _chain(
             members.append(k)
             skipped |= skip == 2
             last, skip = k, 1
+    # the spine reaches the last tooth, and the first one's group of rows (a slanted box's corner)
+    top, bottom = min(at[min(members)] + 2, at[i]), at[max(members)]
+    n, _, x0 = size[i]
+    if not any(_spine(joined, at[i], top, bottom, x) for x in (x0, x0 + n - 1)):
+        return members, 0
     return members, alike
+
+
+def _spine(joined: np.ndarray, row: int, top: int, bottom: int, x: int) -> bool:
+    """Whether a line of marks (joined: all the marks, sheared as the bars, a row and the next as one)
+    runs across the bars' direction through column x of row (a bar's end), from row top to row
+    bottom: a comb's spine, the line its teeth stand on, which joins them. It is followed a row at a
+    time, a column aside where it slants, unbroken. The segments of a row of seven-segment digits,
+    or 1s side by side, stand at one pitch too, but nothing joins them: the gap between two digits
+    breaks it."""
+    width = joined.shape[1]
+    near = [c for c in range(x - LINE_GAP, x + LINE_GAP + 1) if 0 <= c < width and joined[row, c]]
+    if not near:
+        return False
+    start = min(near, key=lambda c: abs(c - x))
+    for step, end in ((-1, top), (1, bottom)):
+        c, r = start, row
+        while r != end:
+            r += step
+            c = next((k for k in (c, c - 1, c + 1) if 0 <= k < width and joined[r, k]), -1)
+            if c < 0:
+                return False
+    return True
 
 
 def _merged(sheared: np.ndarray, at: int, reach: int, bar: tuple[int, float, int]) -> bool:
