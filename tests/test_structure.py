@@ -67,19 +67,19 @@ def segments(mask: np.ndarray, top: int, left: int, height: int, width: int, lit
 
 def test_bars_at_one_pitch_that_nothing_joins_stay():
     """A row of seven-segment digits is straight bars at one pitch, of one length and thickness, as
-    a comb's teeth are; but no spine joins them (_spine), so they are writing. The comb's own teeth
-    without their bottom line stay for the same reason; with it they go."""
+    a comb's teeth are; but no spine joins them (_spine), so they are writing. A comb's teeth (bars,
+    short of LINE_ASPECT) without their bottom line stay for the same reason; with it they go."""
     m = np.zeros((200, 500), bool)
     for k, lit in enumerate(("abcdefg", "abcdfg", "abcdefg", "abcdef")):  # 8 9 8 0
         segments(m, 40, 40 + 110 * k, 120, 70, lit)
     assert not pp.printed_lines(m).any()
     teeth = np.zeros((300, 700), bool)
     for x in range(40, 661, 124):
-        bar(teeth, 210, 250, x, x + 2)
+        bar(teeth, 210, 250, x, x + 4)  # (10 times as long as thick: bars, not lines)
     ring(teeth, 110, 180, 130, 90)
     assert not pp.printed_lines(teeth).any()
-    bar(teeth, 250, 252, 40, 662)
-    assert pp.printed_lines(teeth)[210:250, 40:42].all()
+    bar(teeth, 250, 254, 40, 664)
+    assert pp.printed_lines(teeth)[210:250, 40:44].all()
 
 
 def test_a_fill_in_line_goes_under_digits_standing_on_it():

@@ -880,6 +880,7 @@ typedef struct {
     int H, w;
     const view *m;
     const int *offset;
+    const unsigned char *lined; /* on a candidate line's row: a line's piece */
 } bars;
 
 /* Python's _alike: bars i and j of one length and thickness, side by side */
@@ -922,26 +923,26 @@ static int mark_at(const bars *b, int r, int x) {
            (y + 1 >= 0 && y + 1 < b->m->h && (b->m->f[(y + 1) * b->m->sy + x * b->m->sx] & VE_FAINT));
 }
 
-/* Python's _spine: whether a line of faint marks runs across the bars through column x of row `row`
-   (a bar's end), unbroken from row top to row bottom, a column aside a row where it slants: a comb's
-   spine */
-static int spine(const bars *b, int row, int top, int bottom, int x) {
-    int start = -1;
-    for (int d = 0; d <= VE_PP_LINE_GAP && start < 0; d++) /* the nearest mark, left first */
-        for (int c = x - d; c <= x + d; c += imax(1, 2 * d))
-            if (start < 0 && c >= 0 && c < b->w && mark_at(b, row, c)) start = c;
-    if (start < 0) return 0;
-    for (int step = -1; step <= 1; step += 2) {
-        const int end = step < 0 ? top : bottom;
-        for (int r = row, c = start; r != end;) {
-            r += step;
-            if (mark_at(b, r, c)) continue;
-            if (c > 0 && mark_at(b, r, c - 1)) c--;
-            else if (c + 1 < b->w && mark_at(b, r, c + 1)) c++;
-            else return 0;
-        }
+/* Python's _followed: whether faint marks run unbroken from (row, c) to row end, a column aside at
+   most a row */
+static int followed(const bars *b, int row, int end, int c) {
+    const int step = end > row ? 1 : -1;
+    for (int r = row; r != end;) {
+        r += step;
+        if (mark_at(b, r, c)) continue;
+        if (c > 0 && mark_at(b, r, c - 1)) c--;
+        else if (c + 1 < b->w && mark_at(b, r, c + 1)) c++;
+        else return 0;
     }
     return 1;
+}
+
+/* Python's _spine: whether a line of faint marks runs across the bars through row `row` within
+   LINE_GAP columns of x (a bar's end), unbroken from row top to row bottom: a comb's spine */
+static int spine(const bars *b, int row, int top, int bottom, int x) {
+    for (int c = imax(0, x - VE_PP_LINE_GAP); c <= x + VE_PP_LINE_GAP && c < b->w; c++)
+        if (mark_at(b, row, c) && followed(b, row, top, c) && followed(b, row, bottom, c)) return 1;
+    return 0;
 }
 
 /* Python's _chain: how many bars stand at one pitch with bars i and j, and into *one how many of
@@ -977,9 +978,10 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
             if (mark) b->picked[found] = 1;
         }
     }
-    /* a spine joins them: it reaches the last tooth, and the first one's group of rows */
+    /* a spine joins them, unless they are lines: it reaches the last tooth, and the first one's rows */
     const int top = imin(first + 2, b->at[i]), end = b->from[i] + b->size[i] - 1;
-    if (!spine(b, b->at[i], top, last_at, b->from[i]) && !spine(b, b->at[i], top, last_at, end)) *one = 0;
+    const int line = b->size[i] >= VE_PP_LINE_ASPECT * b->thick[i] || b->lined[i];
+    if (!line && !spine(b, b->at[i], top, last_at, b->from[i]) && !spine(b, b->at[i], top, last_at, end)) *one = 0;
     if (mark)
         for (int g = 0; g < b->groups; g++)
             if (!b->picked[g] && first < b->at[g] && b->at[g] < last_at &&
@@ -996,19 +998,20 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
    bar, at its first row, of its first longest run; a tooth's rows are those of its thickness,
    within a pixel; a chain counts only where a spine joins it (spine). sh: the sheared mask (H x w);
    m, offset: the view it was sheared from and its offsets; group, at, size, from: H ints; thick: H doubles;
-   picked: H bytes. */
-static void teeth(const int *length, const int *start, const double *bar, const unsigned char *sh, int H, int w,
-                  const view *m, const int *offset, unsigned char *tooth, int *group, int *at, int *size, int *from,
-                  double *thick, unsigned char *picked) {
+   picked, lined: H bytes; lines: the candidate lines' thickness per row (-1: none). */
+static void teeth(const int *length, const int *start, const double *bar, const double *lines, const unsigned char *sh,
+                  int H, int w, const view *m, const int *offset, unsigned char *tooth, int *group, int *at, int *size,
+                  int *from, double *thick, unsigned char *picked, unsigned char *lined) {
     int groups = 0;
     for (int r = 0, last = -3; r < H; r++) {
         if (!length[r]) continue;
-        if (!groups || r - last > 2) at[groups] = r, size[groups] = 0, picked[groups] = 0, groups++;
+        if (!groups || r - last > 2) at[groups] = r, size[groups] = 0, picked[groups] = 0, lined[groups] = 0, groups++;
         const int g = groups - 1;
+        if (lines[r] >= 0) lined[g] = 1;
         if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r], from[g] = start[r];
         group[r] = g, last = r;
     }
-    const bars b = {at, size, from, thick, picked, groups, sh, H, w, m, offset};
+    const bars b = {at, size, from, thick, picked, groups, sh, H, w, m, offset, lined};
     for (;;) {
         int best = 0, best_pitch = 0, bi = -1, bj = -1;
         for (int i = 0; i < groups; i++)
@@ -1050,13 +1053,14 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
        up to 255: a line is at most MAX_THICK < 127 rows thick (ve_max_thick_fits), so a longer run
        decides as 255 does (a median over one is over 128 either way) */
     unsigned char *sh = take_bytes((size_t)H * w), *tooth = take_bytes((size_t)H), *picked = take_bytes((size_t)H);
+    unsigned char *lined = take_bytes((size_t)H);
     float *extent = take((size_t)w), *scratch = take((size_t)w); /* heights below 2^24: exact as floats */
     /* per sheared row: a candidate line's thickness (-1: none), a straight bar's thickness and length
        (0: none); then, per bar, its group's first row, length and thickness */
     double *lines = (double *)take((size_t)2 * H), *bar = (double *)take((size_t)2 * H), *thick = (double *)take((size_t)2 * H);
     int *length = (int *)take((size_t)H), *start = (int *)take((size_t)H), *group = (int *)take((size_t)H);
     int *at = (int *)take((size_t)H), *size = (int *)take((size_t)H), *from = (int *)take((size_t)H);
-    if (!sh || !tooth || !picked || !extent || !scratch || !lines || !bar || !thick || !length || !start || !group || !at ||
+    if (!sh || !tooth || !picked || !lined || !extent || !scratch || !lines || !bar || !thick || !length || !start || !group || !at ||
         !size || !from)
         return -1;
     memset(sh, 0, (size_t)H * w);
@@ -1073,7 +1077,7 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
     for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) { /* a comb's teeth are candidate lines too */
-            teeth(length, start, bar, sh, H, w, m, offset, tooth, group, at, size, from, thick, picked);
+            teeth(length, start, bar, lines, sh, H, w, m, offset, tooth, group, at, size, from, thick, picked, lined);
             for (int r = 0; r < H; r++)
                 if (tooth[r]) lines[r] = bar[r];
         }

@@ -631,7 +631,7 @@ def _level_lines(
         joined = np.zeros_like(sheared)
         joined[ys + offset[xs], xs] = True
         joined[:-1] |= joined[1:].copy()
-    teeth = _teeth(bars, slack, joined)
+    teeth = _teeth(bars, slack, joined, set(lines))
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
@@ -651,7 +651,9 @@ def _level_lines(
     return found & m, sure & m, across, skew
 
 
-def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined: np.ndarray) -> set[int]:
+def _teeth(
+    bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined: np.ndarray, lines: set[int]
+) -> set[int]:
     """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
     beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
     thickness (within a pixel): a comb's dividers or teeth, long or short. A bar's rows within 2 of
@@ -673,13 +675,14 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined:
         else:
             groups.append([r])
     at = [g[0] for g in groups]
+    lined = [any(r in lines for r in g) for g in groups]  # on a candidate line's row: a line's piece
     size = [bars[max(g, key=lambda r: bars[r][0])] for g in groups]  # (the first longest run's)
     taken = [0] * len(groups)  # 1: a tooth, 2: in a comb's cells
     while True:
         best: tuple[int, int, int, int] | None = None  # (chain's bars, pitch, first pair)
         for i, j in itertools.combinations(range(len(groups)), 2):
             if not taken[i] and not taken[j] and _alike(size[i], size[j]):
-                members, alike = _chain(at, size, taken, i, j, sheared, joined)
+                members, alike = _chain(at, size, taken, i, j, sheared, joined, lined)
                 n = len(members)
                 if alike >= 3 and (best is None or (n, at[j] - at[i]) > best[:2]):
                     best = n, at[j] - at[i], i, j
@@ -691,7 +694,7 @@ def _teeth(bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined:
                 for r in group
                 if abs(bars[r][1] - size[g][1]) <= 1  # (not a thick stroke beside the tooth)
             }
-        chain = _chain(at, size, taken, best[2], best[3], sheared, joined)[0]
+        chain = _chain(at, size, taken, best[2], best[3], sheared, joined, lined)[0]
         first, last = min(at[g] for g in chain), max(at[g] for g in chain)
         lo, hi = min(size[g][2] for g in chain), max(size[g][2] + size[g][0] for g in chain)
         for g, (n, _, x0) in enumerate(size):
@@ -716,13 +719,22 @@ def _across(a: tuple[int, float, int], b: tuple[int, float, int]) -> bool:
 
 
 def _chain(
-    at: list[int], size: list, taken: list[int], i: int, j: int, sheared: np.ndarray, joined: np.ndarray
+    at: list[int],
+    size: list,
+    taken: list[int],
+    i: int,
+    j: int,
+    sheared: np.ndarray,
+    joined: np.ndarray,
+    lined: list[bool],
 ) -> tuple[list[int], int]:
     """The bars at one pitch with bars i and j (i before j, alike), on from j and back from i, and
     how many of them are alike both i and j. Each is one more pitch on (within LINE_GAP px, or an
     eighth of the pitch), not taken, and alike both, or the last bar alike both lengthened
     (_across); or two pitches on, once a chain, past a tooth that writing has merged into
-    (_merged). None alike (0) unless a spine joins them at one end of bar i (_spine, in joined)."""
+    (_merged). None alike (0) unless a spine joins them at one end of bar i (_spine, in joined), or
+    bar i is a line or a piece of one (LINE_ASPECT, lined: ruling, a grid, whose lines run off the
+    page or fade)."""
     pitch = at[j] - at[i]
     slack = max(8 * LINE_GAP, pitch)  # in eighths of a pixel
     members, alike, skipped = [i, j], 2, False
@@ -750,31 +762,32 @@ def _chain(
             last, skip = k, 1
     # the spine reaches the last tooth, and the first one's group of rows (a slanted box's corner)
     top, bottom = min(at[min(members)] + 2, at[i]), at[max(members)]
-    n, _, x0 = size[i]
-    if not any(_spine(joined, at[i], top, bottom, x) for x in (x0, x0 + n - 1)):
+    n, thick, x0 = size[i]
+    line = n >= LINE_ASPECT * thick or lined[i]
+    if not line and not any(_spine(joined, at[i], top, bottom, x) for x in (x0, x0 + n - 1)):
         return members, 0
     return members, alike
 
 
 def _spine(joined: np.ndarray, row: int, top: int, bottom: int, x: int) -> bool:
     """Whether a line of marks (joined: all the marks, sheared as the bars, a row and the next as one)
-    runs across the bars' direction through column x of row (a bar's end), from row top to row
-    bottom: a comb's spine, the line its teeth stand on, which joins them. It is followed a row at a
-    time, a column aside where it slants, unbroken. The segments of a row of seven-segment digits,
-    or 1s side by side, stand at one pitch too, but nothing joins them: the gap between two digits
-    breaks it."""
+    runs across the bars' direction through row (a bar's) within LINE_GAP columns of x (its end: in
+    a second pass the line itself is no part of the bar), from row top to row bottom: a comb's spine,
+    the line its teeth stand on, which joins them. It is followed a row at a time, a column aside
+    where it slants, unbroken. The segments of a row of seven-segment digits, or 1s side by side,
+    stand at one pitch too, but nothing joins them: the gap between two digits breaks it."""
     width = joined.shape[1]
-    near = [c for c in range(x - LINE_GAP, x + LINE_GAP + 1) if 0 <= c < width and joined[row, c]]
-    if not near:
-        return False
-    start = min(near, key=lambda c: abs(c - x))
-    for step, end in ((-1, top), (1, bottom)):
-        c, r = start, row
-        while r != end:
-            r += step
-            c = next((k for k in (c, c - 1, c + 1) if 0 <= k < width and joined[r, k]), -1)
-            if c < 0:
-                return False
+    starts = [c for c in range(x - LINE_GAP, x + LINE_GAP + 1) if 0 <= c < width and joined[row, c]]
+    return any(_followed(joined, row, top, c) and _followed(joined, row, bottom, c) for c in starts)
+
+
+def _followed(joined: np.ndarray, row: int, end: int, c: int) -> bool:
+    """Whether marks run unbroken from (row, c) to row end, a column aside at most a row."""
+    step = 1 if end > row else -1
+    for r in range(row + step, end + step, step):
+        c = next((k for k in (c, c - 1, c + 1) if 0 <= k < joined.shape[1] and joined[r, k]), -1)
+        if c < 0:
+            return False
     return True
 
 
