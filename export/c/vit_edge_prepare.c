@@ -981,7 +981,8 @@ static int chain(const bars *b, int i, int j, int *one, int mark) {
     /* a spine joins them, unless they are lines: it reaches the last tooth, and the first one's rows */
     const int top = imin(first + 2, b->at[i]), end = b->from[i] + b->size[i] - 1;
     const int line = b->size[i] >= VE_PP_LINE_ASPECT * b->thick[i] || b->lined[i];
-    if (!line && !spine(b, b->at[i], top, last_at, b->from[i]) && !spine(b, b->at[i], top, last_at, end)) *one = 0;
+    if (*one >= 3 && !line && !spine(b, b->at[i], top, last_at, b->from[i]) && !spine(b, b->at[i], top, last_at, end))
+        *one = 0; /* (fewer than three alike are no chain: the spine would not matter) */
     if (mark)
         for (int g = 0; g < b->groups; g++)
             if (!b->picked[g] && first < b->at[g] && b->at[g] < last_at &&

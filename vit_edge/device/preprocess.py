@@ -607,11 +607,9 @@ def _level_lines(
         skew = _skew(ys, xs)
     offset = np.round(-np.arange(w) * math.tan(skew)).astype(np.int64)
     offset -= offset.min()  # sheared row = y + offset[x]: a line at the skew becomes one row
-    sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
-    sheared[ys + offset[xs], xs] = True
+    sheared = _shear(ys, xs, offset, h, w)
     up, down = _column_runs(sheared)
-    slack = sheared.copy()
-    slack[:-1] |= sheared[1:]
+    slack = _with_next_row(sheared)
     rows, first, last = _row_runs(slack, LINE_GAP)
     length = last - first + 1
     lines: dict[int, float] = {}  # sheared row -> the candidate line's thickness
@@ -625,12 +623,7 @@ def _level_lines(
             bars[r] = n, thickness, x0
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
-    joined = slack
-    if whole is not None:
-        ys, xs = np.nonzero(whole)
-        joined = np.zeros_like(sheared)
-        joined[ys + offset[xs], xs] = True
-        joined[:-1] |= joined[1:].copy()
+    joined = slack if whole is None else _with_next_row(_shear(*np.nonzero(whole), offset, h, w))
     teeth = _teeth(bars, slack, joined, set(lines))
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
@@ -649,6 +642,21 @@ def _level_lines(
             for mark in marks:
                 mark[at] = True
     return found & m, sure & m, across, skew
+
+
+def _shear(ys: np.ndarray, xs: np.ndarray, offset: np.ndarray, h: int, w: int) -> np.ndarray:
+    """An h x w mask's pixels (ys, xs) sheared by its columns' offsets: row y of column x moves to
+    row y + offset[x]."""
+    sheared = np.zeros((h + int(offset.max()) + 1, w), bool)
+    sheared[ys + offset[xs], xs] = True
+    return sheared
+
+
+def _with_next_row(a: np.ndarray) -> np.ndarray:
+    """A mask with each row and the next as one (a row of slack for a line's bends)."""
+    out = a.copy()
+    out[:-1] |= a[1:]
+    return out
 
 
 def _teeth(
@@ -760,6 +768,8 @@ def _chain(
             members.append(k)
             skipped |= skip == 2
             last, skip = k, 1
+    if alike < 3:  # (no chain: the spine would not matter)
+        return members, alike
     # the spine reaches the last tooth, and the first one's group of rows (a slanted box's corner)
     top, bottom = min(at[min(members)] + 2, at[i]), at[max(members)]
     n, thick, x0 = size[i]
