@@ -164,3 +164,59 @@ def read_sure(session, img: Image.Image) -> str | None:
     threshold = runtime.model_min_confidence(session)
     result = runtime._result(session, "", reading, 1, threshold, number=True)
     return None if result.get("uncertain", True) else result["number"]
+
+
+def ring(mask: np.ndarray, top: int, left: int, height: int, width: int, pen: int = 5) -> None:
+    """An ellipse's outline (a 0, as writing) in the box, pen px wide."""
+    y, x = np.mgrid[: mask.shape[0], : mask.shape[1]]
+    cy, cx, ry, rx = top + height / 2, left + width / 2, height / 2, width / 2
+    r = np.hypot((y - cy) / ry, (x - cx) / rx)
+    mask |= (r <= 1) & (r >= 1 - pen / min(ry, rx))
+
+
+def bar(mask: np.ndarray, top: int, bottom: int, left: int, right: int) -> None:
+    mask[top:bottom, left:right] = True
+
+
+def segments(mask: np.ndarray, top: int, left: int, height: int, width: int, lit: str, pen: int = 8) -> None:
+    """A seven-segment digit: the lit segments (of "abcdefg") as separate bars, 2 px apart."""
+    half, r, b = top + height // 2, left + width, top + height
+    boxes = {
+        "a": (top, top + pen, left + pen + 2, r - pen - 2),
+        "b": (top + pen + 2, half - 2, r - pen, r),
+        "c": (half + 2, b - pen - 2, r - pen, r),
+        "d": (b - pen, b, left + pen + 2, r - pen - 2),
+        "e": (half + 2, b - pen - 2, left, left + pen),
+        "f": (top + pen + 2, half - 2, left, left + pen),
+        "g": (half - pen // 2, half + pen // 2, left + pen + 2, r - pen - 2),
+    }
+    for s in lit:
+        bar(mask, *boxes[s])
+
+
+def _mnist_page(mnist: np.ndarray, digits: list[tuple[int, int]], shape: tuple[int, int]) -> np.ndarray:
+    """Light paper (230) with MNIST digits (index, left) 84 px tall from row 40, dark where they are
+    (the page's right border cuts a digit that runs past it)."""
+    page = np.full(shape, 230.0)
+    for k, left in digits:
+        glyph = np.array(Image.fromarray(mnist[k]).resize((84, 84), Image.Resampling.BILINEAR), float)
+        w = min(84, shape[1] - left)
+        page[40:124, left : left + w] = np.minimum(page[40:124, left : left + w], 230 - 0.85 * glyph[:, :w])
+    return page
+
+
+def time_of_day(mnist: np.ndarray) -> Image.Image:
+    """ "12:34." written on light paper: a colon (two dots) between the 2 and the 3, a point after the 4."""
+    page = _mnist_page(mnist, [(2, 30), (1, 110), (18, 230), (4, 310)], (160, 440))
+    page[62:70, 202:210] = page[96:104, 202:210] = 40  # the colon's dots, about a stroke wide
+    page[112:120, 395:403] = 40  # the point
+    return Image.fromarray(page.astype(np.uint8))
+
+
+def framed_cut(mnist: np.ndarray) -> Image.Image:
+    """A 7, a 2 and a 0 on light paper between slivers along the image's border (a window's edge on
+    the left, the edge of a page at the top); the right border cuts the 0 through its middle."""
+    page = _mnist_page(mnist, [(0, 60), (1, 170), (3, 358)], (160, 400))
+    page[10:150, 0:5] = 40  # on the left border over its whole length
+    page[0:3, 80:300] = 60  # on the top border
+    return Image.fromarray(page.astype(np.uint8))

@@ -286,6 +286,8 @@ def prepare_cases(shared_mnist: Path) -> dict:
     for reading, kind, seed in (("8888", "lcd", 0), ("0734", "lcd", 4), ("0734", "printed", 10)):
         # segments at one pitch that no spine joins (a comb's teeth without it): writing in C too
         cases[f"display-{reading}-{kind}"] = seven.draw_reading(reading, np.random.default_rng(seed), kind)
+    cases["time of day"] = helpers.time_of_day(images)  # a colon is no digit in C too
+    cases["framed and cut"] = helpers.framed_cut(images)  # slivers along the border go in C too
     for k in range(3):  # touching digits: split, or kept whole (one digit, or a group marked as touching)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)

@@ -10,23 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import forms, read_sure
+from helpers import bar, forms, framed_cut, read_sure, ring, segments, time_of_day
+from PIL import Image
 
 from vit_edge.device import preprocess as pp
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def ring(mask: np.ndarray, top: int, left: int, height: int, width: int, pen: int = 5) -> None:
-    """An ellipse's outline (a 0, as writing) in the box, pen px wide."""
-    y, x = np.mgrid[: mask.shape[0], : mask.shape[1]]
-    cy, cx, ry, rx = top + height / 2, left + width / 2, height / 2, width / 2
-    r = np.hypot((y - cy) / ry, (x - cx) / rx)
-    mask |= (r <= 1) & (r >= 1 - pen / min(ry, rx))
-
-
-def bar(mask: np.ndarray, top: int, bottom: int, left: int, right: int) -> None:
-    mask[top:bottom, left:right] = True
 
 
 def test_comb_teeth_go_and_a_written_one_stays():
@@ -47,22 +36,6 @@ def test_comb_teeth_go_and_a_written_one_stays():
     assert (
         not lines[110:240, 100:104].any() and not (lines & ~teeth & ~(np.arange(300)[:, None] >= 250)).any()
     )
-
-
-def segments(mask: np.ndarray, top: int, left: int, height: int, width: int, lit: str, pen: int = 8) -> None:
-    """A seven-segment digit: the lit segments (of "abcdefg") as separate bars, 2 px apart."""
-    half, r, b = top + height // 2, left + width, top + height
-    boxes = {
-        "a": (top, top + pen, left + pen + 2, r - pen - 2),
-        "b": (top + pen + 2, half - 2, r - pen, r),
-        "c": (half + 2, b - pen - 2, r - pen, r),
-        "d": (b - pen, b, left + pen + 2, r - pen - 2),
-        "e": (half + 2, b - pen - 2, left, left + pen),
-        "f": (top + pen + 2, half - 2, left, left + pen),
-        "g": (half - pen // 2, half + pen // 2, left + pen + 2, r - pen - 2),
-    }
-    for s in lit:
-        bar(mask, *boxes[s])
 
 
 def test_bars_at_one_pitch_that_nothing_joins_stay():
@@ -215,3 +188,26 @@ def test_no_blank_form_is_answered(session, kind: str):
     f = forms()
     answers = [read_sure(session, f.form_page(kind, [], seed, "tune")) for seed in range(6)]
     assert answers == [None] * 6
+
+
+def test_a_colon_is_no_digit(mnist):
+    """ "12:34." reads as four digits: the colon's two dots (DOT of the tallest, as wide as long) are
+    punctuation, as the point is; without the rule they would be a fifth digit (see time_of_day)."""
+    reading = pp.read_image(time_of_day(mnist[0]))
+    assert reading.count == 4
+    assert all(not (left < 210 and right > 202) for _, _, left, right in reading.boxes)
+
+
+def test_slivers_along_the_border_go_and_a_cut_digit_stays(mnist):
+    """What the frame cut through lies along its border in one run (_along_border): the band on the
+    left edge and the page's edge at the top go. The 0 the right border cuts through its middle
+    crosses the border in a run per stroke: it stays, the third digit."""
+    img = framed_cut(mnist[0])
+    ink = pp.find_ink(pp.to_grey(img))
+    assert ink.kept.sum() == 3 and not ink.boxes[ink.kept][:, 2].min() < 60
+    assert pp.read_image(img).count == 3
+    band = np.full((160, 400), 230, np.uint8)
+    band[20:140, 395:400] = 40  # a short band on the right edge, too short to be a printed line
+    band[60:100, 180:185] = 40  # a 1 of the same kind, inside: it stays
+    ink = pp.find_ink(pp.to_grey(Image.fromarray(band)))
+    assert [tuple(b) for b in ink.boxes[ink.kept].tolist()] == [(60, 100, 180, 185)]

@@ -69,5 +69,6 @@
 #define VE_PP_PART_LENGTH 0.3
 #define VE_PP_PART_GAP 0.12
 #define VE_PP_OVERLAP 0.3
+#define VE_PP_DOT 0.15
 
 #endif

@@ -1267,7 +1267,8 @@ static void level_stats(long n, float *lo, double *mid, float *hi) {
 }
 
 /* The pieces of ink (flags 1) and the specks among them (no larger than box_area px, small beside
-   the largest, or shorter than SPECK_EXTENT of the page): the ink map's kept boxes, in the order of
+   the largest, or shorter than SPECK_EXTENT of the page) and the slivers along the image's border
+   (Python's _along_border: on it in one run over half their extent along a side): the ink map's kept boxes, in the order of
    their labels, and its bits for the pixels of pieces that are not kept (in the flags' memory);
    0 or a negative code */
 static int kept_pieces(ink_map *m, unsigned char *f, int box_area, int shorter) {
@@ -1279,10 +1280,14 @@ static int kept_pieces(ink_map *m, unsigned char *f, int box_area, int shorter) 
     for (int l = 1; l <= p.n; l++) largest = imax(largest, p.area[l]);
     const double speck = fmax(box_area, VE_PP_SPECK_FRACTION * largest);
     for (int l = 1; l <= p.n; l++) big += p.area[l] > speck;
-    int (*stat)[5] = (int (*)[5])take((size_t)5 * big + 5); /* area, top, bottom, left, right */
+    /* area, top, bottom, left, right, then its longest run on the image's left, right, top and bottom side */
+    int (*stat)[9] = (int (*)[9])take((size_t)9 * big + 9);
     if (!stat) return VIT_EDGE_TOO_LARGE;
     for (int l = 1, k = 0; l <= p.n; l++) { /* a piece's area gives way to its number among the big ones */
-        if (p.area[l] > speck) stat[k][0] = p.area[l], stat[k][1] = h, stat[k][2] = 0, stat[k][3] = w, stat[k][4] = 0;
+        if (p.area[l] > speck) {
+            stat[k][0] = p.area[l], stat[k][1] = h, stat[k][2] = 0, stat[k][3] = w, stat[k][4] = 0;
+            for (int j = 5; j < 9; j++) stat[k][j] = 0;
+        }
         p.area[l] = p.area[l] > speck ? (label_t)++k : 0;
     }
     for (int y = 0; y < h; y++)
@@ -1292,10 +1297,20 @@ static int kept_pieces(ink_map *m, unsigned char *f, int box_area, int shorter) 
             int *b = stat[k - 1] + 1;
             b[0] = imin(b[0], y), b[1] = imax(b[1], y + 1), b[2] = imin(b[2], x), b[3] = imax(b[3], x + 1);
         }
+    for (int side = 0; side < 4; side++) { /* each piece's longest run on each side of the image */
+        const int along = side < 2 ? h : w;
+        const long first = side == 1 ? w - 1 : side == 3 ? (long)(h - 1) * w : 0, step = side < 2 ? w : 1;
+        for (int i = 0, run = 0; i < along; i++) {
+            const int k = p.area[p.labels[first + i * step]];
+            run = i && k == p.area[p.labels[first + (i - 1) * step]] ? run + 1 : 1;
+            if (k) stat[k - 1][5 + side] = imax(stat[k - 1][5 + side], run);
+        }
+    }
     long total = 0;
     for (int k = 0; k < big; k++) { /* a kept piece keeps its area; the others' is 0 */
-        const int *b = stat[k] + 1;
-        if (imax(b[1] - b[0], b[3] - b[2]) < VE_PP_SPECK_EXTENT * shorter) stat[k][0] = 0;
+        const int *b = stat[k] + 1, *side = stat[k] + 5, tall = b[1] - b[0], wide = b[3] - b[2];
+        if (imax(tall, wide) < VE_PP_SPECK_EXTENT * shorter) stat[k][0] = 0;
+        if (2 * imax(side[0], side[1]) >= tall || 2 * imax(side[2], side[3]) >= wide) stat[k][0] = 0; /* a sliver */
         total += stat[k][0];
     }
     if (total < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
@@ -1545,14 +1560,16 @@ static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
    sharing more than OVERLAP of the narrower one's columns with the current group joins it; then a
    digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
-   as tall as the tallest are digits. A group wider than TOUCHING_WIDTH x its height is touching
+   as tall as the tallest are digits, but for one or two dots (a colon: pieces shorter than DOT of
+   the tallest, less than twice as long as wide). A group wider than TOUCHING_WIDTH x its height is touching
    digits: it counts as the parts split_touching cuts it into, or as two when it cannot be cut
    (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
    A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
    few shared columns included. */
 static int count_digits(const ink_map *m) {
     const size_t start = used;
-    int *order = (int *)take((size_t)m->n + 1), (*group)[4] = (int (*)[4])take((size_t)4 * m->n + 4);
+    /* a group: top, bottom, left, right, its pieces, the longest dot's longer side (a big number: none) */
+    int *order = (int *)take((size_t)m->n + 1), (*group)[6] = (int (*)[6])take((size_t)6 * m->n + 6);
     float *profile = take((size_t)3 * m->g.w + 3);
     int *cuts = (int *)take((size_t)m->g.w + 2);
     input_box = (int (*)[4])take((size_t)4 * (m->g.w + m->n + 1)); /* parts are at least 1 px wide */
@@ -1566,10 +1583,12 @@ static int count_digits(const ink_map *m) {
     }
     for (int i = 0; i < k; i++) {
         const int *b = m->box[order[i]];
-        int *g = groups ? group[groups - 1] : 0; /* top, bottom, left, right */
+        int *g = groups ? group[groups - 1] : 0;
+        const int longer = imax(b[1] - b[0], b[3] - b[2]), shorter = imin(b[1] - b[0], b[3] - b[2]);
+        const int dot = longer < 2 * shorter ? longer : 1 << 30;
         if (g && imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]))
-            g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]);
-        else memcpy(group[groups++], b, sizeof group[0]);
+            g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]), g[4]++, g[5] = imax(g[5], dot);
+        else memcpy(group[groups++], b, 4 * sizeof(int)), group[groups - 1][4] = 1, group[groups - 1][5] = dot;
     }
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
     /* writing in segments: a digit's parts join (Python's _grouped), stacked parts first */
@@ -1578,14 +1597,14 @@ static int count_digits(const ink_map *m) {
         for (int i = 0; i < groups; i++) {
             int *a = joined ? group[joined - 1] : 0, *b = group[i];
             if (a && parts_of_one(a, b, tallest, stacked))
-                a[0] = imin(a[0], b[0]), a[1] = imax(a[1], b[1]), a[3] = b[3];
+                a[0] = imin(a[0], b[0]), a[1] = imax(a[1], b[1]), a[3] = b[3], a[4] += b[4], a[5] = imax(a[5], b[5]);
             else memmove(group[joined++], b, sizeof group[0]);
         }
         groups = joined;
     }
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
-        if (height < VE_PP_DIGIT_HEIGHT * tallest) continue;
+        if (height < VE_PP_DIGIT_HEIGHT * tallest || (g[4] <= 2 && g[5] < VE_PP_DOT * tallest)) continue;
         const int parts = g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height ? 0 : touching_parts(m, g, profile, cuts);
         for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right */
             int *b = input_box[boxes++];

@@ -64,6 +64,7 @@ OVERLAP = 0.3  # pieces sharing more than this share of the narrower one's colum
 PART_HEIGHT = 0.7
 PART_LENGTH = 0.3
 PART_GAP = 0.12
+DOT = 0.15  # a piece shorter than this share of the tallest group, about as wide as long, is a dot
 # A group of ink TOUCHING_WIDTH times wider than tall is digits that touch (MNIST's widest digits are
 # about as wide as tall); they are cut DIGIT_PITCH of their height apart, at columns holding at most
 # VALLEY of a typical column's ink.
@@ -115,7 +116,7 @@ SHARED_CONSTANTS = (
     "MNIST_THIN", "FINE_SIDE", "LINE_ANGLE", "LINE_ASPECT", "MAX_THICK", "LINE_GAP", "LINE_SPAN",
     "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
-    "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP",
+    "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP", "DOT",
 )  # fmt: skip
 
 
@@ -321,7 +322,8 @@ def find_ink(grey: np.ndarray) -> InkMap:
        paper by MIN_CONTRAST and by NOISE_SIGMAS local deviations; fewer than MIN_INK_PIXELS such
        pixels is a blank page.
     4. Stretch: FLOOR_SIGMAS local deviations become 0 (paper noise goes) and the strongest ink 1.
-    5. Pieces: 8-connected pieces of ink; pieces under SPECK_FRACTION of the largest are specks.
+    5. Pieces: 8-connected pieces of ink; pieces under SPECK_FRACTION of the largest are specks,
+       and pieces along the image's border are what the frame cut through (_along_border).
     """
     grey = page_only(grey)
     dark_on_light = _dark_on_light(grey)
@@ -360,10 +362,31 @@ def find_ink(grey: np.ndarray) -> InkMap:
     # or shorter than SPECK_EXTENT of the page (texture and noise peaks, not strokes)
     speck = max((2 * smooth + 1) ** 2, SPECK_FRACTION * areas.max(initial=0))
     extent = np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])
-    kept = (areas > speck) & (extent >= SPECK_EXTENT * short)
+    kept = (areas > speck) & (extent >= SPECK_EXTENT * short) & ~_along_border(labels, boxes)
     if areas[kept].sum() < MIN_INK_PIXELS:
         raise ImageError("blank image: no ink found")
     return InkMap(stretched, labels, kept, boxes)
+
+
+def _along_border(labels: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which pieces lie along the image's border: on it in one unbroken run over at least half their
+    extent along one of its sides. They are the edges of what the frame cut through (a page, a
+    display's window, a table, a dark margin), not writing: a digit the frame cuts crosses the
+    border in a run per stroke."""
+    height, width = boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]
+    along = np.zeros(len(boxes), bool)
+    for edge, extent in (
+        (labels[:, 0], height),
+        (labels[:, -1], height),
+        (labels[0], width),
+        (labels[-1], width),
+    ):
+        starts = np.flatnonzero(np.diff(edge, prepend=-1))  # runs of one label along the side
+        lengths = np.diff(starts, append=edge.size)
+        run = np.zeros(len(boxes) + 1, np.int64)
+        np.maximum.at(run, edge[starts], lengths)
+        along |= 2 * run[1:] >= np.maximum(extent, 1)
+    return along
 
 
 def page_only(grey: np.ndarray) -> np.ndarray:
@@ -1001,14 +1024,19 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join); where the
     writing is in segments (more pieces than groups, PART_PIECES), neighbouring groups that are parts
     of one digit join too (see _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the
-    tallest are digits, left to right."""
-    groups: list[list[int]] = []
+    tallest are digits, left to right, but for one or two dots: a colon is punctuation. A dot is a
+    piece shorter than DOT of the tallest group and less than twice as long as wide (a short
+    segment of a 1 is longer)."""
+    groups: list[list[int]] = []  # top, bottom, left, right, pieces, the longest dot's longer side
     for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
         g = groups[-1] if groups else None
+        long, short = max(bottom - top, right - left), min(bottom - top, right - left)
+        dot = long if long < 2 * short else 1 << 30  # (no dot: as long as no dot can be)
         if g and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
             g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
+            g[4], g[5] = g[4] + 1, max(g[5], dot)
         else:
-            groups.append([top, bottom, left, right])
+            groups.append([top, bottom, left, right, 1, dot])
     tallest = max((g[1] - g[0] for g in groups), default=0)
     for stacked in (True, False) if len(boxes) >= PART_PIECES * len(groups) else ():
         joined: list[list[int]] = []
@@ -1016,10 +1044,15 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
             if joined and _parts_of_one(joined[-1], g, tallest, stacked):
                 j = joined[-1]
                 j[0], j[1], j[3] = min(j[0], g[0]), max(j[1], g[1]), g[3]
+                j[4], j[5] = j[4] + g[4], max(j[5], g[5])
             else:
                 joined.append(g)
         groups = joined
-    return [tuple(g) for g in groups if g[1] - g[0] >= DIGIT_HEIGHT * tallest]
+    return [
+        (g[0], g[1], g[2], g[3])
+        for g in groups
+        if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
+    ]
 
 
 def _parts_of_one(a: list[int], b: list[int], tallest: int, stacked: bool) -> bool:
