@@ -27,6 +27,15 @@ def one_box(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(int(boxes[:, 0].min()), int(boxes[:, 1].max()), int(boxes[:, 2].min()), int(boxes[:, 3].max()))]
 
 
+def edge_in_view(digit: np.ndarray, seed: int) -> Image.Image:
+    """A digit on a photographed page, and on the image's left border the half of a dark round thing
+    the frame cut through (a knob, a lens cap): no line, no digit."""
+    img = np.asarray(dress.photo(digit, "flat", 4, seed=seed, size=(800, 600)).convert("L")).copy()
+    yy, xx = np.mgrid[0:600, 0:800]
+    img[np.hypot(yy - 300, xx) < 90] = 50
+    return Image.fromarray(img)
+
+
 # stage -> (a page where it matters, from MNIST digits i and i + 1: (image, digits); the switch-off)
 STAGES: dict[str, tuple[Callable, dict]] = {
     "printed lines, ruled paper": (
@@ -41,9 +50,17 @@ STAGES: dict[str, tuple[Callable, dict]] = {
         lambda d, i: dress.table_photo([d[i]], i, (800, 600)),
         {"page_only": lambda grey: grey},
     ),
-    "the paper's light, a shadow": (
+    "the paper's light, a shadow": (  # (where a shadow's dark edge lies along the image's border it
+        # is a sliver there too: both switches go, so that the page's light is what is checked)
         lambda d, i: dress.photo(d[i], "shadow", 8, seed=i, size=(800, 600)),
-        {"_light_opening": lambda cells, r: np.full_like(cells, np.median(cells))},
+        {
+            "_light_opening": lambda cells, r: np.full_like(cells, np.median(cells)),
+            "_along_border": lambda labels, boxes: np.zeros(len(boxes), bool),
+        },
+    ),
+    "slivers along the border, half a knob": (
+        lambda d, i: edge_in_view(d[i], i),
+        {"_along_border": lambda labels, boxes: np.zeros(len(boxes), bool)},
     ),
     "thin strokes thickened": (
         lambda d, i: dress.pen_dark_on_white(d[i], 1, 1000),

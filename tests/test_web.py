@@ -34,6 +34,10 @@ INPUT_MAX_DIFF, INPUT_MEAN_DIFF = 1e-4, 1e-5
 # steps in the same order; libm's tanhf may differ by an ulp): measured 0; allowed 1e-5.
 WASM_MAX_LOGIT_DIFF = 1e-5
 FP32_MAX_LOGIT_DIFF = 1e-4  # ORT Web FP32 against ORT FP32: measured 2.4e-6
+# ORT's INT8 kernels differ with the CPU (VNNI or not) and ORT Web's from both: where FP32's two best
+# logits lie closer than this, their order is not checked. Measured: the whole of the two-digit
+# forty-two photo as one input, FP32 -0.042 against -0.081, read 2 by one machine's INT8 and 4 by the page
+INT8_TIE = 0.1
 # The INT8 engines (the C engine's per-channel weights and per-token activations, ORT's dynamic
 # quantization) against ORT FP32: measured 8.4e-2 and 6.7e-2 at most; the answers must agree.
 DRAWN_ACCURACY_FLOOR = 0.95  # measured 59 of 60 with each engine
@@ -127,6 +131,7 @@ def test_page_preprocessing_and_logits_agree_with_python(served, mnist, host_c, 
     }[kind]
     fp32 = runtime.make_session(MODELS["fp32"])
     worst_input = worst_logit = worst_fp32 = 0.0
+    ties = 0
     images = shared_images(mnist[0])
     for name, img in images.items():
         reading = preprocess.read_image(img.convert("RGBA"))
@@ -143,7 +148,12 @@ def test_page_preprocessing_and_logits_agree_with_python(served, mnist, host_c, 
         fp32_logits = runtime.run_logits(fp32, want[None, None])[0]
         worst_logit = max(worst_logit, float(np.abs(page_logits - ref).max()))
         worst_fp32 = max(worst_fp32, float(np.abs(page_logits - fp32_logits).max()))
-        assert page_logits.argmax() == ref.argmax() == fp32_logits.argmax(), name
+        top2 = np.sort(fp32_logits)[-2:]
+        if kind != "ort-int8" or top2[1] - top2[0] > INT8_TIE:  # (ORT's INT8 kernels differ by CPU)
+            assert page_logits.argmax() == ref.argmax() == fp32_logits.argmax(), name
+        else:
+            ties += 1
+    assert ties <= 2, ties
     record_property(f"{kind}_input_max_diff", worst_input)
     record_property(f"{kind}_logit_max_diff", worst_logit)
     if kind == "wasm":
