@@ -27,7 +27,7 @@ def one_box(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(int(boxes[:, 0].min()), int(boxes[:, 1].max()), int(boxes[:, 2].min()), int(boxes[:, 3].max()))]
 
 
-def edge_in_view(digit: np.ndarray, seed: int) -> Image.Image:
+def half_a_knob(digit: np.ndarray, seed: int) -> Image.Image:
     """A digit on a photographed page, and on the image's left border the half of a dark round thing
     the frame cut through (a knob, a lens cap): no line, no digit."""
     img = np.asarray(dress.photo(digit, "flat", 4, seed=seed, size=(800, 600)).convert("L")).copy()
@@ -59,7 +59,7 @@ STAGES: dict[str, tuple[Callable, dict]] = {
         },
     ),
     "slivers along the border, half a knob": (
-        lambda d, i: edge_in_view(d[i], i),
+        lambda d, i: half_a_knob(d[i], i),
         {"_along_border": lambda labels, boxes: np.zeros(len(boxes), bool)},
     ),
     "thin strokes thickened": (

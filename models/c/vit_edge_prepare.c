@@ -1300,9 +1300,9 @@ static int kept_pieces(ink_map *m, unsigned char *f, int box_area, int shorter) 
     for (int side = 0; side < 4; side++) { /* each piece's longest run on each side of the image */
         const int along = side < 2 ? h : w;
         const long first = side == 1 ? w - 1 : side == 3 ? (long)(h - 1) * w : 0, step = side < 2 ? w : 1;
-        for (int i = 0, run = 0; i < along; i++) {
+        for (int i = 0, run = 0, prev = -1; i < along; i++) {
             const int k = p.area[p.labels[first + i * step]];
-            run = i && k == p.area[p.labels[first + (i - 1) * step]] ? run + 1 : 1;
+            run = k == prev ? run + 1 : 1, prev = k;
             if (k) stat[k - 1][5 + side] = imax(stat[k - 1][5 + side], run);
         }
     }
