@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 from pathlib import Path
 
@@ -220,3 +221,30 @@ def framed_cut(mnist: np.ndarray) -> Image.Image:
     page[10:150, 0:5] = 40  # on the left border over its whole length
     page[0:3, 80:300] = 60  # on the top border
     return Image.fromarray(page.astype(np.uint8))
+
+
+def window_side() -> Image.Image:
+    """A 7, a 1 and a 7 in segments 10 px wide, rows 30-120 of light paper, right of a display
+    window's side: a printed line 4 px wide from row 20 to 130, taller than the digits and slanted
+    by perspective 10 degrees from plumb, past what printed_lines straightens (LINE_ANGLE)."""
+    mask = np.zeros((160, 400), bool)
+    for left, lit in ((80, "abc"), (180, "bc"), (280, "abc")):
+        segments(mask, 30, left, 90, 56, lit, pen=10)
+    for y in range(20, 130):
+        x = 30 + round((y - 20) * math.tan(math.radians(10)))
+        mask[y, x : x + 4] = True
+    page = np.full(mask.shape, 230, np.uint8)
+    page[mask] = 40
+    return Image.fromarray(page)
+
+
+def display_and_body() -> Image.Image:
+    """A 7 and a 1 lit in white segments on a dark display, and the light body it sits in: a strip
+    down the right quarter of the frame, brighter than the rest, as a page on a table is."""
+    page = np.full((160, 400), 30, np.uint8)
+    page[:, 300:] = 225
+    mask = np.zeros(page.shape, bool)
+    segments(mask, 30, 80, 100, 56, "abc", pen=9)
+    segments(mask, 30, 180, 100, 56, "bc", pen=9)
+    page[mask] = 200
+    return Image.fromarray(page)

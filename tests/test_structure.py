@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dress
 import numpy as np
 import pytest
-from helpers import bar, forms, framed_cut, read_sure, ring, segments, time_of_day
+from helpers import (
+    bar,
+    display_and_body,
+    forms,
+    framed_cut,
+    read_sure,
+    ring,
+    segments,
+    time_of_day,
+    window_side,
+)
 from PIL import Image
 
 from vit_edge.device import preprocess as pp
@@ -196,6 +207,41 @@ def test_a_colon_is_no_digit(mnist):
     reading = pp.read_image(time_of_day(mnist[0]))
     assert reading.count == 4
     assert all(not (left < 210 and right > 202) for _, _, left, right in reading.boxes)
+
+
+def test_a_window_side_is_no_1(mnist):
+    """A display window's side beside the digits, slanted past LINE_ANGLE (printed_lines does not
+    straighten it), under BAR_THIN as thick as the digits' segments and taller than all of them, is
+    structure (_without_bars): three digits, none over the line. Without the rule it was a fourth.
+    A 4 and a 0 in two hands, the 0 half as thick and a pixel taller, stay two digits."""
+    reading = pp.read_image(window_side())
+    assert reading.count == 3 and min(left for _, _, left, _ in reading.boxes) >= 80
+    images, labels = mnist
+    assert list(labels[3076:3078]) == [4, 0]
+    assert pp.read_image(dress.photo(images[3076:3078], dress.LIGHTS[2], 8, seed=38)).count == 2
+
+
+def test_a_thin_group_is_a_bar_only_when_it_runs_past_the_rest():
+    """_without_bars judges a group against the others: thin (under BAR_THIN of their median stroke
+    width, here 8.5) and running past the tallest of them by more than that width. A thin 1 at most
+    that much taller stays, and so does a tall group as thick as the rest; a lone group is never
+    judged."""
+    digits = [(0, 100, 20, 60), (5, 95, 70, 110)]
+    assert pp._without_bars([(0, 109, 0, 4), *digits], [2.0, 8.0, 9.0]) == digits
+    assert pp._without_bars([(0, 108, 0, 4), *digits], [2.0, 8.0, 9.0]) == [(0, 108, 0, 4), *digits]
+    assert pp._without_bars([(0, 140, 0, 4), *digits], [4.5, 8.0, 9.0]) == [(0, 140, 0, 4), *digits]
+    assert pp._without_bars([(0, 140, 0, 4)], [2.0]) == [(0, 140, 0, 4)]
+
+
+def test_a_light_strip_with_nothing_written_on_it_is_no_page():
+    """A dark display's light body down the side of the frame looks like a page on a table
+    (page_only takes it), but nothing is written on it: it is no page, and the display's 7 and 1
+    are read from the whole image. Before, the display was table and the image was blank."""
+    img = display_and_body()
+    grey = pp.to_grey(img)
+    assert pp.page_only(grey) is not grey
+    reading = pp.read_image(img)
+    assert reading.count == 2 and all(right <= 300 for _, _, _, right in reading.boxes)
 
 
 def test_slivers_along_the_border_go_and_a_cut_digit_stays(mnist):

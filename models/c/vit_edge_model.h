@@ -70,5 +70,6 @@
 #define VE_PP_PART_GAP 0.12
 #define VE_PP_OVERLAP 0.3
 #define VE_PP_DOT 0.15
+#define VE_PP_BAR_THIN 0.5
 
 #endif

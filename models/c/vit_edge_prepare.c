@@ -1412,15 +1412,27 @@ static double candidates_percentile(const ink_map *m, const unsigned char *f, lo
     return kth + (next - kth) * (pos - k);
 }
 
-/* Python's find_ink into the ink map; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE. The pool is a
+/* Python's find_ink into the ink map; returns 0, VIT_EDGE_BLANK or VIT_EDGE_TOO_LARGE, or VE_NO_PAGE
+   when page (look for a page on a table) found one with nothing written on it: then it was none,
+   and the caller reads the whole image again without looking. The pool is a
    stack: the grey levels, the light's and the noise's grids, a plane of flags (masks as bits), then
    each step's working memory, which goes when the step is done. */
-static int find_ink(bytes *grey, ink_map *m) {
+#define VE_NO_PAGE (-99) /* find_ink's own: a page with nothing written on it (never returned to users) */
+static int ink_on(bytes *grey, ink_map *m);
+
+static int find_ink(bytes *grey, ink_map *m, int page) {
+    const int paged = page ? page_only(grey) : 0; /* the table around a page becomes paper */
+    if (paged < 0) return VIT_EDGE_TOO_LARGE;
+    const int status = ink_on(grey, m);
+    return status == VIT_EDGE_BLANK && paged ? VE_NO_PAGE : status;
+}
+
+/* find_ink's steps on the page as it is */
+static int ink_on(bytes *grey, ink_map *m) {
     const int w = grey->w, h = grey->h, shorter = imin(w, h);
     const long n = (long)w * h;
     float lo, hi;
     double mid;
-    if (page_only(grey) < 0) return VIT_EDGE_TOO_LARGE; /* the table around a page becomes paper */
     count_levels(grey);
     level_stats(n, &lo, &mid, &hi);
     float *ink = take(256);
@@ -1566,6 +1578,41 @@ static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
    (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
    A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
    few shared columns included. */
+static double stroke_width(const image *c);
+
+/* Python's _without_bars, in place: the groups but printed bars, a group whose strokes are under
+   BAR_THIN as wide as the others' (their median) and which runs past the tallest of them by more
+   than that width; how many are left, or -1 when out of memory */
+static int without_bars(const ink_map *m, int (*group)[6], int groups) {
+    if (groups < 2) return groups;
+    const size_t mark = used;
+    double *width = (double *)(void *)take((size_t)2 * groups), *other = (double *)(void *)take((size_t)2 * groups);
+    if (!width || !other) return -1;
+    for (int i = 0; i < groups; i++) {
+        image crop;
+        const size_t at = used;
+        if (crop_box(m, group[i], &crop)) return -1;
+        width[i] = stroke_width(&crop);
+        used = at;
+    }
+    int left = 0;
+    for (int i = 0; i < groups; i++) {
+        int n = 0, tallest = 0;
+        for (int j = 0; j < groups; j++) {
+            if (j == i) continue;
+            int k = n++; /* the others' widths, sorted */
+            for (; k > 0 && other[k - 1] > width[j]; k--) other[k] = other[k - 1];
+            other[k] = width[j];
+            tallest = imax(tallest, group[j][1] - group[j][0]);
+        }
+        const double median = n % 2 ? other[n / 2] : (other[n / 2 - 1] + other[n / 2]) / 2;
+        const int past = group[i][1] - group[i][0] - tallest;
+        if (width[i] >= VE_PP_BAR_THIN * median || past <= median) memmove(group[left++], group[i], sizeof group[0]);
+    }
+    used = mark;
+    return left;
+}
+
 static int count_digits(const ink_map *m) {
     const size_t start = used;
     /* a group: top, bottom, left, right, its pieces, the longest dot's longer side (a big number: none) */
@@ -1602,9 +1649,15 @@ static int count_digits(const ink_map *m) {
         }
         groups = joined;
     }
+    int digit_groups = 0; /* the digit-sized groups but a colon's dots */
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
-        if (height < VE_PP_DIGIT_HEIGHT * tallest || (g[4] <= 2 && g[5] < VE_PP_DOT * tallest)) continue;
+        if (height >= VE_PP_DIGIT_HEIGHT * tallest && (g[4] > 2 || g[5] >= VE_PP_DOT * tallest))
+            memmove(group[digit_groups++], g, sizeof group[0]);
+    }
+    if ((groups = without_bars(m, group, digit_groups)) < 0) return 0;
+    for (int i = 0; i < groups; i++) {
+        const int *g = group[i], height = g[1] - g[0];
         const int parts = g[3] - g[2] < VE_PP_TOUCHING_WIDTH * height ? 0 : touching_parts(m, g, profile, cuts);
         for (int k = 0; k < (parts ? parts : 1); k++) { /* top, bottom, left, right */
             int *b = input_box[boxes++];
@@ -1804,7 +1857,12 @@ static int map_frame(void) {
     bytes grey;
     used = 0, boxes = 0, map_kept = 0;
     if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
-    const int status = find_ink(&grey, &last);
+    int status = find_ink(&grey, &last, 1);
+    if (status == VE_NO_PAGE) { /* the grey levels again, the table as it was */
+        used = 0;
+        if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
+        status = find_ink(&grey, &last, 0);
+    }
     if (status) return status;
     if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
     last_mark = used, map_kept = 1;

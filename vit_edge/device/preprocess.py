@@ -65,6 +65,11 @@ PART_HEIGHT = 0.7
 PART_LENGTH = 0.3
 PART_GAP = 0.12
 DOT = 0.15  # a piece shorter than this share of the tallest group, about as wide as long, is a dot
+# A group whose strokes are under BAR_THIN as wide as the other groups' (their median) and which runs
+# past the tallest of them by more than that width is a printed line beside the writing (a display
+# window's side, a frame's), not a 1: one pen writes a number, a seven-segment 1 has its digits'
+# segments, and a line runs on past the writing.
+BAR_THIN = 0.5
 # A group of ink TOUCHING_WIDTH times wider than tall is digits that touch (MNIST's widest digits are
 # about as wide as tall); they are cut DIGIT_PITCH of their height apart, at columns holding at most
 # VALLEY of a typical column's ink.
@@ -117,6 +122,7 @@ SHARED_CONSTANTS = (
     "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP", "DOT",
+    "BAR_THIN",
 )  # fmt: skip
 
 
@@ -270,6 +276,9 @@ def to_ink(grey: np.ndarray) -> np.ndarray:
     return find_ink(grey).ink
 
 
+Box = tuple[int, int, int, int]  # top, bottom, left, right; ends exclusive
+
+
 class InkMap:
     """Where the ink is on a page: the stretched ink, its connected pieces and the digits they form.
 
@@ -280,7 +289,9 @@ class InkMap:
 
     def __init__(self, ink: np.ndarray, labels: np.ndarray, kept: np.ndarray, boxes: np.ndarray) -> None:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
-        self.groups = _digit_groups(boxes[kept])
+        groups = _digit_groups(boxes[kept])
+        widths = [stroke_width(self.crop(g, cut=True) > 0.5) for g in groups] if len(groups) > 1 else []
+        self.groups = _without_bars(groups, widths)
 
     def ink_box(self) -> tuple[int, int, int, int]:
         """The box around every kept piece: top, bottom, left, right (C's ink_box)."""
@@ -324,8 +335,22 @@ def find_ink(grey: np.ndarray) -> InkMap:
     4. Stretch: FLOOR_SIGMAS local deviations become 0 (paper noise goes) and the strongest ink 1.
     5. Pieces: 8-connected pieces of ink; pieces under SPECK_FRACTION of the largest are specks,
        and pieces along the image's border are what the frame cut through (_along_border).
+
+    A page (page_only) is where the writing is: when nothing is written on what looked like one (a
+    display's light body beside its dark window, a lit strip of the table), it was no page, and the
+    whole image is read instead.
     """
-    grey = page_only(grey)
+    page = page_only(grey)
+    if page is not grey:
+        try:
+            return _ink_on(page)
+        except ImageError:
+            pass
+    return _ink_on(grey)
+
+
+def _ink_on(grey: np.ndarray) -> InkMap:
+    """find_ink's steps 1-5 on the page as it is."""
     dark_on_light = _dark_on_light(grey)
     ink = 1 - grey if dark_on_light else grey
     h, w = ink.shape
@@ -1053,6 +1078,21 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
         for g in groups
         if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
     ]
+
+
+def _without_bars(groups: list[Box], widths: list[float]) -> list[Box]:
+    """The groups but printed bars (see BAR_THIN), each judged against the others; widths: each
+    group's stroke width (stroke_width of its ink). (Digits by many hands, as MNIST's, are one in two
+    hundred under half their neighbours' width; one of them reaching a stroke past all the others is
+    rarer still.)"""
+    heights = [b - t for t, b, _, _ in groups]
+    keep = []
+    for i in range(len(groups)):
+        others = widths[:i] + widths[i + 1 :]
+        width = float(np.median(others)) if others else 0.0
+        past = heights[i] - max(heights[:i] + heights[i + 1 :], default=heights[i])
+        keep.append(not others or widths[i] >= BAR_THIN * width or past <= width)
+    return [g for g, k in zip(groups, keep, strict=True) if k]
 
 
 def _parts_of_one(a: list[int], b: list[int], tallest: int, stacked: bool) -> bool:
