@@ -1418,21 +1418,14 @@ static double candidates_percentile(const ink_map *m, const unsigned char *f, lo
    stack: the grey levels, the light's and the noise's grids, a plane of flags (masks as bits), then
    each step's working memory, which goes when the step is done. */
 #define VE_NO_PAGE (-99) /* find_ink's own: a page with nothing written on it (never returned to users) */
-static int ink_on(bytes *grey, ink_map *m);
-
 static int find_ink(bytes *grey, ink_map *m, int page) {
-    const int paged = page ? page_only(grey) : 0; /* the table around a page becomes paper */
-    if (paged < 0) return VIT_EDGE_TOO_LARGE;
-    const int status = ink_on(grey, m);
-    return status == VIT_EDGE_BLANK && paged ? VE_NO_PAGE : status;
-}
-
-/* find_ink's steps on the page as it is */
-static int ink_on(bytes *grey, ink_map *m) {
     const int w = grey->w, h = grey->h, shorter = imin(w, h);
     const long n = (long)w * h;
     float lo, hi;
     double mid;
+    const int paged = page ? page_only(grey) : 0; /* the table around a page becomes paper */
+    const int blank = paged ? VE_NO_PAGE : VIT_EDGE_BLANK;
+    if (paged < 0) return VIT_EDGE_TOO_LARGE;
     count_levels(grey);
     level_stats(n, &lo, &mid, &hi);
     float *ink = take(256);
@@ -1487,7 +1480,7 @@ static int ink_on(bytes *grey, ink_map *m) {
             }
         }
     }
-    if (strong < VE_PP_MIN_INK_PIXELS) return VIT_EDGE_BLANK;
+    if (strong < VE_PP_MIN_INK_PIXELS) return blank;
     const double strongest = candidates_percentile(m, f, strong, least, most, 90.0); /* robust to a few hot pixels */
     if (strongest != strongest) return VIT_EDGE_TOO_LARGE;
     m->strongest = (float)strongest;
@@ -1495,7 +1488,8 @@ static int ink_on(bytes *grey, ink_map *m) {
         const float *v = map_row(m, y);
         for (int x = 0; x < w; x++) f[(size_t)y * w + x] &= (unsigned char)(v[x] > (float)VE_PP_INK_THRESHOLD);
     }
-    return kept_pieces(m, f, smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, shorter);
+    const int status = kept_pieces(m, f, smoothed ? (2 * smooth + 1) * (2 * smooth + 1) : 1, shorter);
+    return status == VIT_EDGE_BLANK ? blank : status;
 }
 
 
@@ -1578,39 +1572,55 @@ static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
    (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
    A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
    few shared columns included. */
-static double stroke_width(const image *c);
-
 /* Python's _without_bars, in place: the groups but printed bars, a group whose strokes are under
    BAR_THIN as wide as the others' (their median) and which runs past the tallest of them by more
-   than that width; how many are left, or -1 when out of memory */
+   than that width; how many are left, or -1 when out of memory. Only a group taller than all the
+   others can run past them: without one nothing is measured, and with one every group's stroke
+   width (Python's stroke_width of its crop) is counted in one pass down the map's rows. */
 static int without_bars(const ink_map *m, int (*group)[6], int groups) {
-    if (groups < 2) return groups;
+    int at = 0, tallest = 0, second = 0;
+    for (int i = 0; i < groups; i++) {
+        const int h = group[i][1] - group[i][0];
+        if (h > tallest) second = tallest, tallest = h, at = i;
+        else second = imax(second, h);
+    }
+    if (groups < 2 || tallest == second) return groups;
     const size_t mark = used;
+    const int w = m->g.w;
     double *width = (double *)(void *)take((size_t)2 * groups), *other = (double *)(void *)take((size_t)2 * groups);
-    if (!width || !other) return -1;
-    for (int i = 0; i < groups; i++) {
-        image crop;
-        const size_t at = used;
-        if (crop_box(m, group[i], &crop)) return -1;
-        width[i] = stroke_width(&crop);
-        used = at;
-    }
-    int left = 0;
-    for (int i = 0; i < groups; i++) {
-        int n = 0, tallest = 0;
-        for (int j = 0; j < groups; j++) {
-            if (j == i) continue;
-            int k = n++; /* the others' widths, sorted */
-            for (; k > 0 && other[k - 1] > width[j]; k--) other[k] = other[k - 1];
-            other[k] = width[j];
-            tallest = imax(tallest, group[j][1] - group[j][0]);
+    long *area = (long *)(void *)take((size_t)2 * groups), *edges = (long *)(void *)take((size_t)2 * groups);
+    unsigned char *above = take_bytes((size_t)w); /* the row above's mask */
+    if (!width || !other || !area || !edges || !above) return -1;
+    int top = m->g.h, bottom = 0;
+    for (int i = 0; i < groups; i++) top = imin(top, group[i][0]), bottom = imax(bottom, group[i][1]), area[i] = edges[i] = 0;
+    for (int y = top; y <= bottom; y++) { /* and a row past the last: each box's edges with the padding below */
+        const float *v = y < bottom ? map_row(m, y) : NULL;
+        for (int i = 0; i < groups; i++) {
+            const int *b = group[i];
+            if (y < b[0] || y > b[1]) continue;
+            int left = 0; /* the padding left of the box */
+            for (int x = b[2]; x < b[3]; x++) {
+                const int here = y < b[1] && v[x] > 0.5f, up = y > b[0] && above[x];
+                area[i] += here, edges[i] += (here != left) + (here != up), left = here;
+            }
+            edges[i] += left; /* the padding right of the box */
         }
-        const double median = n % 2 ? other[n / 2] : (other[n / 2 - 1] + other[n / 2]) / 2;
-        const int past = group[i][1] - group[i][0] - tallest;
-        if (width[i] >= VE_PP_BAR_THIN * median || past <= median) memmove(group[left++], group[i], sizeof group[0]);
+        if (v)
+            for (int x = 0; x < w; x++) above[x] = v[x] > 0.5f;
     }
+    int n = 0;
+    for (int i = 0; i < groups; i++) {
+        width[i] = 2.0 * area[i] / fmax(edges[i] * PI / 4, 1e-9);
+        if (i == at) continue;
+        int k = n++; /* the others' widths, sorted */
+        for (; k > 0 && other[k - 1] > width[i]; k--) other[k] = other[k - 1];
+        other[k] = width[i];
+    }
+    const double median = n % 2 ? other[n / 2] : (other[n / 2 - 1] + other[n / 2]) / 2, thin = width[at];
     used = mark;
-    return left;
+    if (thin >= VE_PP_BAR_THIN * median || tallest - second <= median) return groups;
+    memmove(group + at, group + at + 1, sizeof group[0] * (size_t)(groups - at - 1));
+    return groups - 1;
 }
 
 static int count_digits(const ink_map *m) {
@@ -1855,13 +1865,12 @@ static int map_kept; /* ... and whether its ink map is in the pool */
    negative code */
 static int map_frame(void) {
     bytes grey;
-    used = 0, boxes = 0, map_kept = 0;
-    if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
-    int status = find_ink(&grey, &last, 1);
-    if (status == VE_NO_PAGE) { /* the grey levels again, the table as it was */
-        used = 0;
+    int status = VE_NO_PAGE;
+    /* a page with nothing written on it was none: the grey levels again, the table as it was */
+    for (int page = 1; status == VE_NO_PAGE; page = 0) {
+        used = 0, boxes = 0, map_kept = 0;
         if (!to_grey(frame, frame_w, frame_h, frame_stride, &grey)) return VIT_EDGE_TOO_LARGE;
-        status = find_ink(&grey, &last, 0);
+        status = find_ink(&grey, &last, page);
     }
     if (status) return status;
     if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
