@@ -227,10 +227,14 @@ def test_a_thin_group_is_a_bar_only_when_it_runs_past_the_rest():
     that much taller stays, and so does a tall group as thick as the rest; a lone group is never
     judged."""
     digits = [(0, 100, 20, 60), (5, 95, 70, 110)]
-    assert pp._without_bars([(0, 109, 0, 4), *digits], [2.0, 8.0, 9.0]) == digits
-    assert pp._without_bars([(0, 108, 0, 4), *digits], [2.0, 8.0, 9.0]) == [(0, 108, 0, 4), *digits]
-    assert pp._without_bars([(0, 140, 0, 4), *digits], [4.5, 8.0, 9.0]) == [(0, 140, 0, 4), *digits]
-    assert pp._without_bars([(0, 140, 0, 4)], [2.0]) == [(0, 140, 0, 4)]
+
+    def judged(groups: list, thin: float) -> list:  # the first group thin, the digits 8 and 9 wide
+        return pp._without_bars(groups, dict(zip(groups, [thin, 8.0, 9.0], strict=False)).__getitem__)
+
+    assert judged([(0, 109, 0, 4), *digits], 2.0) == digits
+    assert judged([(0, 108, 0, 4), *digits], 2.0) == [(0, 108, 0, 4), *digits]
+    assert judged([(0, 140, 0, 4), *digits], 4.5) == [(0, 140, 0, 4), *digits]
+    assert judged([(0, 140, 0, 4)], 2.0) == [(0, 140, 0, 4)]
 
 
 def test_a_light_strip_with_nothing_written_on_it_is_no_page():

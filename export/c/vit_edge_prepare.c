@@ -1563,15 +1563,6 @@ static int parts_of_one(const int *a, const int *b, int tallest, int stacked) {
     return imin(ha, hb) < VE_PP_PART_HEIGHT * tallest && length >= VE_PP_PART_LENGTH * tallest;
 }
 
-/* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
-   sharing more than OVERLAP of the narrower one's columns with the current group joins it; then a
-   digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
-   as tall as the tallest are digits, but for one or two dots (a colon: pieces shorter than DOT of
-   the tallest, less than twice as long as wide). A group wider than TOUCHING_WIDTH x its height is touching
-   digits: it counts as the parts split_touching cuts it into, or as two when it cannot be cut
-   (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
-   A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
-   few shared columns included. */
 /* Python's _without_bars, in place: the groups but printed bars, a group whose strokes are under
    BAR_THIN as wide as the others' (their median) and which runs past the tallest of them by more
    than that width; how many are left, or -1 when out of memory. Only a group taller than all the
@@ -1623,6 +1614,15 @@ static int without_bars(const ink_map *m, int (*group)[6], int groups) {
     return groups - 1;
 }
 
+/* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
+   sharing more than OVERLAP of the narrower one's columns with the current group joins it; then a
+   digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
+   as tall as the tallest are digits, but for one or two dots (a colon: pieces shorter than DOT of
+   the tallest, less than twice as long as wide) and printed bars (without_bars). A group wider than TOUCHING_WIDTH x its height is touching
+   digits: it counts as the parts split_touching cuts it into, or as two when it cannot be cut
+   (Python's Reading.count). Each digit's box goes to input_box, as Python's read_image lists them.
+   A digit's input is all the kept ink in its box (Python's crop with cut), a slanted neighbour's
+   few shared columns included. */
 static int count_digits(const ink_map *m) {
     const size_t start = used;
     /* a group: top, bottom, left, right, its pieces, the longest dot's longer side (a big number: none) */

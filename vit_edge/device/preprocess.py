@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,8 +291,7 @@ class InkMap:
     def __init__(self, ink: np.ndarray, labels: np.ndarray, kept: np.ndarray, boxes: np.ndarray) -> None:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
         groups = _digit_groups(boxes[kept])
-        widths = [stroke_width(self.crop(g, cut=True) > 0.5) for g in groups] if len(groups) > 1 else []
-        self.groups = _without_bars(groups, widths)
+        self.groups = _without_bars(groups, lambda g: stroke_width(self.crop(g, cut=True) > 0.5))
 
     def ink_box(self) -> tuple[int, int, int, int]:
         """The box around every kept piece: top, bottom, left, right (C's ink_box)."""
@@ -1080,19 +1080,22 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def _without_bars(groups: list[Box], widths: list[float]) -> list[Box]:
-    """The groups but printed bars (see BAR_THIN), each judged against the others; widths: each
-    group's stroke width (stroke_width of its ink). (Digits by many hands, as MNIST's, are one in two
-    hundred under half their neighbours' width; one of them reaching a stroke past all the others is
-    rarer still.)"""
+def _without_bars(groups: list[Box], width: Callable[[Box], float]) -> list[Box]:
+    """The groups but a printed bar (see BAR_THIN), judged against the others; width: a group's
+    stroke width (stroke_width of its ink). Only a group taller than all the others can run past
+    them, so without one no width is measured (as in C). (Digits by many hands, as MNIST's, are one
+    in two hundred under half their neighbours' width; one of them reaching a stroke past all the
+    others is rarer still.)"""
     heights = [b - t for t, b, _, _ in groups]
-    keep = []
-    for i in range(len(groups)):
-        others = widths[:i] + widths[i + 1 :]
-        width = float(np.median(others)) if others else 0.0
-        past = heights[i] - max(heights[:i] + heights[i + 1 :], default=heights[i])
-        keep.append(not others or widths[i] >= BAR_THIN * width or past <= width)
-    return [g for g, k in zip(groups, keep, strict=True) if k]
+    tallest, second = sorted(heights, reverse=True)[:2] if len(groups) > 1 else (0, 0)
+    if tallest == second:
+        return groups
+    at = heights.index(tallest)
+    widths = [width(g) for g in groups]
+    median = float(np.median(widths[:at] + widths[at + 1 :]))
+    if widths[at] >= BAR_THIN * median or tallest - second <= median:
+        return groups
+    return groups[:at] + groups[at + 1 :]
 
 
 def _parts_of_one(a: list[int], b: list[int], tallest: int, stacked: bool) -> bool:
