@@ -248,3 +248,30 @@ def display_and_body() -> Image.Image:
     segments(mask, 30, 180, 100, 56, "bc", pen=9)
     page[mask] = 200
     return Image.fromarray(page)
+
+
+def face_on_table(tinted: bool = False) -> Image.Image:
+    """A display's face held inside a lighter surround (a table, the display's light body), a 7
+    and a 1 on it in segments: lit segments on a dark face (an LED's, dim as a red one is in grey),
+    or, tinted, dark segments on a mid-grey window (a blue LCD's) in a light body, the window
+    narrower than the paper's light is measured over (LIGHT_RADIUS), so it would be ink."""
+    face, table, ink = (120, 215, 25) if tinted else (35, 190, 110)
+    page = np.full((400, 600), table, np.uint8)
+    page[140:260, 50:550] = face
+    mask = np.zeros(page.shape, bool)
+    segments(mask, 160, 200, 80, 50, "abc", pen=9)
+    segments(mask, 160, 320, 80, 50, "bc", pen=9)
+    page[mask] = ink
+    return Image.fromarray(page)
+
+
+def shadowed_page() -> Image.Image:
+    """A 7 and a 1 in dark segments on light paper, the left 40% of the frame in a shadow: neither
+    side of the shadow's edge is a page on a table."""
+    page = np.full((240, 400), 220, np.uint8)
+    page[:, :160] = 120
+    mask = np.zeros(page.shape, bool)
+    segments(mask, 70, 190, 100, 60, "abc", pen=10)
+    segments(mask, 70, 290, 100, 60, "bc", pen=10)
+    page[mask] = np.where(np.arange(400) < 160, 40, 60)[None].repeat(240, 0)[mask]
+    return Image.fromarray(page)

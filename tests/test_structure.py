@@ -14,11 +14,13 @@ import pytest
 from helpers import (
     bar,
     display_and_body,
+    face_on_table,
     forms,
     framed_cut,
     read_sure,
     ring,
     segments,
+    shadowed_page,
     time_of_day,
     window_side,
 )
@@ -246,6 +248,28 @@ def test_a_light_strip_with_nothing_written_on_it_is_no_page():
     assert pp.page_only(grey) is not grey
     reading = pp.read_image(img)
     assert reading.count == 2 and all(right <= 300 for _, _, _, right in reading.boxes)
+
+
+@pytest.mark.parametrize("tinted", [False, True])
+def test_a_dark_face_inside_a_lighter_surround_is_the_page(tinted):
+    """A display's face darker than what holds it (lit segments on an LED's dark face, dark ones
+    on a tinted LCD window in a light body): the light side is no page, the dark side is, and the
+    polarity is the face's, so its 7 and 1 are the digits. Before, the face was ink, one group."""
+    img = face_on_table(tinted)
+    grey = pp.to_grey(img)
+    assert pp.page_only(grey) is not grey
+    reading = pp.read_image(img)
+    assert [box[2:] for box in reading.boxes] == [(211, 250), (361, 370)]
+    assert len(reading.digits) == 2 and reading.unsplit == 0
+
+
+def test_a_shadow_across_a_page_is_no_page():
+    """The dark side of a shadow's edge touches the frame's border along 44% of it, over
+    PAGE_INSIDE: no page. The 7 and 1 beside it are read from the whole image."""
+    img = shadowed_page()
+    grey = pp.to_grey(img)
+    assert pp.page_only(grey) is grey
+    assert [box[2:] for box in pp.read_image(img).boxes] == [(202, 250), (340, 350)]
 
 
 def test_slivers_along_the_border_go_and_a_cut_digit_stays(mnist):

@@ -559,13 +559,18 @@ static void piece_box(const pieces *p, int w, int h, int l, int *b) {
 /* ---- the page, not the table (Python's page_only) ---- */
 
 /* The page grid's cells in half grey levels (2 x the median of a cell's levels): a grid, or, where
-   a cell is one pixel, twice the grey image's own levels */
+   a cell is one pixel, twice the grey image's own levels; turned over (510 - v) while the dark
+   side is looked at as a page */
 typedef struct {
     const unsigned char *grey;
     const unsigned short *grid;
+    int dark;
 } halves;
 
-static int half(const halves *c, long i) { return c->grid ? c->grid[i] : 2 * c->grey[i]; }
+static int half(const halves *c, long i) {
+    const int v = c->grid ? c->grid[i] : 2 * c->grey[i];
+    return c->dark ? 510 - v : v;
+}
 
 /* numpy's median of the half levels a histogram (511 bins) counts */
 static double hist_median(const long *hist, long count) {
@@ -575,9 +580,9 @@ static double hist_median(const long *hist, long count) {
 
 #define VE_HALVES 511 /* half grey levels 0..510 */
 
-/* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table;
-   0 when not, -1 when out of memory */
-static int page_test(const halves *c, int gw, int gh, unsigned char *page) {
+/* Python's _page_cells: 1 and the page's cells in `page` when the grid shows a page on a table,
+   touching under `most` of the frame's border; 0 when not, -1 when out of memory */
+static int page_test(const halves *c, int gw, int gh, double most, unsigned char *page) {
     const long n = (long)gw * gh;
     long *hist = (long *)take((VE_HALVES * sizeof(long) + 3) / 4);
     if (!hist) return -1;
@@ -624,7 +629,7 @@ static int page_test(const halves *c, int gw, int gh, unsigned char *page) {
     for (int x = 0; x < gw; x++) border += page[x] + page[(long)(gh - 1) * gw + x];
     for (int y = 0; y < gh; y++) border += page[(long)y * gw] + page[(long)y * gw + gw - 1];
     const double share = (double)area / n, solid = (double)area / ((double)(b[1] - b[0]) * (b[3] - b[2]));
-    if (!(VE_PP_PAGE_MIN <= share && share <= VE_PP_PAGE_MAX && solid >= VE_PP_PAGE_SOLID && 2 * border < 2 * (gw + gh)))
+    if (!(VE_PP_PAGE_MIN <= share && share <= VE_PP_PAGE_MAX && solid >= VE_PP_PAGE_SOLID && border < most * 2 * (gw + gh)))
         return 0;
     /* a page's edge is a step: the rings two cells inside and outside the split differ. The page
        shrunk by 2 and 3 and grown by 2 and 3, as bits 0-3 of `bright` */
@@ -645,11 +650,17 @@ static int page_test(const halves *c, int gw, int gh, unsigned char *page) {
     return !(hist_median(inside, ins) - hist_median(outside, outs) < VE_PP_PAGE_CONTRAST * 510);
 }
 
-/* page_test, its working memory given back */
-static int page_cells(const halves *c, int gw, int gh, unsigned char *page) {
+/* page_test on the light side, else on the dark one (Python's page_only), its working memory
+   given back */
+static int page_cells(halves *c, int gw, int gh, unsigned char *page) {
     const size_t mark = used;
-    const int found = page_test(c, gw, gh, page);
+    int found = page_test(c, gw, gh, 0.5, page);
     used = mark;
+    if (!found) {
+        c->dark = 1;
+        found = page_test(c, gw, gh, VE_PP_PAGE_INSIDE, page);
+        c->dark = 0, used = mark;
+    }
     return found;
 }
 
@@ -705,7 +716,7 @@ static int page_only(bytes *grey) {
     const size_t mark = used;
     const int cell = imax(1, imax(w, h) / VE_PP_PAGE_GRID), gw = (w + cell - 1) / cell, gh = (h + cell - 1) / cell;
     const long n = (long)gw * gh;
-    halves cells = {grey->a, NULL}; /* a one-pixel cell's median is its pixel: the grey itself */
+    halves cells = {grey->a, NULL, 0}; /* a one-pixel cell's median is its pixel: the grey itself */
     if (cell > 1) {
         image medians;
         unsigned short *grid;

@@ -113,6 +113,11 @@ PAGE_MIN, PAGE_MAX = 0.2, 0.9
 PAGE_SOLID = 0.7
 PAGE_MARGIN = 0.02
 PAGE_WRITING = 0.25  # the writing covers at most this share of a page
+# A page darker than the rest (a display's dark face, a tinted window in a lighter body) is taken
+# only when the light side is none and it touches at most PAGE_INSIDE of the frame's border: only
+# a lighter surround makes the whole frame's polarity wrong (a dark face filling the frame is read
+# as it is), and a shadow across a page is no page
+PAGE_INSIDE = 0.2
 PAGE_MIN_SIDE = 64  # px: a smaller image is no photo of a page
 # The constants the C engine's vit_edge_prepare (on a board, and in the page as WebAssembly) takes from here
 SHARED_CONSTANTS = (
@@ -123,7 +128,7 @@ SHARED_CONSTANTS = (
     "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP", "DOT",
-    "BAR_THIN",
+    "BAR_THIN", "PAGE_INSIDE",
 )  # fmt: skip
 
 
@@ -427,7 +432,11 @@ def page_only(grey: np.ndarray) -> np.ndarray:
         return grey
     cell = max(1, max(h, w) // PAGE_GRID)
     cells = (2 * np.median(_cells(np.rint(grey * 255), cell), axis=2)).astype(np.int32)
-    page = _page_cells(cells)
+    # the page is the light side (paper, an LCD's face) or else the dark one (a display's dark face
+    # or a tinted window in a lighter body, the table lighter still): the writing is inside it
+    page = _page_cells(cells, 0.5)
+    if page is None:
+        page = _page_cells(510 - cells, PAGE_INSIDE)
     if page is None:
         return grey
     # cells on the page's edge hold some table: the light is carried out from the cells inside them
@@ -440,9 +449,9 @@ def page_only(grey: np.ndarray) -> np.ndarray:
     return np.where(keep, grey, lit.astype(np.float32) / np.float32(255))
 
 
-def _page_cells(cells: np.ndarray) -> np.ndarray | None:
+def _page_cells(cells: np.ndarray, border: float) -> np.ndarray | None:
     """Which cells are the page: the bright side of Otsu's split of the half levels, holes (the
-    writing) filled."""
+    writing) filled, touching under `border` of the frame's border."""
     values, counts = np.unique(cells, return_counts=True)
     if values.size < 2:
         return None
@@ -470,10 +479,10 @@ def _page_cells(cells: np.ndarray) -> np.ndarray | None:
         return None  # mostly hole: a light ring (a 0 in white ink), not a page
     page |= holes
     top, bottom, left, right = boxes[i]
-    border = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
+    edge = np.concatenate([page[0], page[-1], page[:, 0], page[:, -1]])
     share = page.mean()
     solid = page.sum() / ((bottom - top) * (right - left))
-    if not (PAGE_MIN <= share <= PAGE_MAX and solid >= PAGE_SOLID and border.mean() < 0.5):
+    if not (PAGE_MIN <= share <= PAGE_MAX and solid >= PAGE_SOLID and edge.sum() < border * edge.size):
         return None
     # a page's edge is a step; a gradient or a vignette split in two is not: compare the rings two
     # cells inside and two cells outside the split
