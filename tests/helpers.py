@@ -275,3 +275,17 @@ def shadowed_page() -> Image.Image:
     segments(mask, 70, 290, 100, 60, "bc", pen=10)
     page[mask] = np.where(np.arange(400) < 160, 40, 60)[None].repeat(240, 0)[mask]
     return Image.fromarray(page)
+
+
+def labelled_display() -> Image.Image:
+    """A 1, a 5 and a 7 in segments on light paper, a unit label (two short marks, as "kg") under
+    the 7 and a display window's side left of them, taller than the digits: the label shares the
+    7's columns, and the side would set the writing's height."""
+    mask = np.zeros((240, 480), bool)
+    for left, lit in ((90, "bc"), (170, "afgcd"), (260, "abc")):
+        segments(mask, 50, left, 100, 56, lit, pen=10)
+    mask[185:200, 272:281] = mask[185:200, 290:300] = True  # the label, under the 7
+    mask[15:205, 30:34] = True  # the window's side
+    page = np.full(mask.shape, 230, np.uint8)
+    page[mask] = 40
+    return Image.fromarray(page)

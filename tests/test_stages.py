@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST, CASES = 100, 3  # MNIST test digits 100, 101, 102 (and the next one, for two-digit pages)
 
 
-def one_box(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
+def one_box(boxes: np.ndarray, width=None) -> list[tuple[int, int, int, int]]:
     return [(int(boxes[:, 0].min()), int(boxes[:, 1].max()), int(boxes[:, 2].min()), int(boxes[:, 3].max()))]
 
 

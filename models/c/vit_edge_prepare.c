@@ -1589,10 +1589,10 @@ static int without_bars(const ink_map *m, int (*group)[6], int groups) {
     if (groups < 2 || tallest == second) return groups;
     const size_t mark = used;
     const int w = m->g.w;
-    double *width = (double *)(void *)take((size_t)2 * groups), *other = (double *)(void *)take((size_t)2 * groups);
-    long *area = (long *)(void *)take((size_t)2 * groups), *edges = (long *)(void *)take((size_t)2 * groups);
+    double *other = (double *)(void *)take((size_t)2 * groups);
+    int *area = (int *)take((size_t)groups), *edges = (int *)take((size_t)groups); /* (at most the map's pixels) */
     unsigned char *above = take_bytes((size_t)w); /* the row above's mask */
-    if (!width || !other || !area || !edges || !above) return -1;
+    if (!other || !area || !edges || !above) return -1;
     int top = m->g.h, bottom = 0;
     for (int i = 0; i < groups; i++) top = imin(top, group[i][0]), bottom = imax(bottom, group[i][1]), area[i] = edges[i] = 0;
     for (int y = top; y <= bottom; y++) { /* and a row past the last: each box's edges with the padding below */
@@ -1611,22 +1611,64 @@ static int without_bars(const ink_map *m, int (*group)[6], int groups) {
             for (int x = 0; x < w; x++) above[x] = v[x] > 0.5f;
     }
     int n = 0;
+    double thin = 0.0;
     for (int i = 0; i < groups; i++) {
-        width[i] = 2.0 * area[i] / fmax(edges[i] * PI / 4, 1e-9);
-        if (i == at) continue;
+        const double width = 2.0 * area[i] / fmax(edges[i] * PI / 4, 1e-9);
+        if (i == at) {
+            thin = width;
+            continue;
+        }
         int k = n++; /* the others' widths, sorted */
-        for (; k > 0 && other[k - 1] > width[i]; k--) other[k] = other[k - 1];
-        other[k] = width[i];
+        for (; k > 0 && other[k - 1] > width; k--) other[k] = other[k - 1];
+        other[k] = width;
     }
-    const double median = n % 2 ? other[n / 2] : (other[n / 2 - 1] + other[n / 2]) / 2, thin = width[at];
+    const double median = n % 2 ? other[n / 2] : (other[n / 2 - 1] + other[n / 2]) / 2;
     used = mark;
     if (thin >= VE_PP_BAR_THIN * median || tallest - second <= median) return groups;
     memmove(group + at, group + at + 1, sizeof group[0] * (size_t)(groups - at - 1));
     return groups - 1;
 }
 
+/* Python's _overlapping: the pieces in `order` (left to right) sharing more than OVERLAP of the
+   narrower one's columns with the group before are one; a group: top, bottom, left, right, its
+   pieces, the longest dot's longer side (a big number: none); how many. The group of each piece
+   goes to `member` when given. */
+static int overlapping(const ink_map *m, const int *order, int k, int (*group)[6], int *member) {
+    int groups = 0;
+    for (int i = 0; i < k; i++) {
+        const int *b = m->box[order[i]];
+        int *g = groups ? group[groups - 1] : 0;
+        const int longer = imax(b[1] - b[0], b[3] - b[2]), shorter = imin(b[1] - b[0], b[3] - b[2]);
+        const int dot = longer < 2 * shorter ? longer : 1 << 30;
+        if (g && imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]))
+            g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]), g[4]++, g[5] = imax(g[5], dot);
+        else memcpy(group[groups++], b, 4 * sizeof(int)), group[groups - 1][4] = 1, group[groups - 1][5] = dot;
+        if (member) member[i] = groups - 1;
+    }
+    return groups;
+}
+
+/* numpy's medians of the groups' tops and bottoms; 0 when out of memory */
+static int group_medians(int (*group)[6], int groups, double *top, double *bottom) {
+    const size_t mark = used;
+    int *v = (int *)take((size_t)groups);
+    if (!v) return 0;
+    for (int side = 0; side < 2; side++) {
+        for (int i = 0; i < groups; i++) { /* insertion sort */
+            int j = i;
+            for (; j > 0 && v[j - 1] > group[i][side]; j--) v[j] = v[j - 1];
+            v[j] = group[i][side];
+        }
+        *(side ? bottom : top) = groups % 2 ? v[groups / 2] : (v[groups / 2 - 1] + v[groups / 2]) / 2.0;
+    }
+    used = mark;
+    return 1;
+}
+
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
-   sharing more than OVERLAP of the narrower one's columns with the current group joins it; then a
+   sharing more than OVERLAP of the narrower one's columns with the current group joins it; pieces
+   wholly above or below the groups' median rows by more than PART_GAP of the tallest (a unit label)
+   are left out and the groups made again; a printed bar goes (without_bars); then a
    digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
    as tall as the tallest are digits, but for one or two dots (a colon: pieces shorter than DOT of
    the tallest, less than twice as long as wide) and printed bars (without_bars). A group wider than TOUCHING_WIDTH x its height is touching
@@ -1649,15 +1691,26 @@ static int count_digits(const ink_map *m) {
         for (; j > 0 && m->box[order[j - 1]][2] > m->box[i][2]; j--) order[j] = order[j - 1];
         order[j] = i;
     }
-    for (int i = 0; i < k; i++) {
-        const int *b = m->box[order[i]];
-        int *g = groups ? group[groups - 1] : 0;
-        const int longer = imax(b[1] - b[0], b[3] - b[2]), shorter = imin(b[1] - b[0], b[3] - b[2]);
-        const int dot = longer < 2 * shorter ? longer : 1 << 30;
-        if (g && imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]))
-            g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]), g[4]++, g[5] = imax(g[5], dot);
-        else memcpy(group[groups++], b, 4 * sizeof(int)), group[groups - 1][4] = 1, group[groups - 1][5] = dot;
+    int *member = (int *)take((size_t)m->n + 1);
+    if (!member) return 0;
+    groups = overlapping(m, order, k, group, member);
+    if (groups > 1) { /* a label under or over the line of writing joins no digit it shares columns with */
+        double top = 0.0, bottom = 0.0;
+        for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]), group[i][4] = 0;
+        if (!group_medians(group, groups, &top, &bottom)) return 0;
+        const double margin = VE_PP_PART_GAP * tallest;
+        for (int i = 0; i < k; i++) { /* a piece on the line: its group's count of pieces (reused) marks it */
+            const int *b = m->box[order[i]], on = b[1] >= top - margin && b[0] <= bottom + margin;
+            group[member[i]][4] |= on, member[i] = on ? -1 : member[i];
+        }
+        int kept = 0; /* a piece off the line stays where its group is wholly off it */
+        for (int i = 0; i < k; i++)
+            if (member[i] < 0 || !group[member[i]][4]) order[kept++] = order[i];
+        if (kept < k) k = kept;
+        groups = overlapping(m, order, k, group, NULL); /* (made again: the counts were reused) */
     }
+    if ((groups = without_bars(m, group, groups)) < 0) return 0; /* a printed bar goes before it sets the height */
+    tallest = 0;
     for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
     /* writing in segments: a digit's parts join (Python's _grouped), stacked parts first */
     for (int stacked = 1; stacked >= 0 && k >= VE_PP_PART_PIECES * groups; stacked--) {

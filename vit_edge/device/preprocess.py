@@ -295,8 +295,8 @@ class InkMap:
 
     def __init__(self, ink: np.ndarray, labels: np.ndarray, kept: np.ndarray, boxes: np.ndarray) -> None:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
-        groups = _digit_groups(boxes[kept])
-        self.groups = _without_bars(groups, lambda g: stroke_width(self.crop(g, cut=True) > 0.5))
+        width = lambda g: stroke_width(self.crop(g, cut=True) > 0.5)  # noqa: E731
+        self.groups = _without_bars(_digit_groups(boxes[kept], width), width)
 
     def ink_box(self) -> tuple[int, int, int, int]:
         """The box around every kept piece: top, bottom, left, right (C's ink_box)."""
@@ -1053,26 +1053,33 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return labels, areas, boxes
 
 
-def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
+def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None) -> list[Box]:
     """Pieces that share more than OVERLAP of the narrower one's columns form one digit (a 4 or a 5
-    drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join); where the
-    writing is in segments (more pieces than groups, PART_PIECES), neighbouring groups that are parts
-    of one digit join too (see _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the
-    tallest are digits, left to right, but for one or two dots: a colon is punctuation. A dot is a
-    piece shorter than DOT of the tallest group and less than twice as long as wide (a short
-    segment of a 1 is longer)."""
-    groups: list[list[int]] = []  # top, bottom, left, right, pieces, the longest dot's longer side
-    for top, bottom, left, right in sorted(boxes.tolist(), key=lambda b: b[2]):
-        g = groups[-1] if groups else None
-        long, short = max(bottom - top, right - left), min(bottom - top, right - left)
-        dot = long if long < 2 * short else 1 << 30  # (no dot: as long as no dot can be)
-        if g and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
-            g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
-            g[4], g[5] = g[4] + 1, max(g[5], dot)
-        else:
-            groups.append([top, bottom, left, right, 1, dot])
+    drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join). A
+    piece wholly above or below the line of writing (the groups' median top and bottom) by more than
+    PART_GAP of the tallest group is a label ("kg", "TOTAL" under a display's digits), no part of
+    the digit it shares columns with. A printed bar goes next (see _without_bars; width: a group's
+    stroke width), before its height sets the writing's. Where the writing is in segments (more
+    pieces than groups, PART_PIECES), neighbouring groups that are parts of one digit join too (see
+    _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the tallest are digits, left to
+    right, but for one or two dots: a colon is punctuation. A dot is a piece shorter than DOT of the
+    tallest group and less than twice as long as wide (a short segment of a 1 is longer)."""
+    pieces = sorted(boxes.tolist(), key=lambda b: b[2])
+    groups, member = _overlapping(pieces)
+    if len(groups) > 1:  # a label under or over the line of writing joins no digit it shares columns with
+        top, bottom = np.median([g[0] for g in groups]), np.median([g[1] for g in groups])
+        margin = PART_GAP * max(g[1] - g[0] for g in groups)
+        inside = [b[1] >= top - margin and b[0] <= bottom + margin for b in pieces]
+        on_line = {m for m, i in zip(member, inside, strict=True) if i}  # a group wholly off it stays
+        kept = [b for b, m, i in zip(pieces, member, inside, strict=True) if i or m not in on_line]
+        if len(kept) < len(pieces):
+            pieces, groups = kept, _overlapping(kept)[0]
+    if width is not None:  # a printed bar goes before it sets the writing's height
+        kept = _without_bars([(g[0], g[1], g[2], g[3]) for g in groups], width)
+        if len(kept) < len(groups):
+            groups = [g for g in groups if (g[0], g[1], g[2], g[3]) in kept]
     tallest = max((g[1] - g[0] for g in groups), default=0)
-    for stacked in (True, False) if len(boxes) >= PART_PIECES * len(groups) else ():
+    for stacked in (True, False) if len(pieces) >= PART_PIECES * len(groups) else ():
         joined: list[list[int]] = []
         for g in groups:
             if joined and _parts_of_one(joined[-1], g, tallest, stacked):
@@ -1087,6 +1094,25 @@ def _digit_groups(boxes: np.ndarray) -> list[tuple[int, int, int, int]]:
         for g in groups
         if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
     ]
+
+
+def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
+    """_digit_groups' first step: pieces (left to right) sharing more than OVERLAP of the narrower
+    one's columns with the group before are one; each group: top, bottom, left, right, its pieces,
+    the longest dot's longer side (a big number: none). And the group of each piece."""
+    groups: list[list[int]] = []
+    member: list[int] = []
+    for top, bottom, left, right in pieces:
+        g = groups[-1] if groups else None
+        long, short = max(bottom - top, right - left), min(bottom - top, right - left)
+        dot = long if long < 2 * short else 1 << 30
+        if g and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
+            g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
+            g[4], g[5] = g[4] + 1, max(g[5], dot)
+        else:
+            groups.append([top, bottom, left, right, 1, dot])
+        member.append(len(groups) - 1)
+    return groups, member
 
 
 def _without_bars(groups: list[Box], width: Callable[[Box], float]) -> list[Box]:
