@@ -294,6 +294,16 @@ def test_a_unit_label_and_a_window_side_set_no_digit():
     assert groups == [(43, 147, 122, 141), (31, 160, 157, 220), (44, 150, 237, 301)]
 
 
+def test_dashes_under_the_digits_do_not_set_the_line_of_writing():
+    """Three 1s over a dashed line 20 px below them, a dash under each (one group with it) and six
+    between: the line of writing is the digit-sized groups' rows, so no 1 is off it. Taken from all
+    groups, the nine dashes would set it, and each 1 would leave its group as a label."""
+    ones = [[40, 140, x, x + 10] for x in (100, 200, 300)]
+    dashes = [[160, 166, x, x + 30] for x in (90, 125, 160, 190, 225, 260, 290, 330, 365)]
+    groups = pp._digit_groups(np.array(ones + dashes))
+    assert groups == [(40, 166, 90, 120), (40, 166, 190, 220), (40, 166, 290, 320)]
+
+
 def test_slivers_along_the_border_go_and_a_cut_digit_stays(mnist):
     """What the frame cut through lies along its border in one run (_along_border): the band on the
     left edge and the page's edge at the top go. The 0 the right border cuts through its middle

@@ -1648,21 +1648,24 @@ static int overlapping(const ink_map *m, const int *order, int k, int (*group)[6
     return groups;
 }
 
-/* numpy's medians of the groups' tops and bottoms; 0 when out of memory */
-static int group_medians(int (*group)[6], int groups, double *top, double *bottom) {
+/* numpy's medians of the tops and bottoms of the groups at least DIGIT_HEIGHT of the tallest (the
+   line of writing, not dashes, specks or dots); how many there are, -1 when out of memory */
+static int line_medians(int (*group)[6], int groups, int tallest, double *top, double *bottom) {
     const size_t mark = used;
-    int *v = (int *)take((size_t)groups);
-    if (!v) return 0;
+    int *v = (int *)take((size_t)groups), n = 0;
+    if (!v) return -1;
     for (int side = 0; side < 2; side++) {
+        n = 0;
         for (int i = 0; i < groups; i++) { /* insertion sort */
-            int j = i;
+            if (group[i][1] - group[i][0] < VE_PP_DIGIT_HEIGHT * tallest) continue;
+            int j = n++;
             for (; j > 0 && v[j - 1] > group[i][side]; j--) v[j] = v[j - 1];
             v[j] = group[i][side];
         }
-        *(side ? bottom : top) = groups % 2 ? v[groups / 2] : (v[groups / 2 - 1] + v[groups / 2]) / 2.0;
+        if (n) *(side ? bottom : top) = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
     }
     used = mark;
-    return 1;
+    return n;
 }
 
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
@@ -1694,11 +1697,13 @@ static int count_digits(const ink_map *m) {
     int *member = (int *)take((size_t)m->n + 1);
     if (!member) return 0;
     groups = overlapping(m, order, k, group, member);
-    if (groups > 1) { /* a label under or over the line of writing joins no digit it shares columns with */
-        double top = 0.0, bottom = 0.0;
-        for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]), group[i][4] = 0;
-        if (!group_medians(group, groups, &top, &bottom)) return 0;
+    double top = 0.0, bottom = 0.0;
+    for (int i = 0; i < groups; i++) tallest = imax(tallest, group[i][1] - group[i][0]);
+    const int line = line_medians(group, groups, tallest, &top, &bottom);
+    if (line < 0) return 0;
+    if (line > 1) { /* a label under or over the line of writing joins no digit it shares columns with */
         const double margin = VE_PP_PART_GAP * tallest;
+        for (int i = 0; i < groups; i++) group[i][4] = 0;
         for (int i = 0; i < k; i++) { /* a piece on the line: its group's count of pieces (reused) marks it */
             const int *b = m->box[order[i]], on = b[1] >= top - margin && b[0] <= bottom + margin;
             group[member[i]][4] |= on, member[i] = on ? -1 : member[i];

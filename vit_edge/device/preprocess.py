@@ -1066,9 +1066,11 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
     tallest group and less than twice as long as wide (a short segment of a 1 is longer)."""
     pieces = sorted(boxes.tolist(), key=lambda b: b[2])
     groups, member = _overlapping(pieces)
-    if len(groups) > 1:  # a label under or over the line of writing joins no digit it shares columns with
-        top, bottom = np.median([g[0] for g in groups]), np.median([g[1] for g in groups])
-        margin = PART_GAP * max(g[1] - g[0] for g in groups)
+    tallest = max((g[1] - g[0] for g in groups), default=0)
+    line = [g for g in groups if g[1] - g[0] >= DIGIT_HEIGHT * tallest]  # (not dashes, specks, dots)
+    if len(line) > 1:  # a label under or over the line of writing joins no digit it shares columns with
+        top, bottom = np.median([g[0] for g in line]), np.median([g[1] for g in line])
+        margin = PART_GAP * tallest
         inside = [b[1] >= top - margin and b[0] <= bottom + margin for b in pieces]
         on_line = {m for m, i in zip(member, inside, strict=True) if i}  # a group wholly off it stays
         kept = [b for b, m, i in zip(pieces, member, inside, strict=True) if i or m not in on_line]
