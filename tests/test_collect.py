@@ -192,6 +192,12 @@ def keep(page: Page, typed: str) -> str:
     return page.js("document.getElementById('collect-note').textContent")
 
 
+def note(page: Page, text: str) -> None:
+    """Wait for the page's note to say `text`: it is written, and the counts shown, only once the
+    server has answered for each image (a collection's items change at once)."""
+    page.page.wait_for_function("t => document.getElementById('collect-note').textContent === t", arg=text)
+
+
 @NO_BROWSER
 @pytest.mark.slow
 def test_collect_from_the_camera_downloads_a_folder_that_trains(
@@ -222,12 +228,13 @@ def test_collect_from_the_camera_downloads_a_folder_that_trains(
                 page.page.click("#video")  # away from the text box: n keeps the frame as not a digit
                 page.page.keyboard.press("n")
                 page.page.wait_for_function("window.vitEdge.collect.items() === 11")
+                note(page, "kept the frame as not a digit")  # (counts show once the server has it)
                 counts = page.page.locator("#counts").inner_text()
                 assert counts.startswith(" · ".join(f"{d}: {2 if d in number else 0}" for d in "0123"))
                 assert counts.endswith("9: " + ("2" if "9" in number else "0") + " · not a digit: 1")
                 page.page.click("#undo")  # the not-a-digit frame goes, from the page and the folder
                 page.page.wait_for_function("window.vitEdge.collect.items() === 10")
-                assert page.page.locator("#collect-note").inner_text() == "took back not a digit"
+                note(page, "took back not a digit")
                 with page.page.expect_download() as download:
                     page.page.click("#download")
                 archive = zipfile.ZipFile(download.value.path())
@@ -285,6 +292,7 @@ def test_collect_keeps_drawings_from_the_pad(collecting):
             assert page.page.locator("#counts").inner_text().startswith("0: 0 · 1: 1 · 2: 0")
             page.page.click("#undo")
             page.page.wait_for_function("window.vitEdge.collect.items() === 0")
+            note(page, "took back 1")  # once the server has deleted it
             assert not kept.exists()
             page.page.click("#undo")
             assert page.page.locator("#collect-note").inner_text() == "nothing to undo"
