@@ -223,6 +223,13 @@ def framed_cut(mnist: np.ndarray) -> Image.Image:
     return Image.fromarray(page.astype(np.uint8))
 
 
+def on_paper(mask: np.ndarray) -> Image.Image:
+    """Dark ink (40) where the mask is, on light paper (230)."""
+    page = np.full(mask.shape, 230, np.uint8)
+    page[mask] = 40
+    return Image.fromarray(page)
+
+
 def window_side() -> Image.Image:
     """A 7, a 1 and a 7 in segments 10 px wide, rows 30-120 of light paper, right of a display
     window's side: a printed line 4 px wide from row 20 to 130, taller than the digits and slanted
@@ -233,9 +240,7 @@ def window_side() -> Image.Image:
     for y in range(20, 130):
         x = 30 + round((y - 20) * math.tan(math.radians(10)))
         mask[y, x : x + 4] = True
-    page = np.full(mask.shape, 230, np.uint8)
-    page[mask] = 40
-    return Image.fromarray(page)
+    return on_paper(mask)
 
 
 def display_and_body() -> Image.Image:
@@ -286,6 +291,4 @@ def labelled_display() -> Image.Image:
         segments(mask, 50, left, 100, 56, lit, pen=10)
     mask[185:200, 272:281] = mask[185:200, 290:300] = True  # the label, under the 7
     mask[15:205, 30:34] = True  # the window's side
-    page = np.full(mask.shape, 230, np.uint8)
-    page[mask] = 40
-    return Image.fromarray(page)
+    return on_paper(mask)

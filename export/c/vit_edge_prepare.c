@@ -1670,8 +1670,8 @@ static int line_medians(int (*group)[6], int groups, int tallest, double *top, d
 
 /* Python's _digit_groups, counted: kept pieces left to right (a stable sort by left edge), a piece
    sharing more than OVERLAP of the narrower one's columns with the current group joins it; pieces
-   wholly above or below the groups' median rows by more than PART_GAP of the tallest (a unit label)
-   are left out and the groups made again; a printed bar goes (without_bars); then a
+   wholly above or below the digit-sized groups' median rows by more than PART_GAP of the tallest (a
+   unit label) leave the group they joined, and the groups are made again; a printed bar goes (without_bars); then a
    digit's parts join where the writing is in segments (parts_of_one); groups at least DIGIT_HEIGHT
    as tall as the tallest are digits, but for one or two dots (a colon: pieces shorter than DOT of
    the tallest, less than twice as long as wide) and printed bars (without_bars). A group wider than TOUCHING_WIDTH x its height is touching

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -283,6 +284,7 @@ def to_ink(grey: np.ndarray) -> np.ndarray:
 
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right; ends exclusive
+G = TypeVar("G", Box, list[int])  # a box, or a group in the making: its box, then more
 
 
 class InkMap:
@@ -295,8 +297,7 @@ class InkMap:
 
     def __init__(self, ink: np.ndarray, labels: np.ndarray, kept: np.ndarray, boxes: np.ndarray) -> None:
         self.ink, self.labels, self.kept, self.boxes = ink, labels, kept, boxes
-        width = lambda g: stroke_width(self.crop(g, cut=True) > 0.5)  # noqa: E731
-        self.groups = _without_bars(_digit_groups(boxes[kept], width), width)
+        self.groups = _digit_groups(boxes[kept], lambda g: stroke_width(self.crop(g, cut=True) > 0.5))
 
     def ink_box(self) -> tuple[int, int, int, int]:
         """The box around every kept piece: top, bottom, left, right (C's ink_box)."""
@@ -1056,14 +1057,15 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None) -> list[Box]:
     """Pieces that share more than OVERLAP of the narrower one's columns form one digit (a 4 or a 5
     drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join). A
-    piece wholly above or below the line of writing (the groups' median top and bottom) by more than
-    PART_GAP of the tallest group is a label ("kg", "TOTAL" under a display's digits), no part of
-    the digit it shares columns with. A printed bar goes next (see _without_bars; width: a group's
-    stroke width), before its height sets the writing's. Where the writing is in segments (more
-    pieces than groups, PART_PIECES), neighbouring groups that are parts of one digit join too (see
-    _parts_of_one); the groups at least DIGIT_HEIGHT as tall as the tallest are digits, left to
-    right, but for one or two dots: a colon is punctuation. A dot is a piece shorter than DOT of the
-    tallest group and less than twice as long as wide (a short segment of a 1 is longer)."""
+    piece wholly above or below the line of writing (the digit-sized groups' median top and bottom)
+    by more than PART_GAP of the tallest group is a label ("kg", "TOTAL" under a display's digits),
+    no part of the digit it shares columns with. A printed bar goes next (see _without_bars; width:
+    a box's stroke width), before its height sets the writing's, and again among the digits at the
+    end. Where the writing is in segments (more pieces than groups, PART_PIECES), neighbouring
+    groups that are parts of one digit join too (see _parts_of_one); the groups at least
+    DIGIT_HEIGHT as tall as the tallest are digits, left to right, but for one or two dots: a colon
+    is punctuation. A dot is a piece shorter than DOT of the tallest group and less than twice as
+    long as wide (a short segment of a 1 is longer)."""
     pieces = sorted(boxes.tolist(), key=lambda b: b[2])
     groups, member = _overlapping(pieces)
     tallest = max((g[1] - g[0] for g in groups), default=0)
@@ -1073,13 +1075,11 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
         margin = PART_GAP * tallest
         inside = [b[1] >= top - margin and b[0] <= bottom + margin for b in pieces]
         on_line = {m for m, i in zip(member, inside, strict=True) if i}  # a group wholly off it stays
-        kept = [b for b, m, i in zip(pieces, member, inside, strict=True) if i or m not in on_line]
-        if len(kept) < len(pieces):
-            pieces, groups = kept, _overlapping(kept)[0]
+        on = [b for b, m, i in zip(pieces, member, inside, strict=True) if i or m not in on_line]
+        if len(on) < len(pieces):
+            pieces, groups = on, _overlapping(on)[0]
     if width is not None:  # a printed bar goes before it sets the writing's height
-        kept = _without_bars([(g[0], g[1], g[2], g[3]) for g in groups], width)
-        if len(kept) < len(groups):
-            groups = [g for g in groups if (g[0], g[1], g[2], g[3]) in kept]
+        groups = _without_bars(groups, width)
     tallest = max((g[1] - g[0] for g in groups), default=0)
     for stacked in (True, False) if len(pieces) >= PART_PIECES * len(groups) else ():
         joined: list[list[int]] = []
@@ -1091,11 +1091,12 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
             else:
                 joined.append(g)
         groups = joined
-    return [
+    digits: list[Box] = [
         (g[0], g[1], g[2], g[3])
         for g in groups
         if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
     ]
+    return digits if width is None else _without_bars(digits, width)
 
 
 def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
@@ -1117,18 +1118,18 @@ def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
     return groups, member
 
 
-def _without_bars(groups: list[Box], width: Callable[[Box], float]) -> list[Box]:
-    """The groups but a printed bar (see BAR_THIN), judged against the others; width: a group's
-    stroke width (stroke_width of its ink). Only a group taller than all the others can run past
-    them, so without one no width is measured (as in C). (Digits by many hands, as MNIST's, are one
-    in two hundred under half their neighbours' width; one of them reaching a stroke past all the
-    others is rarer still.)"""
-    heights = [b - t for t, b, _, _ in groups]
+def _without_bars(groups: list[G], width: Callable[[Box], float]) -> list[G]:
+    """The groups but a printed bar (see BAR_THIN), judged against the others; a group begins with
+    its box (top, bottom, left, right); width: a box's stroke width (stroke_width of its ink). Only
+    a group taller than all the others can run past them, so without one no width is measured (as
+    in C). (Digits by many hands, as MNIST's, are one in two hundred under half their neighbours'
+    width; one of them reaching a stroke past all the others is rarer still.)"""
+    heights = [g[1] - g[0] for g in groups]
     tallest, second = sorted(heights, reverse=True)[:2] if len(groups) > 1 else (0, 0)
     if tallest == second:
         return groups
     at = heights.index(tallest)
-    widths = [width(g) for g in groups]
+    widths = [width((g[0], g[1], g[2], g[3])) for g in groups]
     median = float(np.median(widths[:at] + widths[at + 1 :]))
     if widths[at] >= BAR_THIN * median or tallest - second <= median:
         return groups
