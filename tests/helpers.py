@@ -282,6 +282,29 @@ def shadowed_page() -> Image.Image:
     return Image.fromarray(page)
 
 
+def closed_display() -> Image.Image:
+    """A 0 and a "2." in segments 10 px wide whose top, middle and bottom segments reach only 3 px
+    (0.3 of a segment's width, not more) over the right ones, as an LCD's bevelled segments do: the
+    0's right segments together are taller than a part, and the 2's upper right one and the point
+    are parts stacked as a slanted 1's are."""
+    mask = np.zeros((200, 320), bool)
+    for left, right, lit in ((80, 136, "abcdef"), (180, 236, "abged")):
+        inner = (left + 5, right - 7)  # horizontal segments: over the left ones, 3 px over the right
+        bars = {
+            "a": (50, 60, *inner),
+            "g": (96, 104, *inner),
+            "d": (140, 150, *inner),
+            "b": (62, 94, right - 10, right),
+            "c": (106, 138, right - 10, right),
+            "e": (106, 138, left, left + 10),
+            "f": (62, 94, left, left + 10),
+        }
+        for s in lit:
+            bar(mask, *bars[s])
+    bar(mask, 140, 150, 242, 252)  # the point
+    return on_paper(mask)
+
+
 def labelled_display() -> Image.Image:
     """A 1, a 5 and a 7 in segments on light paper, a unit label (two short marks, as "kg") under
     the 7 and a display window's side left of them, taller than the digits: the label shares the

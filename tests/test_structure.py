@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from helpers import (
     bar,
+    closed_display,
     display_and_body,
     face_on_table,
     forms,
@@ -292,6 +293,19 @@ def test_a_unit_label_and_a_window_side_set_no_digit():
 
     groups = pp._without_bars(pp._digit_groups(boxes, width), width)
     assert groups == [(43, 147, 122, 141), (31, 160, 157, 220), (44, 150, 237, 301)]
+
+
+def test_segments_a_digit_closes_in_are_its_own():
+    """A 0 and a "2." whose top, middle and bottom segments reach 3 px over the right ones: too
+    few columns to join by OVERLAP. The 0's right segments lie under its top and over its bottom,
+    the 2's upper right one under its top and over its middle: closed in, they are that digit's.
+    Before, the 0's right segments read as a 1 of their own, and the 2's with the point as another
+    ("0003" read "01003", "810276" "8102176" on the second generator's displays)."""
+    assert pp.read_image(closed_display()).boxes == [(50, 150, 80, 136), (50, 150, 180, 236)]
+    # a slanted digit's top reaching over the next digit's foot closes in nothing below it: two
+    seven = [[40, 50, 100, 175], [52, 140, 120, 160]]
+    one = [[60, 140, 172, 186]]
+    assert pp._digit_groups(np.array(seven + one)) == [(40, 140, 100, 175), (60, 140, 172, 186)]
 
 
 def test_dashes_under_the_digits_do_not_set_the_line_of_writing():

@@ -1629,20 +1629,34 @@ static int without_bars(const ink_map *m, int (*group)[6], int groups) {
     return groups - 1;
 }
 
+/* Python's _closed_in: pieces order[first..i-1] (a group's) reach over the columns of piece
+   order[i] both above and below it (a seven-segment digit's right segments) */
+static int closed_in(const ink_map *m, const int *order, int first, int i) {
+    const int *b = m->box[order[i]];
+    int above = 0, below = 0;
+    for (int j = first; j < i; j++) {
+        const int *p = m->box[order[j]];
+        if (imin(p[3], b[3]) <= imax(p[2], b[2])) continue;
+        above |= p[0] + p[1] < 2 * b[0], below |= p[0] + p[1] > 2 * b[1];
+    }
+    return above && below;
+}
+
 /* Python's _overlapping: the pieces in `order` (left to right) sharing more than OVERLAP of the
-   narrower one's columns with the group before are one; a group: top, bottom, left, right, its
-   pieces, the longest dot's longer side (a big number: none); how many. The group of each piece
-   goes to `member` when given. */
+   narrower one's columns with the group before are one, and so is a piece that group closes in
+   (closed_in); a group: top, bottom, left, right, its pieces, the longest dot's longer side (a big
+   number: none); how many. The group of each piece goes to `member` when given. */
 static int overlapping(const ink_map *m, const int *order, int k, int (*group)[6], int *member) {
-    int groups = 0;
+    int groups = 0, first = 0; /* the current group's first piece: a group's pieces follow each other */
     for (int i = 0; i < k; i++) {
         const int *b = m->box[order[i]];
         int *g = groups ? group[groups - 1] : 0;
         const int longer = imax(b[1] - b[0], b[3] - b[2]), shorter = imin(b[1] - b[0], b[3] - b[2]);
         const int dot = longer < 2 * shorter ? longer : 1 << 30;
-        if (g && imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]))
+        if (g && (imin(b[3], g[3]) - b[2] > VE_PP_OVERLAP * imin(b[3] - b[2], g[3] - g[2]) ||
+                  closed_in(m, order, first, i)))
             g[0] = imin(g[0], b[0]), g[1] = imax(g[1], b[1]), g[3] = imax(g[3], b[3]), g[4]++, g[5] = imax(g[5], dot);
-        else memcpy(group[groups++], b, 4 * sizeof(int)), group[groups - 1][4] = 1, group[groups - 1][5] = dot;
+        else memcpy(group[groups++], b, 4 * sizeof(int)), group[groups - 1][4] = 1, group[groups - 1][5] = dot, first = i;
         if (member) member[i] = groups - 1;
     }
     return groups;

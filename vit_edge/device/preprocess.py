@@ -1101,21 +1101,37 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
 
 def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
     """_digit_groups' first step: pieces (left to right) sharing more than OVERLAP of the narrower
-    one's columns with the group before are one; each group: top, bottom, left, right, its pieces,
-    the longest dot's longer side (a big number: none). And the group of each piece."""
+    one's columns with the group before are one, and so is a piece that group closes in (_closed_in);
+    each group: top, bottom, left, right, its pieces, the longest dot's longer side (a big number:
+    none). And the group of each piece."""
     groups: list[list[int]] = []
     member: list[int] = []
-    for top, bottom, left, right in pieces:
+    first = 0  # the current group's first piece: a group's pieces follow each other
+    for i, (top, bottom, left, right) in enumerate(pieces):
         g = groups[-1] if groups else None
         long, short = max(bottom - top, right - left), min(bottom - top, right - left)
         dot = long if long < 2 * short else 1 << 30
-        if g and min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2]):
+        if g and (
+            min(right, g[3]) - left > OVERLAP * min(right - left, g[3] - g[2])
+            or _closed_in(pieces[first:i], pieces[i])
+        ):
             g[0], g[1], g[3] = min(g[0], top), max(g[1], bottom), max(g[3], right)
             g[4], g[5] = g[4] + 1, max(g[5], dot)
         else:
             groups.append([top, bottom, left, right, 1, dot])
+            first = i
         member.append(len(groups) - 1)
     return groups, member
+
+
+def _closed_in(group: list[list[int]], b: list[int]) -> bool:
+    """A piece is closed in by a group when pieces of it reach over its columns both above and below
+    it: a seven-segment digit's right segments under its top and over its bottom (or middle) segment,
+    which reach only a few columns over them. A slanted digit's top reaching over the next one's foot
+    closes in nothing below it."""
+    top, bottom, left, right = b
+    over = [p for p in group if min(p[3], right) > max(p[2], left)]
+    return any(p[0] + p[1] < 2 * top for p in over) and any(p[0] + p[1] > 2 * bottom for p in over)
 
 
 def _without_bars(groups: list[G], width: Callable[[Box], float]) -> list[G]:
