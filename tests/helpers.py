@@ -305,6 +305,18 @@ def closed_display() -> Image.Image:
     return on_paper(mask)
 
 
+def printed_38() -> Image.Image:
+    """A 3 and an 8 printed in strokes 6 px wide that meet: each three level bars at one pitch,
+    joined down the right side (and the 8's left), as a comb's teeth are by its spine."""
+    mask = np.zeros((200, 300), bool)
+    for left in (80, 170):
+        for top in (40, 96, 152):
+            bar(mask, top, top + 6, left, left + 50)
+        bar(mask, 40, 158, left + 44, left + 50)
+    bar(mask, 40, 158, 170, 176)
+    return on_paper(mask)
+
+
 def labelled_display() -> Image.Image:
     """A 1, a 5 and a 7 in segments on light paper, a unit label (two short marks, as "kg") under
     the 7 and a display window's side left of them, taller than the digits: the label shares the

@@ -295,6 +295,7 @@ def prepare_cases(shared_mnist: Path) -> dict:
     cases["shadowed page"] = helpers.shadowed_page()  # a shadow's dark side is no page in C too
     cases["labelled display"] = helpers.labelled_display()  # a label under the digits joins none in C too
     cases["closed display"] = helpers.closed_display()  # segments a digit closes in are its own in C too
+    cases["printed 38"] = helpers.printed_38()  # level bars joined down a side are no comb in C too
     for k in range(3):  # touching digits: split, or kept whole (one digit, or a group marked as touching)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)

@@ -19,6 +19,7 @@ from helpers import (
     forms,
     framed_cut,
     labelled_display,
+    printed_38,
     read_sure,
     ring,
     segments,
@@ -306,6 +307,17 @@ def test_segments_a_digit_closes_in_are_its_own():
     seven = [[40, 50, 100, 175], [52, 140, 120, 160]]
     one = [[60, 140, 172, 186]]
     assert pp._digit_groups(np.array(seven + one)) == [(40, 140, 100, 175), (60, 140, 172, 186)]
+
+
+def test_level_bars_joined_down_a_side_are_a_digits_own():
+    """A printed 3 and 8: three level bars each at one pitch, joined down a side, as a comb's teeth
+    by its spine. A comb is a row of cells, so its teeth are plumb: these bars stay writing. Before,
+    the level passes took them for teeth and "38" was read as three 1s (a printed display's "12.8"
+    read "11111", confidently)."""
+    img = printed_38()
+    reading = pp.read_image(img)
+    assert reading.boxes == [(40, 158, 80, 130), (40, 158, 170, 220)]
+    assert all(d[4:8].max() > 0.5 for d in reading.digits)  # the top bar is in each input
 
 
 def test_dashes_under_the_digits_do_not_set_the_line_of_writing():

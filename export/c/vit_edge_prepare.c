@@ -1043,9 +1043,9 @@ static void teeth(const int *length, const int *start, const double *bar, const 
 }
 
 /* Python's _level_lines: candidate printed lines within LINE_ANGLE of level in the view's mask,
-   into `bit` (at the mask's pixels: a line's pixels are its own), and a comb's teeth among the
-   straight bars also into VE_SURE; 0, or -1 when out of memory */
-static int level_lines(const view *m, unsigned char bit, double *angle) {
+   into `bit` (at the mask's pixels: a line's pixels are its own), and, with_teeth (the plumb
+   passes), a comb's teeth among the straight bars also into VE_SURE; 0, or -1 when out of memory */
+static int level_lines(const view *m, unsigned char bit, double *angle, int with_teeth) {
     const size_t mark = used;
     const int h = m->h, w = m->w;
     long total = 0;
@@ -1086,9 +1086,9 @@ static int level_lines(const view *m, unsigned char bit, double *angle) {
             top = r + 1;
         }
     const double thick_max = VE_PP_MAX_THICK;
-    for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0;
+    for (int r = 0; r < H; r++) lines[r] = -1.0, length[r] = 0, tooth[r] = 0;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) { /* a comb's teeth are candidate lines too */
+        if (pass == 1 && with_teeth) { /* a comb's teeth are candidate lines too */
             teeth(length, start, bar, lines, sh, H, w, m, offset, tooth, group, at, size, from, thick, picked, lined);
             for (int r = 0; r < H; r++)
                 if (tooth[r]) lines[r] = bar[r];
@@ -1249,7 +1249,7 @@ static int printed_lines(unsigned char *f, int h, int w) {
     const long n = (long)w * h;
     for (long i = 0; i < n; i++) f[i] &= VE_FAINT;
     double tilt = NAN, lean = NAN, any;
-    if (level_lines(&level, VE_LEVEL, &tilt) < 0 || level_lines(&plumb, VE_PLUMB, &lean) < 0) return 0;
+    if (level_lines(&level, VE_LEVEL, &tilt, 0) < 0 || level_lines(&plumb, VE_PLUMB, &lean, 1) < 0) return 0;
     level.out = VE_PLUMB, plumb.out = VE_LEVEL;
     int level_found = 0;
     for (long i = 0; i < n && !level_found; i++) level_found = (f[i] & VE_LEVEL) != 0;
@@ -1258,7 +1258,7 @@ static int printed_lines(unsigned char *f, int h, int w) {
     for (int k = 0; k < 3; k++) {
         if (k == 2 && (!level_found || lean == -tilt)) break;
         any = k == 2 ? -tilt : NAN;
-        if (level_lines(k ? &plumb : &level, VE_FOUND, &any) < 0) return 0;
+        if (level_lines(k ? &plumb : &level, VE_FOUND, &any, k > 0) < 0) return 0;
         for (long i = 0; i < n; i++)
             if (f[i] & (VE_FOUND | (k ? VE_PLUMB : VE_LEVEL))) f[i] |= k ? VE_PLUMBS : VE_LEVELS;
     }

@@ -94,7 +94,8 @@ FINE_SIDE = 4 * BOX  # thin strokes are thickened at this scale: a quarter of an
 # height: lines LINE_SPAN of it long; level lines FRAME of it apart and plumb ones FRAME_WIDTH of it
 # (a box or a comb around the writing: a box round a 1 is narrow). Three or more straight bars at
 # least TOOTH_ASPECT times as long as thick, of one length and thickness and at one pitch, are a
-# comb's dividers or teeth. With no writing beside them, a structure with a level line is printed.
+# comb's dividers or teeth (plumb: a row of cells). With no writing beside them, a structure with
+# a level line is printed.
 LINE_ANGLE = 6.0
 LINE_ASPECT = 20
 MAX_THICK = 126
@@ -548,13 +549,16 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     4. Straight bars (TOOTH_ASPECT times as long as thick) in a chain at one pitch, three or more of
        one length and thickness and the teeth writing lengthens or merges with (_teeth), are
        printed whatever their length: a comb's dividers or teeth, as tall as a digit, or short.
+       They are plumb: a comb is a row of cells, one digit each, as the writing runs. Level bars
+       stacked at one pitch and joined down one side are a digit's own (an 8's or a 3's three
+       segments, an E), so the level passes look for no teeth.
     With no writing beside the candidates, a structure is printed when it holds a level line (no
     digit is level bars alone): plumb strokes alone (a straight 1, or 11) stay.
     """
-    level, sure_level, across_level, tilt = _level_lines(mask)
+    level, sure_level, across_level, tilt = _level_lines(mask, with_teeth=False)
     plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
     # (a comb's spine is looked for in all the marks: the second passes' masks lack it)
-    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, whole=mask)
+    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, whole=mask, with_teeth=False)
     plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T, whole=mask.T)
     if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to its
         square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt, mask.T)  # level ones
@@ -642,11 +646,11 @@ def _skew(ys: np.ndarray, xs: np.ndarray) -> float:
 
 
 def _level_lines(
-    m: np.ndarray, skew: float | None = None, whole: np.ndarray | None = None
+    m: np.ndarray, skew: float | None = None, whole: np.ndarray | None = None, with_teeth: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None]:
     """Candidate printed lines within LINE_ANGLE of level in a mask, a comb's teeth among the
-    straight bars (see printed_lines), the pixels where strokes cross a candidate on its rows, and
-    the skew searched at (radians; None for an empty mask).
+    straight bars (with_teeth: the plumb passes; see printed_lines), the pixels where strokes cross
+    a candidate on its rows, and the skew searched at (radians; None for an empty mask).
 
     The mask is sheared level at the skew (by default the ink's), so a line is one row (one row of
     slack for bends).
@@ -682,7 +686,7 @@ def _level_lines(
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
     joined = slack if whole is None else _with_next_row(_shear(*np.nonzero(whole), offset, h, w))
-    teeth = _teeth(bars, slack, joined, set(lines))
+    teeth = _teeth(bars, slack, joined, set(lines)) if with_teeth else set()
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
