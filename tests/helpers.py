@@ -317,6 +317,16 @@ def printed_38() -> Image.Image:
     return on_paper(mask)
 
 
+def one_and_seven() -> Image.Image:
+    """A 1 in segments and a 7 whose upper-left segment stands 10 px right of the 1, its top
+    reaching over that segment by a column: the segment is a part both could take."""
+    mask = np.zeros((200, 320), bool)
+    segments(mask, 50, 100, 100, 56, "bc", pen=10)  # the 1's segments: columns 146-156
+    for box in ((62, 94, 166, 176), (50, 60, 175, 219), (62, 94, 212, 222), (106, 138, 212, 222)):
+        bar(mask, *box)  # the 7: f, a, b, c
+    return on_paper(mask)
+
+
 def labelled_display() -> Image.Image:
     """A 1, a 5 and a 7 in segments on light paper, a unit label (two short marks, as "kg") under
     the 7 and a display window's side left of them, taller than the digits: the label shares the

@@ -296,6 +296,7 @@ def prepare_cases(shared_mnist: Path) -> dict:
     cases["labelled display"] = helpers.labelled_display()  # a label under the digits joins none in C too
     cases["closed display"] = helpers.closed_display()  # segments a digit closes in are its own in C too
     cases["printed 38"] = helpers.printed_38()  # level bars joined down a side are no comb in C too
+    cases["one and seven"] = helpers.one_and_seven()  # a part joins the nearer digit in C too
     for k in range(3):  # touching digits: split, or kept whole (one digit, or a group marked as touching)
         pair = list(images[80 + 2 * k : 82 + 2 * k])
         cases[f"touching-{k}"] = dress.photo(pair, *dress.photo_conditions(k), seed=k, pitch=0.5)

@@ -19,6 +19,7 @@ from helpers import (
     forms,
     framed_cut,
     labelled_display,
+    one_and_seven,
     printed_38,
     read_sure,
     ring,
@@ -318,6 +319,36 @@ def test_level_bars_joined_down_a_side_are_a_digits_own():
     reading = pp.read_image(img)
     assert reading.boxes == [(40, 158, 80, 130), (40, 158, 170, 220)]
     assert all(d[4:8].max() > 0.5 for d in reading.digits)  # the top bar is in each input
+
+
+def test_a_part_joins_the_nearer_digit_and_marks_down_few_rows_are_none():
+    """The pieces of a display's "1.7" and its "MAX" label (second generator): the 7's upper-left
+    segment stands 10 px right of the 1 and overlaps the 7's bar; it joins the nearer, the 7 (before,
+    the 1, read as a 6). A speck 95 px over the label's marks shares their columns: the group runs
+    the digits' height but its pieces cover 11 of its 104 rows, so it is no digit (before, a fifth
+    digit: "2317" read "23671")."""
+    one = [[85, 118, 248, 262], [48, 81, 257, 272], [115, 124, 258, 268]]  # two segments and the point
+    seven = [[49, 82, 282, 297], [43, 53, 296, 328], [88, 121, 309, 323], [51, 84, 318, 333]]
+    label = [[119, 123, 368, 376], [119, 128, 377, 392], [24, 26, 386, 390]]
+    two, three = [[33, 117, 92, 150]], [[37, 120, 157, 210]]  # (as one piece each)
+    groups = pp._digit_groups(np.array(two + three + one + seven + label))
+    assert groups == [(33, 117, 92, 150), (37, 120, 157, 210), (48, 124, 248, 272), (43, 121, 282, 333)]
+    assert pp.read_image(one_and_seven()).boxes == [(62, 138, 146, 156), (50, 138, 166, 222)]
+
+
+def test_a_bar_beside_a_thin_line_is_no_piece_of_it():
+    """Three bars 8 px thick at one pitch, and a candidate line 1 px thick on the first one's row
+    (the faint edge of a thick segment, as an LED's glow leaves): the bar is no piece of that line,
+    so the chain needs a spine, and none joins them. A line as thick as the bar (a grid's line that
+    a bright light fades into pieces) needs none. Before, any line on the row did, and the vertical
+    segments of a row of seven-segment digits went as a comb's teeth ("9601" read "1")."""
+    bars = {r: (50, 8.0, 20) for r in (10, 40, 70)}
+    sheared = np.zeros((100, 100), bool)
+    for r in bars:
+        sheared[r : r + 8, 20:70] = True
+    none = np.zeros_like(sheared)
+    assert pp._teeth(bars, sheared, none, {10: 1.0}) == set()
+    assert pp._teeth(bars, sheared, none, {10: 8.0}) == {10, 40, 70}
 
 
 def test_dashes_under_the_digits_do_not_set_the_line_of_writing():

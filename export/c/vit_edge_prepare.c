@@ -1019,10 +1019,11 @@ static void teeth(const int *length, const int *start, const double *bar, const 
         if (!length[r]) continue;
         if (!groups || r - last > 2) at[groups] = r, size[groups] = 0, picked[groups] = 0, lined[groups] = 0, groups++;
         const int g = groups - 1;
-        if (lines[r] >= 0) lined[g] = 1;
         if (length[r] > size[g]) size[g] = length[r], thick[g] = bar[r], from[g] = start[r];
         group[r] = g, last = r;
     }
+    for (int r = 0; r < H; r++) /* on the row of a candidate line as thick as the bar: a piece of it */
+        if (length[r] && lines[r] >= 0 && fabs(lines[r] - thick[group[r]]) <= 1) lined[group[r]] = 1;
     const bars b = {at, size, from, thick, picked, groups, sh, H, w, m, offset, lined};
     for (;;) {
         int best = 0, best_pitch = 0, bi = -1, bj = -1;
@@ -1642,6 +1643,28 @@ static int closed_in(const ink_map *m, const int *order, int first, int i) {
     return above && below;
 }
 
+/* Python's _rows_covered: how many of group g's rows the pieces order[0..k-1] whose middle column
+   lies in its box cover (a sweep down the rows: no memory taken) */
+static int rows_covered(const ink_map *m, const int *order, int k, const int *g) {
+    int covered = 0;
+    for (int y = g[0]; y < g[1];) {
+        int end = y; /* the furthest a piece covering row y reaches */
+        for (int i = 0; i < k; i++) {
+            const int *b = m->box[order[i]], mid = (b[2] + b[3]) / 2;
+            if (mid >= g[2] && mid < g[3] && b[0] <= y && b[1] > end) end = b[1];
+        }
+        end = imin(end, g[1]);
+        covered += end - y, y = end > y ? end : y + 1;
+    }
+    return covered;
+}
+
+/* Python's _nearer_after: group b, which could join a before it, is instead a part of c after it,
+   nearer to it (a 7's upper-left segment, nearer its own bar than the digit before) */
+static int nearer_after(const int *a, const int *b, const int *c, int tallest, int stacked) {
+    return c && c[2] - b[3] < b[2] - a[3] && parts_of_one(b, c, tallest, stacked);
+}
+
 /* Python's _overlapping: the pieces in `order` (left to right) sharing more than OVERLAP of the
    narrower one's columns with the group before are one, and so is a piece that group closes in
    (closed_in); a group: top, bottom, left, right, its pieces, the longest dot's longer side (a big
@@ -1736,17 +1759,19 @@ static int count_digits(const ink_map *m) {
         int joined = 0;
         for (int i = 0; i < groups; i++) {
             int *a = joined ? group[joined - 1] : 0, *b = group[i];
-            if (a && parts_of_one(a, b, tallest, stacked))
+            const int *c = i + 1 < groups ? group[i + 1] : 0; /* (not moved yet) */
+            if (a && parts_of_one(a, b, tallest, stacked) && !nearer_after(a, b, c, tallest, stacked))
                 a[0] = imin(a[0], b[0]), a[1] = imax(a[1], b[1]), a[3] = b[3], a[4] += b[4], a[5] = imax(a[5], b[5]);
             else memmove(group[joined++], b, sizeof group[0]);
         }
         groups = joined;
     }
-    int digit_groups = 0; /* the digit-sized groups but a colon's dots */
+    int digit_groups = 0; /* the digit-sized groups but a colon's dots and marks down too few rows */
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
-        if (height >= VE_PP_DIGIT_HEIGHT * tallest && (g[4] > 2 || g[5] >= VE_PP_DOT * tallest))
-            memmove(group[digit_groups++], g, sizeof group[0]);
+        if (height >= VE_PP_DIGIT_HEIGHT * tallest && (g[4] > 2 || g[5] >= VE_PP_DOT * tallest)) {
+            if (rows_covered(m, order, k, g) >= VE_PP_COVERED * height) memmove(group[digit_groups++], g, sizeof group[0]);
+        }
     }
     if ((groups = without_bars(m, group, digit_groups)) < 0) return 0;
     for (int i = 0; i < groups; i++) {
@@ -1760,7 +1785,7 @@ static int count_digits(const ink_map *m) {
         several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
     input_box = (int (*)[4])settle_at(input_box, (size_t)4 * boxes, start); /* the boxes stay; the rest goes */
-    return count + several;
+    return imax(count + several, 1); /* none (dots, marks): the whole ink is one input, as in Python */
 }
 
 int vit_edge_digits(void) { return digits; }
@@ -1956,7 +1981,7 @@ static int map_frame(void) {
         status = find_ink(&grey, &last, page);
     }
     if (status) return status;
-    if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
+    if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: 0 is out of memory) */
     last_mark = used, map_kept = 1;
     return 0;
 }

@@ -67,6 +67,9 @@ PART_HEIGHT = 0.7
 PART_LENGTH = 0.3
 PART_GAP = 0.12
 DOT = 0.15  # a piece shorter than this share of the tallest group, about as wide as long, is a dot
+# A digit's ink runs down most of its height: a group whose pieces leave more than 1 - COVERED of its
+# rows empty is marks that share columns by chance (a speck over a unit label), no digit
+COVERED = 0.5
 # A group whose strokes are under BAR_THIN as wide as the other groups' (their median) and which runs
 # past the tallest of them by more than that width is a printed line beside the writing (a display
 # window's side, a frame's), not a 1: one pen writes a number, a seven-segment 1 has its digits'
@@ -130,7 +133,7 @@ SHARED_CONSTANTS = (
     "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP", "DOT",
-    "BAR_THIN", "PAGE_INSIDE",
+    "BAR_THIN", "PAGE_INSIDE", "COVERED",
 )  # fmt: skip
 
 
@@ -558,7 +561,7 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     level, sure_level, across_level, tilt = _level_lines(mask, with_teeth=False)
     plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
     # (a comb's spine is looked for in all the marks: the second passes' masks lack it)
-    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, whole=mask, with_teeth=False)
+    level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, with_teeth=False)
     plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T, whole=mask.T)
     if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to its
         square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt, mask.T)  # level ones
@@ -686,7 +689,7 @@ def _level_lines(
             if n >= LINE_ASPECT * thickness:
                 lines[r] = thickness
     joined = slack if whole is None else _with_next_row(_shear(*np.nonzero(whole), offset, h, w))
-    teeth = _teeth(bars, slack, joined, set(lines)) if with_teeth else set()
+    teeth = _teeth(bars, slack, joined, lines) if with_teeth else set()
     lines.update({r: bars[r][1] for r in teeth})
     for r, x0, x1, n in zip(rows.tolist(), first.tolist(), last.tolist(), length.tolist(), strict=True):
         line = next((k for k in (r, r - 1, r + 1) if k in lines), None)
@@ -722,7 +725,7 @@ def _with_next_row(a: np.ndarray) -> np.ndarray:
 
 
 def _teeth(
-    bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined: np.ndarray, lines: set[int]
+    bars: dict[int, tuple[int, float, int]], sheared: np.ndarray, joined: np.ndarray, lines: dict[int, float]
 ) -> set[int]:
     """The rows of straight bars that stand three or more in a row at one pitch, side by side (each
     beside the next: the steps of a slanted stroke are not), of one length (within LINE_GAP px) and
@@ -745,8 +748,10 @@ def _teeth(
         else:
             groups.append([r])
     at = [g[0] for g in groups]
-    lined = [any(r in lines for r in g) for g in groups]  # on a candidate line's row: a line's piece
     size = [bars[max(g, key=lambda r: bars[r][0])] for g in groups]  # (the first longest run's)
+    # on the row of a candidate line as thick as the bar: a piece of that line (not a thick bar
+    # beside a thin line, as a stroke's faint edge is)
+    lined = [any(abs(lines.get(r, -9) - size[k][1]) <= 1 for r in g) for k, g in enumerate(groups)]
     taken = [0] * len(groups)  # 1: a tooth, 2: in a comb's cells
     while True:
         best: tuple[int, int, int, int] | None = None  # (chain's bars, pitch, first pair)
@@ -1087,8 +1092,13 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
     tallest = max((g[1] - g[0] for g in groups), default=0)
     for stacked in (True, False) if len(pieces) >= PART_PIECES * len(groups) else ():
         joined: list[list[int]] = []
-        for g in groups:
-            if joined and _parts_of_one(joined[-1], g, tallest, stacked):
+        for k, g in enumerate(groups):
+            after = groups[k + 1] if k + 1 < len(groups) else None
+            if (
+                joined
+                and _parts_of_one(joined[-1], g, tallest, stacked)
+                and not _nearer_after(joined[-1], g, after, tallest, stacked)
+            ):
                 j = joined[-1]
                 j[0], j[1], j[3] = min(j[0], g[0]), max(j[1], g[1]), g[3]
                 j[4], j[5] = j[4] + g[4], max(j[5], g[5])
@@ -1098,9 +1108,20 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
     digits: list[Box] = [
         (g[0], g[1], g[2], g[3])
         for g in groups
-        if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
+        if g[1] - g[0] >= DIGIT_HEIGHT * tallest
+        and (g[4] > 2 or g[5] >= DOT * tallest)
+        and _rows_covered(g, pieces) >= COVERED * (g[1] - g[0])
     ]
     return digits if width is None else _without_bars(digits, width)
+
+
+def _rows_covered(g: list[int], pieces: list[list[int]]) -> int:
+    """How many of a group's rows its pieces (those whose middle column lies in its box) cover."""
+    rows = np.zeros(g[1] - g[0], bool)
+    for top, bottom, left, right in pieces:
+        if g[2] <= (left + right) // 2 < g[3] and top < g[1] and bottom > g[0]:
+            rows[max(top, g[0]) - g[0] : min(bottom, g[1]) - g[0]] = True
+    return int(rows.sum())
 
 
 def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
@@ -1154,6 +1175,16 @@ def _without_bars(groups: list[G], width: Callable[[Box], float]) -> list[G]:
     if widths[at] >= BAR_THIN * median or tallest - second <= median:
         return groups
     return groups[:at] + groups[at + 1 :]
+
+
+def _nearer_after(
+    before: list[int], g: list[int], after: list[int] | None, tallest: int, stacked: bool
+) -> bool:
+    """Whether a group that could join the one before it is instead a part of the one after it,
+    nearer to it (a 7's upper-left segment, nearer its own bar than the digit before)."""
+    return (
+        after is not None and after[2] - g[3] < g[2] - before[3] and _parts_of_one(g, after, tallest, stacked)
+    )
 
 
 def _parts_of_one(a: list[int], b: list[int], tallest: int, stacked: bool) -> bool:
