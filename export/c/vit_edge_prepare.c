@@ -1643,22 +1643,6 @@ static int closed_in(const ink_map *m, const int *order, int first, int i) {
     return above && below;
 }
 
-/* Python's _rows_covered: how many of group g's rows the pieces order[0..k-1] whose middle column
-   lies in its box cover (a sweep down the rows: no memory taken) */
-static int rows_covered(const ink_map *m, const int *order, int k, const int *g) {
-    int covered = 0;
-    for (int y = g[0]; y < g[1];) {
-        int end = y; /* the furthest a piece covering row y reaches */
-        for (int i = 0; i < k; i++) {
-            const int *b = m->box[order[i]], mid = (b[2] + b[3]) / 2;
-            if (mid >= g[2] && mid < g[3] && b[0] <= y && b[1] > end) end = b[1];
-        }
-        end = imin(end, g[1]);
-        covered += end - y, y = end > y ? end : y + 1;
-    }
-    return covered;
-}
-
 /* Python's _nearer_after: group b, which could join a before it, is instead a part of c after it,
    nearer to it (a 7's upper-left segment, nearer its own bar than the digit before) */
 static int nearer_after(const int *a, const int *b, const int *c, int tallest, int stacked) {
@@ -1766,12 +1750,11 @@ static int count_digits(const ink_map *m) {
         }
         groups = joined;
     }
-    int digit_groups = 0; /* the digit-sized groups but a colon's dots and marks down too few rows */
+    int digit_groups = 0; /* the digit-sized groups but a colon's dots */
     for (int i = 0; i < groups; i++) {
         const int *g = group[i], height = g[1] - g[0];
-        if (height >= VE_PP_DIGIT_HEIGHT * tallest && (g[4] > 2 || g[5] >= VE_PP_DOT * tallest)) {
-            if (rows_covered(m, order, k, g) >= VE_PP_COVERED * height) memmove(group[digit_groups++], g, sizeof group[0]);
-        }
+        if (height >= VE_PP_DIGIT_HEIGHT * tallest && (g[4] > 2 || g[5] >= VE_PP_DOT * tallest))
+            memmove(group[digit_groups++], g, sizeof group[0]);
     }
     if ((groups = without_bars(m, group, digit_groups)) < 0) return 0;
     for (int i = 0; i < groups; i++) {
@@ -1785,7 +1768,7 @@ static int count_digits(const ink_map *m) {
         several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
     input_box = (int (*)[4])settle_at(input_box, (size_t)4 * boxes, start); /* the boxes stay; the rest goes */
-    return imax(count + several, 1); /* none (dots, marks): the whole ink is one input, as in Python */
+    return imax(count + several, 1); /* none (dots alone): the whole ink is one input, as in Python */
 }
 
 int vit_edge_digits(void) { return digits; }

@@ -72,6 +72,5 @@
 #define VE_PP_DOT 0.15
 #define VE_PP_BAR_THIN 0.5
 #define VE_PP_PAGE_INSIDE 0.2
-#define VE_PP_COVERED 0.5
 
 #endif

@@ -67,9 +67,6 @@ PART_HEIGHT = 0.7
 PART_LENGTH = 0.3
 PART_GAP = 0.12
 DOT = 0.15  # a piece shorter than this share of the tallest group, about as wide as long, is a dot
-# A digit's ink runs down most of its height: a group whose pieces leave more than 1 - COVERED of its
-# rows empty is marks that share columns by chance (a speck over a unit label), no digit
-COVERED = 0.5
 # A group whose strokes are under BAR_THIN as wide as the other groups' (their median) and which runs
 # past the tallest of them by more than that width is a printed line beside the writing (a display
 # window's side, a frame's), not a 1: one pen writes a number, a seven-segment 1 has its digits'
@@ -133,7 +130,7 @@ SHARED_CONSTANTS = (
     "FRAME", "FRAME_WIDTH", "TOOTH_ASPECT", "PAGE_GRID", "PAGE_CONTRAST", "PAGE_MIN", "PAGE_MAX",
     "PAGE_SOLID", "PAGE_MARGIN", "PAGE_WRITING", "PAGE_MIN_SIDE", "TOUCHING_WIDTH", "DIGIT_PITCH",
     "VALLEY", "PART_PIECES", "PART_HEIGHT", "PART_LENGTH", "PART_GAP", "OVERLAP", "DOT",
-    "BAR_THIN", "PAGE_INSIDE", "COVERED",
+    "BAR_THIN", "PAGE_INSIDE",
 )  # fmt: skip
 
 
@@ -1108,20 +1105,9 @@ def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None
     digits: list[Box] = [
         (g[0], g[1], g[2], g[3])
         for g in groups
-        if g[1] - g[0] >= DIGIT_HEIGHT * tallest
-        and (g[4] > 2 or g[5] >= DOT * tallest)
-        and _rows_covered(g, pieces) >= COVERED * (g[1] - g[0])
+        if g[1] - g[0] >= DIGIT_HEIGHT * tallest and (g[4] > 2 or g[5] >= DOT * tallest)
     ]
     return digits if width is None else _without_bars(digits, width)
-
-
-def _rows_covered(g: list[int], pieces: list[list[int]]) -> int:
-    """How many of a group's rows its pieces (those whose middle column lies in its box) cover."""
-    rows = np.zeros(g[1] - g[0], bool)
-    for top, bottom, left, right in pieces:
-        if g[2] <= (left + right) // 2 < g[3] and top < g[1] and bottom > g[0]:
-            rows[max(top, g[0]) - g[0] : min(bottom, g[1]) - g[0]] = True
-    return int(rows.sum())
 
 
 def _overlapping(pieces: list[list[int]]) -> tuple[list[list[int]], list[int]]:
