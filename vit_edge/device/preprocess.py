@@ -1062,13 +1062,15 @@ def label_pieces(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _digit_groups(boxes: np.ndarray, width: Callable[[Box], float] | None = None) -> list[Box]:
     """Pieces that share more than OVERLAP of the narrower one's columns form one digit (a 4 or a 5
-    drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join). A
+    drawn in two strokes; a slanted digit's top reaching over the next one's foot is no join), and
+    so does a piece the digit closes in (_closed_in: an LCD's right segments). A
     piece wholly above or below the line of writing (the digit-sized groups' median top and bottom)
     by more than PART_GAP of the tallest group is a label ("kg", "TOTAL" under a display's digits),
     no part of the digit it shares columns with. A printed bar goes next (see _without_bars; width:
     a box's stroke width), before its height sets the writing's, and again among the digits at the
     end. Where the writing is in segments (more pieces than groups, PART_PIECES), neighbouring
-    groups that are parts of one digit join too (see _parts_of_one); the groups at least
+    groups that are parts of one digit join too (see _parts_of_one), a part the nearer of two
+    digits that could take it (_nearer_after); the groups at least
     DIGIT_HEIGHT as tall as the tallest are digits, left to right, but for one or two dots: a colon
     is punctuation. A dot is a piece shorter than DOT of the tallest group and less than twice as
     long as wide (a short segment of a 1 is longer)."""
