@@ -1768,7 +1768,7 @@ static int count_digits(const ink_map *m) {
         several += !parts && g[3] - g[2] >= VE_PP_TOUCHING_WIDTH * height; /* unsplit: two digits at least */
     }
     input_box = (int (*)[4])settle_at(input_box, (size_t)4 * boxes, start); /* the boxes stay; the rest goes */
-    return imax(count + several, 1); /* none (dots alone): the whole ink is one input, as in Python */
+    return count + several;
 }
 
 int vit_edge_digits(void) { return digits; }
@@ -1964,7 +1964,7 @@ static int map_frame(void) {
         status = find_ink(&grey, &last, page);
     }
     if (status) return status;
-    if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: 0 is out of memory) */
+    if (!(counted = count_digits(&last))) return VIT_EDGE_TOO_LARGE; /* (at least 1: some ink is kept) */
     last_mark = used, map_kept = 1;
     return 0;
 }

@@ -557,8 +557,8 @@ def printed_lines(mask: np.ndarray) -> np.ndarray:
     """
     level, sure_level, across_level, tilt = _level_lines(mask, with_teeth=False)
     plumb, sure_plumb, across_plumb, lean = _level_lines(mask.T)
-    # (a comb's spine is looked for in all the marks: the second passes' masks lack it)
     level2, sure_level2, across_level2, _ = _level_lines(mask & ~plumb.T, with_teeth=False)
+    # (a comb's spine is looked for in all the marks: the second passes' masks lack it)
     plumb2, sure_plumb2, across_plumb2, _ = _level_lines((mask & ~level).T, whole=mask.T)
     if level.any() and lean != -tilt:  # a form is square: its plumb lines stand at right angles to its
         square, sure_square, across_square, _ = _level_lines((mask & ~level).T, -tilt, mask.T)  # level ones
